@@ -1,0 +1,602 @@
+"""The command line: `python runner.py <command>`. Output in Norwegian for the operators."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from robots import audit
+from robots.db import Database, check_reachable, check_schema, describe_url, upgrade
+from robots.masking import mask, mask_text
+from robots.models import ItemStatus, Run, Schedule, WorkItem
+from robots.queue import Queue, status_name
+from robots.settings import Settings, get_settings
+from robots.tasks import InvalidPayload, Task, discover, get_task
+
+console = Console(highlight=False)
+app = typer.Typer(
+    help="RPA-robotrammeverk for kommuner: kø, arbeidere, planlegger og kjørelogg.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Databaseskjema (Alembic-migreringer).", no_args_is_help=True)
+config_app = typer.Typer(help="Innstillinger.", no_args_is_help=True)
+items_app = typer.Typer(help="Arbeidselementer i køen.", no_args_is_help=True)
+runs_app = typer.Typer(help="Kjøringer (forsøk) og kjøreloggen.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Oppgaver (robotene i tasks/).", no_args_is_help=True)
+schedules_app = typer.Typer(help="Tidsplaner.", no_args_is_help=True)
+audit_app = typer.Typer(help="Revisjonsspor.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (config_app, "config"),
+    (items_app, "items"),
+    (runs_app, "runs"),
+    (tasks_app, "tasks"),
+    (schedules_app, "schedules"),
+    (audit_app, "audit"),
+):
+    app.add_typer(sub, name=name)
+
+
+def cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _database(check: bool = True) -> Database:
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    if check:
+        check_schema(db.engine)
+    return db
+
+
+def _queue() -> tuple[Queue, Database]:
+    db = _database()
+    return Queue(db, _settings(), discover()), db
+
+
+def _local(ts: datetime | None) -> str:
+    if ts is None:
+        return "-"
+    return ts.astimezone(_settings().zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} er ikke et tidspunkt (ÅÅÅÅ-MM-DDTTT:MM)", param_hint=option
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_settings().zone)
+
+
+# db -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Oppgrader databaseskjemaet til siste versjon."""
+    db = _database(check=False)
+    check_reachable(db.engine)
+    before, after = upgrade(db.engine)
+    where = describe_url(db.url)
+    if before == after:
+        console.print(f"Databasen {where} er allerede på skjemaversjon {after}.")
+    else:
+        console.print(f"Databasen {where} oppgradert fra {before or '(tom)'} til {after}.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Vis skjemaversjonen og om den er oppdatert."""
+    db = _database(check=False)
+    check_schema(db.engine)
+    console.print(f"Databasen {describe_url(db.url)} er oppdatert.")
+
+
+# config -------------------------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Vis gjeldende innstillinger (hemmeligheter skjult)."""
+    table = Table("Innstilling", "Verdi", "Miljøvariabel")
+    for key, value in _settings().shown().items():
+        shown = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        table.add_row(key, shown, f"RPA_{key.upper()}")
+    console.print(table)
+
+
+# tasks --------------------------------------------------------------------------------------
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Vis oppgavene arbeiderne kan kjøre, med systemer og inndatafelt."""
+    table = Table("Oppgave", "Beskrivelse", "Systemer", "Maks forsøk", "Felt")
+    for task in sorted(discover().values(), key=lambda t: t.name):
+        fields = ", ".join(
+            f"{n}{'' if f.is_required() else '?'}" for n, f in task.input_model.model_fields.items()
+        )
+        table.add_row(
+            task.name,
+            task.description,
+            ", ".join(task.systems) or "-",
+            str(task.max_attempts or _settings().default_max_attempts),
+            fields,
+        )
+    console.print(table)
+
+
+# submit -------------------------------------------------------------------------------------
+
+
+@app.command("submit")
+def submit(
+    task: str = typer.Argument(..., help="Oppgavens navn (se `tasks list`)."),
+    ref: str = typer.Option(None, "--ref", help="Referansen (idempotensnøkkel) til elementet."),
+    data: str = typer.Option("{}", "--data", help="Inndata som JSON."),
+    file: Path = typer.Option(
+        None,
+        "--file",
+        help="CSV- eller Excel-fil med ett element per rad.",
+        exists=True,
+        dir_okay=False,
+    ),
+    ref_column: str = typer.Option("reference", help="Kolonnen i filen som holder referansen."),
+    priority: int = typer.Option(0, help="Høyere tall kjøres først."),
+    not_before: str = typer.Option(None, help="Ikke før dette tidspunktet (utsett)."),
+    deadline: str = typer.Option(None, help="Frist (SLA)."),
+    actor: str = typer.Option(None, "--as", help="Hvem som sender inn (standard: cli:<bruker>)."),
+) -> None:
+    """Legg ett element i køen, eller mange fra en CSV/Excel-fil."""
+    queue, _ = _queue()
+    get_task(task, queue.registry)
+    who = actor or cli_actor()
+    nb, dl = _parse_time(not_before, "--not-before"), _parse_time(deadline, "--deadline")
+    if file is not None:
+        _submit_file(queue, task, file, ref_column, who, priority, nb, dl)
+        return
+    if not ref:
+        raise typer.BadParameter("oppgi --ref eller --file", param_hint="--ref")
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidPayload(
+            task, [("--data", f"ikke gyldig JSON ({exc.msg}, tegn {exc.pos})")]
+        ) from None
+    result = queue.submit(
+        task, ref, payload, submitted_by=who, priority=priority, not_before=nb, deadline=dl
+    )
+    item = result.item
+    if result.created:
+        console.print(f"Element {item.id} lagt i kø: {task} {ref!r}")
+    else:
+        console.print(
+            f"Referansen {ref!r} finnes allerede for {task}: element {item.id} "
+            f"({status_name(item.status)}). Ingenting nytt lagt i kø."
+        )
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV or Excel file as dicts (rpaframework's Tables and Excel.Files)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        from RPA.Tables import Tables
+
+        table = Tables().read_table_from_csv(str(path), header=True, encoding="utf-8-sig")
+    elif suffix in (".xlsx", ".xls"):
+        from RPA.Excel.Files import Files
+
+        excel = Files()
+        excel.open_workbook(str(path))
+        try:
+            table = excel.read_worksheet_as_table(header=True)
+        finally:
+            excel.close_workbook()
+    else:
+        raise InvalidPayload("fil", [(path.name, "må være .csv, .xlsx eller .xls")])
+    rows = []
+    for row in table.iter_dicts():
+        rows.append(
+            {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
+        )
+    return rows
+
+
+def _submit_file(
+    queue: Queue,
+    task_name: str,
+    path: Path,
+    ref_column: str,
+    who: str,
+    priority: int,
+    nb: datetime | None,
+    dl: datetime | None,
+) -> None:
+    """All rows are validated first; one bad row stops the file and nothing is stored."""
+    task: Task = get_task(task_name, queue.registry)
+    rows = read_rows(path)
+    errors: list[tuple[str, str]] = []
+    prepared = []
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        ref = str(row.pop(ref_column, "")).strip()
+        if not ref:
+            errors.append((f"rad {number}", f"mangler referanse i kolonnen {ref_column!r}"))
+            continue
+        try:
+            task.validate(row)
+        except InvalidPayload as exc:
+            errors.extend((f"rad {number}.{loc}", msg) for loc, msg in exc.errors)
+            continue
+        prepared.append((ref, row))
+    if errors:
+        raise InvalidPayload(f"{task_name} fra {path.name} (ingenting lagt i kø)", errors)
+    created = 0
+    with queue.db.session() as session:
+        for ref, row in prepared:
+            created += queue.submit(
+                task_name,
+                ref,
+                row,
+                submitted_by=who,
+                priority=priority,
+                not_before=nb,
+                deadline=dl,
+                session=session,
+            ).created
+    console.print(
+        f"{path.name}: {len(prepared)} rader, {created} nye elementer lagt i kø, "
+        f"{len(prepared) - created} fantes fra før."
+    )
+
+
+# items --------------------------------------------------------------------------------------
+
+
+@items_app.command("list")
+def items_list(
+    task: str = typer.Option(None, help="Bare denne oppgaven."),
+    status: str = typer.Option(None, help=f"Bare denne statusen: {', '.join(ItemStatus.ALL)}."),
+    limit: int = typer.Option(50, min=1, max=10000),
+) -> None:
+    """Vis elementer, nyeste først."""
+    if status and status not in ItemStatus.ALL:
+        raise typer.BadParameter(
+            f"ukjent status; bruk en av {', '.join(ItemStatus.ALL)}", param_hint="--status"
+        )
+    _, db = _queue()
+    query = select(WorkItem).order_by(WorkItem.id.desc()).limit(limit)
+    if task:
+        query = query.where(WorkItem.task == task)
+    if status:
+        query = query.where(WorkItem.status == status)
+    table = Table(
+        "Id", "Oppgave", "Referanse", "Status", "Forsøk", "Prioritet", "Frist", "Opprettet", "Feil"
+    )
+    now = datetime.now(_settings().zone)
+    with db.session() as session:
+        for item in session.scalars(query):
+            overdue = (
+                item.deadline is not None
+                and item.deadline < now
+                and item.status not in ItemStatus.FINAL
+            )
+            table.add_row(
+                str(item.id),
+                item.task,
+                mask_text(item.reference),
+                status_name(item.status),
+                f"{item.attempts}",
+                str(item.priority),
+                _local(item.deadline) + (" FORFALT" if overdue else ""),
+                _local(item.created_at),
+                mask_text((item.error_message or "")[:80]),
+            )
+        counts = dict(
+            session.execute(select(WorkItem.status, func.count()).group_by(WorkItem.status)).all()
+        )
+    console.print(table)
+    console.print("  ".join(f"{status_name(s)}: {counts.get(s, 0)}" for s in ItemStatus.ALL))
+
+
+@items_app.command("show")
+def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse.")) -> None:
+    """Vis ett element med alle forsøk."""
+    queue, db = _queue()
+    with db.session() as session:
+        item = queue.get(session, ident)
+        console.print(f"[bold]Element {item.id}[/bold]  {item.task}  {mask_text(item.reference)!r}")
+        for label, value in (
+            ("Status", status_name(item.status)),
+            (
+                "Forsøk",
+                f"{item.attempts} (systemfeil {item.failures} av maks "
+                f"{item.max_attempts}, tapte arbeidere {item.abandons})",
+            ),
+            ("Prioritet", item.priority),
+            ("Ikke før", _local(item.not_before)),
+            ("Frist", _local(item.deadline)),
+            ("Sendt inn av", item.submitted_by),
+            ("Opprettet", _local(item.created_at)),
+            ("Avsluttet", _local(item.finished_at)),
+            ("Feiltype", item.error_kind or "-"),
+            ("Feil", mask_text(item.error_message or "-")),
+            ("Inndata", json.dumps(mask(item.payload), ensure_ascii=False)),
+            ("Resultat", json.dumps(mask(item.result), ensure_ascii=False)),
+        ):
+            console.print(f"  {label:<13} {value}")
+        table = Table("Kjøring", "Forsøk", "Arbeider", "Start", "Slutt", "Utfall", "Feil")
+        for run in item.runs:
+            table.add_row(
+                str(run.id),
+                str(run.attempt),
+                run.worker_id,
+                _local(run.started_at),
+                _local(run.ended_at),
+                run.outcome or "pågår",
+                mask_text((run.error_message or "")[:80]),
+            )
+        console.print(table)
+
+
+@items_app.command("retry")
+def items_retry(ident: str, actor: str = typer.Option(None, "--as")) -> None:
+    """Prøv et feilet, forretningsfeilet eller avbrutt element på nytt."""
+    queue, _ = _queue()
+    item = queue.retry(ident, actor or cli_actor())
+    console.print(f"Element {item.id} lagt i kø på nytt.")
+
+
+@items_app.command("cancel")
+def items_cancel(ident: str, actor: str = typer.Option(None, "--as")) -> None:
+    """Avbryt et element som venter eller kjører."""
+    queue, _ = _queue()
+    item = queue.cancel(ident, actor or cli_actor())
+    console.print(f"Element {item.id} avbrutt.")
+
+
+# runs ---------------------------------------------------------------------------------------
+
+
+@runs_app.command("list")
+def runs_list(
+    item: int = typer.Option(None, help="Bare kjøringer av dette elementet."),
+    outcome: str = typer.Option(None, help="Bare dette utfallet."),
+    limit: int = typer.Option(50, min=1, max=10000),
+) -> None:
+    """Vis kjøringer, nyeste først."""
+    _, db = _queue()
+    query = select(Run, WorkItem).join(WorkItem).order_by(Run.id.desc()).limit(limit)
+    if item:
+        query = query.where(Run.item_id == item)
+    if outcome:
+        query = query.where(Run.outcome == outcome)
+    table = Table(
+        "Kjøring",
+        "Element",
+        "Oppgave",
+        "Referanse",
+        "Forsøk",
+        "Arbeider",
+        "Start",
+        "Varighet",
+        "Utfall",
+    )
+    with db.session() as session:
+        for run, work in session.execute(query):
+            duration = (
+                f"{(run.ended_at - run.started_at).total_seconds():.2f} s" if run.ended_at else "-"
+            )
+            table.add_row(
+                str(run.id),
+                str(work.id),
+                work.task,
+                mask_text(work.reference),
+                str(run.attempt),
+                run.worker_id,
+                _local(run.started_at),
+                duration,
+                run.outcome or "pågår",
+            )
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: int) -> None:
+    """Vis én kjøring med hele kjøreloggen."""
+    _, db = _queue()
+    with db.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            from robots.queue import ItemNotFound
+
+            raise ItemNotFound(f"Fant ikke kjøring {run_id}")
+        console.print(
+            f"[bold]Kjøring {run.id}[/bold]  element {run.item_id} "
+            f"({run.item.task} {mask_text(run.item.reference)!r}), forsøk {run.attempt}"
+        )
+        console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
+        console.print(
+            f"  {_local(run.started_at)} – {_local(run.ended_at)}  utfall: {run.outcome or 'pågår'}"
+        )
+        if run.error_message:
+            console.print(f"  Feil: {run.error_message}")
+        table = Table("#", "Tid", "Nivå", "Steg", "Melding", "ms")
+        for event in run.events:
+            table.add_row(
+                str(event.seq),
+                _local(event.ts),
+                event.level,
+                event.step or "",
+                event.message,
+                "" if event.duration_ms is None else f"{event.duration_ms:.0f}",
+            )
+        console.print(table)
+        for artifact in run.artifacts:
+            console.print(
+                f"  Vedlegg: {artifact.kind} {artifact.path} ({artifact.size} byte, "
+                f"sha256 {artifact.sha256[:16]}…)"
+            )
+
+
+# schedules ----------------------------------------------------------------------------------
+
+
+@schedules_app.command("list")
+def schedules_list() -> None:
+    """Vis tidsplaner og de neste utløsningstidene."""
+    from robots.scheduler import next_fire_times, sync_config_schedules
+
+    settings = _settings()
+    db = _database()
+    sync_config_schedules(db, settings, discover())
+    table = Table("Navn", "Oppgave", "Utløser", "Arbeidsdager", "Aktiv", "Kilde", "Neste")
+    with db.session() as session:
+        for schedule in session.scalars(select(Schedule).order_by(Schedule.name)):
+            upcoming = next_fire_times(schedule, settings) if schedule.enabled else []
+            table.add_row(
+                schedule.name,
+                schedule.task,
+                f"{schedule.trigger} {schedule.spec}",
+                "ja" if schedule.working_days_only else "nei",
+                "ja" if schedule.enabled else "nei",
+                schedule.source,
+                ", ".join(t.strftime("%a %d.%m %H:%M") for t in upcoming) or "-",
+            )
+    console.print(table)
+
+
+# audit --------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Kontroller at revisjonssporet er urørt (hashkjeden)."""
+    db = _database()
+    with db.session() as session:
+        result = audit.verify(session)
+    if result.intact:
+        console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert).")
+        return
+    console.print(
+        f"[red]Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
+        f"{result.reason}[/red] ({result.checked} hendelser var i orden før den)."
+    )
+    raise typer.Exit(9)
+
+
+# processes ----------------------------------------------------------------------------------
+
+
+def _wait_for_stop() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@app.command("worker")
+def worker(
+    processes: int = typer.Option(
+        None,
+        "--processes",
+        "-p",
+        min=1,
+        max=64,
+        help="Antall arbeiderprosesser (standard: worker_processes).",
+    ),
+    task: list[str] = typer.Option(None, "--task", help="Bare disse oppgavene (kan gjentas)."),
+    until_idle: bool = typer.Option(False, help="Stopp når køen er tom (én prosess)."),
+) -> None:
+    """Start arbeiderprosesser som henter og kjører elementer."""
+    from robots.runlog import configure_logging
+    from robots.worker import Supervisor, WorkerProcess
+
+    settings = _settings()
+    configure_logging(settings)
+    _database()
+    registry = discover()
+    for name in task or []:
+        get_task(name, registry)
+    if until_idle:
+        worker_process = WorkerProcess(settings, registry, tasks=task or None)
+        worker_process.install_signal_handlers()
+        count = worker_process.run(exit_when_idle=True)
+        console.print(f"Køen er tom; {count} elementer behandlet.")
+        return
+    supervisor = Supervisor(processes or settings.worker_processes, settings, task or None)
+    stop = _wait_for_stop()
+    supervisor.start()
+    watcher = threading.Thread(target=supervisor.watch, daemon=True)
+    watcher.start()
+    stop.wait()
+    console.print("Stopper arbeiderne …")
+    supervisor.stop()
+
+
+@app.command("scheduler")
+def scheduler() -> None:
+    """Start planleggeren (én leder; flere kan stå i beredskap på PostgreSQL)."""
+    from robots.runlog import configure_logging
+    from robots.scheduler import Scheduler
+
+    settings = _settings()
+    configure_logging(settings)
+    db = _database()
+    sched = Scheduler(db, settings, discover())
+    stop = _wait_for_stop()
+    thread = threading.Thread(target=sched.run, name="scheduler", daemon=True)
+    thread.start()
+    stop.wait()
+    sched.stop()
+    thread.join(timeout=15)
+
+
+@app.command("serve")
+def serve(
+    processes: int = typer.Option(None, "--processes", "-p", min=1, max=64),
+) -> None:
+    """Kjør planlegger og arbeidere i én kommando (standardoppsettet på SQLite)."""
+    from robots.serve import Service
+
+    service = Service(_settings(), processes=processes)
+    stop = _wait_for_stop()
+    service.start()
+    stop.wait()
+    console.print("Stopper …")
+    service.stop()
+
+
+@app.command("demo")
+def demo(
+    processes: int = typer.Option(2, "--processes", "-p", min=1, max=16),
+    timeout: float = typer.Option(240, help="Maks sekunder demoen venter på elementene."),
+) -> None:
+    """Start tjenesten, send inn demoarbeid, vis fremdrift og en oppsummering."""
+    from robots.demo import run_demo
+
+    ok = run_demo(_settings(), processes=processes, timeout=timeout, console=console)
+    raise typer.Exit(0 if ok else 1)

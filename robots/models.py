@@ -1,0 +1,214 @@
+"""The schema (SQLAlchemy 2). Changes go through an Alembic migration in robots/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every backend, returned as aware UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class ItemStatus:
+    PENDING = "pending"  # waiting (new, retry after backoff, or reclaimed)
+    RUNNING = "running"  # leased by a worker
+    DONE = "done"
+    BUSINESS_ERROR = "business_error"  # input or business rule wrong; not retried
+    FAILED = "failed"  # system errors exhausted the attempts, or poison item
+    CANCELLED = "cancelled"
+
+    FINAL = frozenset({DONE, BUSINESS_ERROR, FAILED, CANCELLED})
+    ALL = (PENDING, RUNNING, DONE, BUSINESS_ERROR, FAILED, CANCELLED)
+
+
+class RunOutcome:
+    DONE = "done"
+    BUSINESS_ERROR = "business_error"
+    SYSTEM_ERROR = "system_error"
+    ABANDONED = "abandoned"  # lease expired without an outcome (worker died)
+    RELEASED = "released"  # worker shut down and handed the item back
+    LOST = "lost"  # lease was taken over before the worker finished
+
+
+class WorkItem(Base):
+    __tablename__ = "work_item"
+    __table_args__ = (UniqueConstraint("task", "reference", name="uq_work_item_task_reference"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(100))
+    reference: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING)
+    systems: Mapped[str] = mapped_column(String(300), default="")  # ",hr,archive," for LIKE
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # system errors, for max_attempts
+    abandons: Mapped[int] = mapped_column(Integer, default=0)  # lost workers, for max_abandons
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    runs: Mapped[list[Run]] = relationship(back_populates="item", order_by="Run.id")
+
+    @property
+    def system_list(self) -> list[str]:
+        return [s for s in self.systems.split(",") if s]
+
+
+Index(
+    "ix_work_item_claim",
+    WorkItem.status,
+    WorkItem.priority.desc(),
+    WorkItem.not_before,
+    WorkItem.id,
+)
+
+
+class Run(Base):
+    """One attempt of one item."""
+
+    __tablename__ = "run"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_item.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str] = mapped_column(String(120))
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    item: Mapped[WorkItem] = relationship(back_populates="runs")
+    events: Mapped[list[RunEvent]] = relationship(order_by="RunEvent.seq")
+    artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.id")
+
+
+class RunEvent(Base):
+    """One line of the run log, masked before it was stored."""
+
+    __tablename__ = "run_event"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_event_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    step: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Artifact(Base):
+    """A file a run produced: screenshot, trace, page HTML, generated document."""
+
+    __tablename__ = "artifact"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    path: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to what; each row's hash covers the previous row's hash (tamper evidence)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Schedule(Base):
+    """A recurring or one-off firing that enqueues work (config/schedules.yaml or console)."""
+
+    __tablename__ = "schedule"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    task: Mapped[str] = mapped_column(String(100))
+    trigger: Mapped[str] = mapped_column(String(20))  # cron | interval | date
+    spec: Mapped[str] = mapped_column(String(200))  # "0 7 * * *" | seconds | ISO datetime
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    working_days_only: Mapped[bool] = mapped_column(default=False)
+    misfire_grace_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    coalesce: Mapped[bool] = mapped_column(default=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    source: Mapped[str] = mapped_column(String(20), default="database")  # config | database
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Worker(Base):
+    """The worker registry: one row per worker process, kept fresh by its heartbeat."""
+
+    __tablename__ = "worker"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="idle")  # idle|busy|stopping|stopped
+    current_item_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

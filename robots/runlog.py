@@ -1,0 +1,166 @@
+"""The run log: loguru records of a run, masked, written to a JSONL file at once and to the
+database in batches (with the run's outcome, and by the heartbeat in between).
+
+The JSONL file is the durable copy: if the worker dies before a batch reached the database, the
+worker that reclaims the item reads the missing lines back from the file (`ingest_jsonl`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from robots.masking import mask, mask_text
+from robots.models import RunEvent, utcnow
+from robots.settings import Settings
+
+
+def jsonl_path(data_dir: Path, run_id: int) -> Path:
+    return data_dir / "runs" / f"run-{run_id}.jsonl"
+
+
+class RunLog:
+    """Events of one run. Thread-safe: the task and the heartbeat thread both touch it."""
+
+    def __init__(self, run_id: int, data_dir: Path) -> None:
+        self.run_id = run_id
+        self.path = jsonl_path(data_dir, run_id)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._pending: list[dict[str, Any]] = []
+
+    def emit(
+        self,
+        level: str,
+        message: str,
+        *,
+        step: str | None = None,
+        duration_ms: float | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            self._seq += 1
+            event = {
+                "run_id": self.run_id,
+                "seq": self._seq,
+                "ts": utcnow().isoformat(),
+                "level": level,
+                "step": step,
+                "message": mask_text(message),
+                "duration_ms": None if duration_ms is None else round(duration_ms, 3),
+                "data": mask(data) if data else None,
+            }
+            self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            self._file.flush()
+            self._pending.append(event)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Events not yet stored in the database; the caller stores them or gives them back."""
+        with self._lock:
+            events, self._pending = self._pending, []
+            return events
+
+    def give_back(self, events: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._pending[:0] = events
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def store_events(session: Session, events: list[dict[str, Any]]) -> None:
+    if events:
+        session.add_all(RunEvent(**_row(e)) for e in events)
+
+
+def _row(event: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    row = {k: event[k] for k in ("run_id", "seq", "level", "step", "message", "duration_ms")}
+    row["ts"] = datetime.fromisoformat(event["ts"])
+    row["data"] = event.get("data")
+    return row
+
+
+def ingest_jsonl(session: Session, data_dir: Path, run_id: int) -> int:
+    """Store the lines of a run's JSONL file that the database lacks; returns how many."""
+    path = jsonl_path(data_dir, run_id)
+    if not path.exists():
+        return 0
+    stored = session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
+    missing = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line from a killed process
+                continue
+            if event.get("seq", 0) > stored:
+                missing.append(event)
+    store_events(session, missing)
+    return len(missing)
+
+
+# loguru wiring ------------------------------------------------------------------------------
+
+_current: RunLog | None = None
+
+
+def set_current(run_log: RunLog | None) -> None:
+    """The run whose events this process is logging now (one item at a time per worker)."""
+    global _current
+    _current = run_log
+
+
+def _run_sink(message: Any) -> None:
+    record = message.record
+    run_log = _current
+    if run_log is None or record["extra"].get("run_id") != run_log.run_id:
+        return
+    extra = {k: v for k, v in record["extra"].items() if k not in ("run_id", "step", "duration_ms")}
+    run_log.emit(
+        record["level"].name,
+        record["message"],
+        step=record["extra"].get("step"),
+        duration_ms=record["extra"].get("duration_ms"),
+        data=extra or None,
+    )
+
+
+def _mask_record(record: Any) -> None:
+    record["message"] = mask_text(record["message"])
+
+
+_FORMAT = "<green>{time:HH:mm:ss}</green> {level: <7} {extra[component]} | {message}"
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route loguru: masked messages to stderr and/or the log file, run-bound records into the
+    run log of the current run."""
+    logger.remove()
+    logger.configure(patcher=_mask_record, extra={"component": "rpa"})
+    if settings.log_stderr:
+        logger.add(sys.stderr, level=settings.log_level, format=_FORMAT)
+    if settings.log_path is not None:
+        settings.log_path.parent.mkdir(parents=True, exist_ok=True)
+        logger.add(
+            settings.log_path,
+            level=settings.log_level,
+            format=_FORMAT,
+            rotation="20 MB",
+            retention=10,
+            encoding="utf-8",
+        )
+    logger.add(
+        _run_sink, level=settings.run_log_level, filter=lambda r: "run_id" in r["extra"], catch=True
+    )

@@ -1,0 +1,186 @@
+"""Effective settings: defaults < config file (TOML) < .env < environment variables (RPA_*).
+
+An invalid value stops start-up with a message that names the setting and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "RPA_"
+
+
+def config_file() -> Path:
+    path = Path(os.environ.get("RPA_CONFIG_FILE", "config/settings.toml"))
+    return path if path.is_absolute() else ROOT / path
+
+
+class SettingsError(Exception):
+    """A setting has a value the program cannot use; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ROOT / ".env",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL. Empty: an SQLite file in data_dir (rpa.db)."
+    )
+    data_dir: Path = Field(default=Path("var"), description="Run logs, artifacts, the SQLite file.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of the process log (stderr and log_file)."
+    )
+    log_stderr: bool = Field(default=True, description="Write the process log to stderr.")
+    log_file: str = Field(default="", description="Also write the process log to this file.")
+    run_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level stored in the run log (database and JSONL)."
+    )
+    timezone: str = Field(default="Europe/Oslo", description="Time zone of schedules and display.")
+
+    lease_seconds: float = Field(default=60, gt=0, description="Lease length of a claimed item.")
+    heartbeat_seconds: float = Field(default=10, gt=0, description="Lease renewal interval.")
+    poll_seconds: float = Field(default=0.5, gt=0, description="Idle wait between claim attempts.")
+    max_abandons: int = Field(default=3, ge=1, description="Lost workers before an item is poison.")
+    default_max_attempts: int = Field(default=3, ge=1)
+    backoff_base_seconds: float = Field(default=5, ge=0)
+    backoff_max_seconds: float = Field(default=600, ge=0)
+    shutdown_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long the current item may run before release.",
+    )
+    worker_processes: int = Field(default=2, ge=1, le=64)
+
+    system_limits: dict[str, int] = Field(
+        default_factory=dict, description="Max concurrent robot sessions per system."
+    )
+    schedules_file: Path = Field(default=Path("config/schedules.yaml"))
+    closed_days: list[str] = Field(
+        default_factory=list,
+        description="Extra non-working days as MM-DD (e.g. 12-24 when the municipality closes).",
+    )
+    scheduler_sync_seconds: float = Field(default=15, gt=0)
+    scheduler_lock_retry_seconds: float = Field(default=5, gt=0)
+
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Oslo)") from exc
+        return value
+
+    @field_validator("system_limits")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        for system, limit in value.items():
+            if limit < 1:
+                raise ValueError(f"limit for {system!r} must be at least 1")
+        return value
+
+    @field_validator("closed_days")
+    @classmethod
+    def _month_day(cls, value: list[str]) -> list[str]:
+        for day in value:
+            parts = day.split("-")
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise ValueError(f"{day!r} is not MM-DD")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir if self.data_dir.is_absolute() else ROOT / self.data_dir
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'rpa.db'}"
+
+    @property
+    def log_path(self) -> Path | None:
+        if not self.log_file:
+            return None
+        path = Path(self.log_file)
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def schedules_path(self) -> Path:
+        path = self.schedules_file
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def shown(self) -> dict[str, Any]:
+        """Effective settings for display: secrets and URL passwords hidden."""
+        from robots.masking import mask_text
+
+        values = self.model_dump()
+        values["database_url"] = mask_text(self.effective_database_url)
+        values["secret_key"] = "***" if self.secret_key.get_secret_value() else "(ikke satt)"
+        return values
+
+
+def _describe(error: dict[str, Any]) -> str:
+    name = ENV_PREFIX + "__".join(str(p) for p in error["loc"]).upper()
+    given = error.get("input")
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return f"{name}: ukjent innstilling (se `python runner.py config show`)"
+    return f"{name}={given!r}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise SettingsError naming each bad setting and what is allowed."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(e) for e in exc.errors())
+        raise SettingsError(
+            f"Ugyldig innstilling (miljøvariabel, .env eller {config_file()}):\n  {lines}"
+        ) from None
+    except ValueError as exc:  # e.g. a TOML syntax error in the config file
+        raise SettingsError(f"Kan ikke lese innstillingsfilen {config_file()}: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,134 @@
+"""Task definitions and their discovery from the tasks/ package.
+
+A task is a function decorated with `@task`, declaring its input model (validated at submit time),
+the systems it touches (for per-system concurrency limits) and how many attempts it gets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from robots.context import RunContext
+
+
+class BusinessError(Exception):
+    """The input or a business rule is wrong. Not retried; the message is shown to the caseworker
+    in plain Norwegian, so write it for them."""
+
+
+class UnknownTask(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"Ukjent oppgave {name!r}. Kjente oppgaver: {', '.join(sorted(known)) or '(ingen)'}"
+        )
+        self.name = name
+
+
+class InvalidPayload(ValueError):
+    """The payload does not fit the task's input model; one line per field."""
+
+    def __init__(self, task: str, errors: list[tuple[str, str]]) -> None:
+        self.task = task
+        self.errors = errors
+        lines = "\n".join(f"  {loc}: {msg}" for loc, msg in errors)
+        super().__init__(f"Ugyldige inndata for {task}:\n{lines}")
+
+
+TaskFunc = Callable[["RunContext", Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    func: TaskFunc
+    input_model: type[BaseModel]
+    systems: tuple[str, ...] = ()
+    max_attempts: int | None = None  # None: the default_max_attempts setting
+    description: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def validate(self, payload: Any) -> BaseModel:
+        """The payload as the input model, or InvalidPayload naming each wrong field."""
+        try:
+            return self.input_model.model_validate(payload)
+        except ValidationError as exc:
+            from robots.masking import mask_text
+
+            errors = [
+                (".".join(str(p) for p in e["loc"]) or "(hele)", mask_text(_norwegian(e)))
+                for e in exc.errors()
+            ]
+            raise InvalidPayload(self.name, errors) from None
+
+
+_MESSAGES = {
+    "missing": "mangler (påkrevd felt)",
+    "extra_forbidden": "ukjent felt",
+    "int_parsing": "må være et heltall",
+    "int_type": "må være et heltall",
+    "string_type": "må være tekst",
+    "date_from_datetime_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "date_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "date_type": "må være en dato (ÅÅÅÅ-MM-DD)",
+    "bool_parsing": "må være true eller false",
+    "model_type": "må være et JSON-objekt",
+    "dict_type": "må være et JSON-objekt",
+}
+
+
+def _norwegian(error: Any) -> str:
+    if error["type"] == "value_error":  # our own validators: keep their (Norwegian) message
+        return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+    if error["type"] == "literal_error":
+        return f"må være en av {error['ctx']['expected']}"
+    return _MESSAGES.get(error["type"], error["msg"])
+
+
+_REGISTRY: dict[str, Task] = {}
+
+
+def task(
+    name: str,
+    *,
+    input: type[BaseModel],
+    systems: tuple[str, ...] | list[str] = (),
+    max_attempts: int | None = None,
+    description: str = "",
+) -> Callable[[TaskFunc], TaskFunc]:
+    """Register a task function. `input` is the pydantic model its payload must fit."""
+
+    def register(func: TaskFunc) -> TaskFunc:
+        _REGISTRY[name] = Task(
+            name=name,
+            func=func,
+            input_model=input,
+            systems=tuple(systems),
+            max_attempts=max_attempts,
+            description=description or (func.__doc__ or "").strip().split("\n")[0],
+        )
+        return func
+
+    return register
+
+
+def discover(package: str = "tasks") -> dict[str, Task]:
+    """Import every module of the tasks package and return the registered tasks by name."""
+    pkg = importlib.import_module(package)
+    for module in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
+        importlib.import_module(module.name)
+    return dict(_REGISTRY)
+
+
+def get_task(name: str, registry: dict[str, Task] | None = None) -> Task:
+    registry = discover() if registry is None else registry
+    try:
+        return registry[name]
+    except KeyError:
+        raise UnknownTask(name, list(registry)) from None
