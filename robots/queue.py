@@ -147,8 +147,12 @@ class Queue:
         )
         # Store through the column type so datetimes become naive UTC like everywhere else.
         insert = (postgresql.insert if self._pg else sqlite.insert)(WorkItem)
-        stmt = insert.values(**values).on_conflict_do_nothing(index_elements=["task", "reference"])
-        created = session.execute(stmt).rowcount == 1
+        stmt = (
+            insert.values(**values)
+            .on_conflict_do_nothing(index_elements=["task", "reference"])
+            .returning(WorkItem.id)
+        )
+        created = session.execute(stmt).first() is not None
         item = session.scalars(
             select(WorkItem).where(WorkItem.task == task.name, WorkItem.reference == reference)
         ).one()

@@ -20,7 +20,7 @@ class Service:
         configure_logging(settings)
         self.db = Database(settings.effective_database_url)
         check_schema(self.db.engine)
-        self.registry = discover()
+        self.registry = discover(settings.task_packages)
         self.scheduler = Scheduler(self.db, settings, self.registry)
         self.supervisor = Supervisor(processes or settings.worker_processes, settings)
         self._threads: list[threading.Thread] = []

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     )
     worker_processes: int = Field(default=2, ge=1, le=64)
 
+    task_packages: list[str] = Field(
+        default_factory=lambda: ["tasks"], description="Python packages the tasks are found in."
+    )
     system_limits: dict[str, int] = Field(
         default_factory=dict, description="Max concurrent robot sessions per system."
     )

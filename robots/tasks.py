@@ -73,6 +73,8 @@ _MESSAGES = {
     "extra_forbidden": "ukjent felt",
     "int_parsing": "må være et heltall",
     "int_type": "må være et heltall",
+    "float_parsing": "må være et tall",
+    "float_type": "må være et tall",
     "string_type": "må være tekst",
     "date_from_datetime_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
     "date_parsing": "må være en dato (ÅÅÅÅ-MM-DD)",
@@ -118,11 +120,17 @@ def task(
     return register
 
 
-def discover(package: str = "tasks") -> dict[str, Task]:
-    """Import every module of the tasks package and return the registered tasks by name."""
-    pkg = importlib.import_module(package)
-    for module in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
-        importlib.import_module(module.name)
+def discover(packages: list[str] | None = None) -> dict[str, Task]:
+    """Import every module of the task packages (setting task_packages) and return the
+    registered tasks by name."""
+    if packages is None:
+        from robots.settings import get_settings
+
+        packages = get_settings().task_packages
+    for package in packages:
+        pkg = importlib.import_module(package)
+        for module in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
+            importlib.import_module(module.name)
     return dict(_REGISTRY)
 
 

@@ -64,7 +64,7 @@ class WorkerProcess:
     ) -> None:
         self.settings = settings
         self.db = Database(settings.effective_database_url)
-        self.registry = registry if registry is not None else discover()
+        self.registry = registry if registry is not None else discover(settings.task_packages)
         self.tasks = tasks or list(self.registry)
         self.queue = Queue(self.db, settings, self.registry)
         self.identity = new_identity()

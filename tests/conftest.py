@@ -1,0 +1,186 @@
+"""Shared fixtures: a real SQLite file or a real, fresh PostgreSQL database per test.
+
+PostgreSQL tests read the server URL from RPA_TEST_POSTGRES_URL (for example
+postgresql://postgres@127.0.0.1:5432/test) and are skipped with that reason where it is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from robots.db import Database, upgrade
+from robots.queue import Queue
+from robots.settings import Settings, get_settings, load_settings
+from robots.tasks import discover
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ENV = "RPA_TEST_POSTGRES_URL"
+TASK_PACKAGES = '["tasks", "tests.probe_tasks"]'
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not postgres_url():
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+    return request.param
+
+
+def _create_pg_database() -> tuple[str, Callable[[], None]]:
+    base = make_url(postgres_url()).set(drivername="postgresql+psycopg")
+    name = f"rpa_test_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@dataclass
+class Env:
+    """One test's installation: settings, an upgraded database, and helpers for subprocesses."""
+
+    url: str
+    data_dir: Path
+    settings: Settings
+    db: Database
+    environ: dict[str, str]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def backend(self) -> str:
+        return self.db.engine.dialect.name
+
+    def queue(self) -> Queue:
+        return Queue(self.db, self.settings, discover(self.settings.task_packages))
+
+    def runner(
+        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "runner.py", *args],
+            cwd=ROOT,
+            env={**self.environ, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(
+        self, *args: str, name: str = "proc", extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (self.data_dir / f"{name}-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "runner.py", *args],
+            cwd=ROOT,
+            env={**self.environ, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 60,
+    interval: float = 0.1,
+    message: str = "condition",
+) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+def _make_env(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: str
+) -> Iterator[Env]:
+    drop = None
+    if backend == "postgresql":
+        url, drop = _create_pg_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'rpa.db'}"
+    environ = {
+        "RPA_DATABASE_URL": url,
+        "RPA_DATA_DIR": str(tmp_path),
+        "RPA_TASK_PACKAGES": TASK_PACKAGES,
+        "RPA_LEASE_SECONDS": "3",
+        "RPA_HEARTBEAT_SECONDS": "0.5",
+        "RPA_POLL_SECONDS": "0.05",
+        "RPA_BACKOFF_BASE_SECONDS": "0",
+        "RPA_SHUTDOWN_GRACE_SECONDS": "10",
+        "RPA_SCHEDULES_FILE": str(tmp_path / "schedules.yaml"),
+        "RPA_SCHEDULER_LOCK_RETRY_SECONDS": "0.5",
+        "RPA_SCHEDULER_SYNC_SECONDS": "1",
+        "RPA_LOG_STDERR": "true",
+        **overrides,
+    }
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    settings = load_settings()
+    db = Database(url)
+    upgrade(db.engine)
+    env = Env(url, tmp_path, settings, db, {**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        yield env
+    finally:
+        env.stop_all()
+        db.dispose()
+        get_settings.cache_clear()
+        if drop is not None:
+            drop()
+
+
+@pytest.fixture
+def env(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A fresh installation on SQLite and (when configured) on PostgreSQL."""
+    yield from _make_env(backend, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    yield from _make_env("sqlite", tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    if not postgres_url():
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    yield from _make_env("postgresql", tmp_path, monkeypatch)

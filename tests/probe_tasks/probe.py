@@ -1,0 +1,51 @@
+"""A probe task that leaves a trace of every execution, so tests can count executions."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from robots.context import RunContext
+from robots.tasks import BusinessError, task
+
+
+class ProbeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sleep_s: float = 0
+    fail: str = "none"  # none | business | system
+    secret_note: str = ""
+
+
+def executions_file(ctx: RunContext) -> Path:
+    return ctx.settings.data_path / "executions.log"
+
+
+@task("probe", input=ProbeInput, max_attempts=3)
+def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
+    """Appends one line per execution, then sleeps or fails as asked."""
+    path = executions_file(ctx)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{ctx.reference} {ctx.claim.run_id} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+    with ctx.step("Sov"):
+        ctx.log.info(f"Behandler {data.secret_note}")
+        time.sleep(data.sleep_s)
+    if data.fail == "business":
+        raise BusinessError("Ansatt finnes ikke i HR-systemet")
+    if data.fail == "system":
+        raise TimeoutError("Målsystemet svarte ikke innen 30 s")
+    return {"pid": os.getpid()}
+
+
+@task("limited", input=ProbeInput, systems=("archive",), max_attempts=1)
+def limited(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
+    """Holds an 'archive' session for a while (per-system limit tests)."""
+    time.sleep(data.sleep_s)
+    return {}

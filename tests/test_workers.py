@@ -1,0 +1,111 @@
+"""Worker processes against a real database: exactly-once under load, kill -9, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from robots.models import ItemStatus, Run, RunEvent, RunOutcome, Worker, WorkItem
+from tests.conftest import Env, wait_for
+
+
+def statuses(env: Env) -> Counter[str]:
+    with env.db.session() as session:
+        return Counter(
+            dict(
+                session.execute(
+                    select(WorkItem.status, func.count()).group_by(WorkItem.status)
+                ).all()
+            )
+        )
+
+
+def executions(env: Env) -> list[str]:
+    path = env.data_dir / "executions.log"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def test_four_processes_do_500_items_exactly_once(env: Env) -> None:
+    queue = env.queue()
+    with env.db.session() as session:
+        for i in range(500):
+            queue.submit("probe", f"n{i:03d}", {}, submitted_by="t", session=session)
+    proc = env.start("worker", "--processes", "4", name="worker")
+    wait_for(lambda: statuses(env)[ItemStatus.DONE] == 500, timeout=180, message="500 items done")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    refs = Counter(line.split()[0] for line in executions(env))
+    assert len(refs) == 500 and set(refs.values()) == {1}, "an item ran twice or never"
+    pids = {line.split()[2] for line in executions(env)}
+    assert len(pids) == 4, "all four processes took work"
+    with env.db.session() as session:
+        outcomes = Counter(session.scalars(select(Run.outcome)).all())
+        assert outcomes == {RunOutcome.DONE: 500}
+        # each run logged its start, its step and its end
+        per_run = session.execute(
+            select(RunEvent.run_id, func.count()).group_by(RunEvent.run_id)
+        ).all()
+        assert len(per_run) == 500 and all(n >= 4 for _, n in per_run)
+        assert set(session.scalars(select(Worker.status))) == {"stopped"}
+
+
+def busy_worker_pid(env: Env, item_id: int) -> int | None:
+    with env.db.session() as session:
+        worker = session.scalars(
+            select(Worker).where(Worker.current_item_id == item_id, Worker.status == "busy")
+        ).first()
+        return worker.pid if worker else None
+
+
+def test_kill_9_mid_item_is_reclaimed_and_done(env: Env) -> None:
+    item = env.queue().submit("probe", "killed", {"sleep_s": 2}, submitted_by="t").item
+    env.start("worker", "--processes", "1", name="worker")
+    pid = wait_for(lambda: busy_worker_pid(env, item.id), timeout=60, message="item running")
+    os.kill(pid, signal.SIGKILL)
+    # the supervisor starts a new process, which reclaims the item after the lease expires
+    wait_for(lambda: statuses(env)[ItemStatus.DONE] == 1, timeout=60, message="item done")
+    with env.db.session() as session:
+        runs = session.scalars(select(Run).where(Run.item_id == item.id).order_by(Run.id)).all()
+        assert [r.outcome for r in runs] == [RunOutcome.ABANDONED, RunOutcome.DONE]
+        assert runs[0].pid == pid
+        abandoned_events = session.scalars(
+            select(RunEvent.message).where(RunEvent.run_id == runs[0].id)
+        ).all()
+        # the lines the killed worker wrote before dying were recovered from its JSONL file
+        assert any("Start: Sov" in m for m in abandoned_events)
+        assert session.get(WorkItem, item.id).abandons == 1
+
+
+def test_sigterm_lets_the_current_item_finish(env: Env) -> None:
+    item = env.queue().submit("probe", "graceful", {"sleep_s": 1.5}, submitted_by="t").item
+    proc = env.start("worker", "--processes", "1", name="worker")
+    wait_for(lambda: busy_worker_pid(env, item.id), timeout=60, message="item running")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert statuses(env) == {ItemStatus.DONE: 1}
+
+
+def test_sigterm_past_grace_releases_the_item(env: Env) -> None:
+    item = env.queue().submit("probe", "slow", {"sleep_s": 60}, submitted_by="t").item
+    proc = env.start(
+        "worker", "--processes", "1", name="worker", extra_env={"RPA_SHUTDOWN_GRACE_SECONDS": "0.5"}
+    )
+    wait_for(lambda: busy_worker_pid(env, item.id), timeout=60, message="item running")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    with env.db.session() as session:
+        stored = session.get(WorkItem, item.id)
+        assert stored.status == ItemStatus.PENDING and stored.lease_owner is None
+        assert [r.outcome for r in stored.runs] == [RunOutcome.RELEASED]
+    # released work is picked up again and not counted against the attempts
+    env.queue().db.dispose()
+    with env.db.session() as session:
+        session.get(WorkItem, item.id).payload = {"sleep_s": 0}
+    proc = env.start("worker", "--until-idle", name="worker2")
+    assert proc.wait(timeout=60) == 0
+    with env.db.session() as session:
+        stored = session.get(WorkItem, item.id)
+        assert stored.status == ItemStatus.DONE and stored.failures == 0
