@@ -10,6 +10,7 @@ APScheduler: on PostgreSQL the holder of an advisory lock, on SQLite the holder 
 from __future__ import annotations
 
 import fcntl
+import re
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -113,7 +114,7 @@ def build_trigger(schedule: Schedule, settings: Settings) -> BaseTrigger:
     zone = settings.zone
     try:
         if schedule.trigger == "cron":
-            inner: BaseTrigger = CronTrigger.from_crontab(schedule.spec, timezone=zone)
+            inner: BaseTrigger = CronTrigger.from_crontab(crontab(schedule.spec), timezone=zone)
         elif schedule.trigger == "interval":
             inner = IntervalTrigger(seconds=int(schedule.spec), timezone=zone)
         elif schedule.trigger == "date":
@@ -125,6 +126,29 @@ def build_trigger(schedule: Schedule, settings: Settings) -> BaseTrigger:
     if schedule.working_days_only:
         return WorkingDayTrigger(inner, WorkingDays(settings.closed_days))
     return inner
+
+
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def crontab(expression: str) -> str:
+    """A standard crontab line with numeric weekdays as names.
+
+    APScheduler 3 counts weekdays from Monday=0, crontab from Sunday=0 (and 7): "0 7 * * 1"
+    must mean Monday, as every operator expects.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"forventet 5 felt (min time dag måned ukedag), fikk {len(fields)}")
+    fields[4] = re.sub(r"\d+", lambda m: _weekday_name(m.group(0)), fields[4])
+    return " ".join(fields)
+
+
+def _weekday_name(number: str) -> str:
+    value = int(number)
+    if value > 7:
+        raise ValueError(f"ukedag {value} finnes ikke (0-7, der 0 og 7 er søndag)")
+    return _CRON_DAYS[value]
 
 
 class WorkingDayTrigger(BaseTrigger):
