@@ -215,7 +215,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     else:
         raise InvalidPayload("fil", [(path.name, "må være .csv, .xlsx eller .xls")])
     rows = []
-    for row in table.iter_dicts():
+    for row in table.iter_dicts(with_index=False):
         rows.append(
             {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
         )

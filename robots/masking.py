@@ -64,6 +64,9 @@ def mask(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and 10**10 <= value < 10**11:
-        return mask_text(str(value))
+    if isinstance(value, int) and not isinstance(value, bool) and 10**8 <= value < 10**11:
+        # a fødselsnummer stored as a number lost its leading zero
+        text = f"{value:011d}"
+        masked = mask_text(text)
+        return masked if masked != text else value
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -39,6 +40,10 @@ def fire_times(env: Env) -> list[datetime]:
     return sorted(datetime.strptime(r.split("@")[1], "%Y-%m-%dT%H:%M:%SZ") for r in refs)
 
 
+def log_text(proc: object) -> str:
+    return Path(proc.log_path).read_text()  # type: ignore[attr-defined]
+
+
 def assert_one_item_per_second(times: list[datetime]) -> None:
     gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)}
     assert gaps == {1.0}, f"fire times not one per second: {times}"
@@ -49,7 +54,7 @@ def test_two_schedulers_started_at_once_give_no_duplicates(env: Env) -> None:
     first = env.start("scheduler", name="sched")
     second = env.start("scheduler", name="sched")
     wait_for(lambda: len(fire_times(env)) >= 5, timeout=60, message="five firings")
-    logs = [open(p.log_path).read() for p in (first, second)]  # type: ignore[attr-defined]
+    logs = [log_text(p) for p in (first, second)]
     assert sum("Planleggeren leder" in log for log in logs) == 1
     assert sum("venter i beredskap" in log for log in logs) == 1
     for proc in (first, second):
@@ -89,13 +94,13 @@ def test_postgres_standby_takes_over_within_30_seconds(pg_env: Env) -> None:
     (env.data_dir / "schedules.yaml").write_text(EVERY_SECOND)
     first = env.start("scheduler", name="sched")
     wait_for(
-        lambda: "Planleggeren leder" in open(first.log_path).read(),  # type: ignore[attr-defined]
+        lambda: "Planleggeren leder" in log_text(first),
         timeout=30,
         message="first leads",
     )
     second = env.start("scheduler", name="sched")
     wait_for(
-        lambda: "beredskap" in open(second.log_path).read(),  # type: ignore[attr-defined]
+        lambda: "beredskap" in log_text(second),
         timeout=30,
         message="second stands by",
     )
@@ -103,7 +108,7 @@ def test_postgres_standby_takes_over_within_30_seconds(pg_env: Env) -> None:
     first.wait()
     killed_at = datetime.now(UTC).replace(tzinfo=None)
     wait_for(
-        lambda: "Planleggeren leder" in open(second.log_path).read(),  # type: ignore[attr-defined]
+        lambda: "Planleggeren leder" in log_text(second),
         timeout=30,
         message="standby takes over",
     )
