@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from robots.masking import mask
@@ -34,28 +34,32 @@ def _digest(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_last_hash = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_add = insert(AuditEvent).returning(AuditEvent.id)
+
+
 def record(
     session: Session, actor: str, action: str, target: str, details: dict[str, Any] | None = None
-) -> AuditEvent:
-    """Append one audit event in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    prev = last or GENESIS
+) -> int:
+    """Append one audit event in the caller's transaction; returns its id."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    prev = conn.execute(_last_hash).scalar() or GENESIS
     ts = utcnow()
     details = mask(details) if details else None
-    event = AuditEvent(
-        ts=ts,
-        actor=actor,
-        action=action,
-        target=target,
-        details=details,
-        prev_hash=prev,
-        hash=_digest(prev, ts, actor, action, target, details),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return conn.execute(
+        _add,
+        {
+            "ts": ts,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "details": details,
+            "prev_hash": prev,
+            "hash": _digest(prev, ts, actor, action, target, details),
+        },
+    ).scalar_one()
 
 
 @dataclass(frozen=True)

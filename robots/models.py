@@ -104,13 +104,23 @@ class WorkItem(Base):
         return [s for s in self.systems.split(",") if s]
 
 
+# Partial indexes: the claim scans only waiting items in claim order, the reclaim only leased
+# ones. Both stay small however many finished items the table holds.
 Index(
     "ix_work_item_claim",
-    WorkItem.status,
     WorkItem.priority.desc(),
     WorkItem.not_before,
     WorkItem.id,
+    sqlite_where=WorkItem.status == "pending",
+    postgresql_where=WorkItem.status == "pending",
 )
+Index(
+    "ix_work_item_lease",
+    WorkItem.lease_expires_at,
+    sqlite_where=WorkItem.status == "running",
+    postgresql_where=WorkItem.status == "running",
+)
+Index("ix_work_item_status", WorkItem.status, WorkItem.task)
 
 
 class Run(Base):

@@ -9,6 +9,7 @@ transaction lock on PostgreSQL (the SQLite write lock already serialises every c
 from __future__ import annotations
 
 import random
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from robots import audit
+from robots import statements as sql
 from robots.db import Database
 from robots.masking import mask_text
 from robots.models import ItemStatus, Run, RunOutcome, WorkItem, utcnow
@@ -84,6 +86,7 @@ class Queue:
         self.registry = registry
         self.data_dir: Path = settings.data_path
         self._pg = db.engine.dialect.name == "postgresql"
+        self._next_reclaim = 0.0  # monotonic time of the next expired-lease scan
 
     # Submitting -----------------------------------------------------------------------------
 
@@ -152,97 +155,100 @@ class Queue:
             .on_conflict_do_nothing(index_elements=["task", "reference"])
             .returning(WorkItem.id)
         )
-        created = session.execute(stmt).first() is not None
-        item = session.scalars(
-            select(WorkItem).where(WorkItem.task == task.name, WorkItem.reference == reference)
-        ).one()
-        if created:
-            audit.record(
-                session,
-                submitted_by,
-                "submit",
-                f"item:{item.id}",
-                {"task": task.name, "reference": reference, "priority": priority},
-            )
-        return Submitted(item, created)
+        inserted = session.execute(stmt).scalar()
+        if inserted is None:  # the reference exists: hand back the stored item
+            item = session.scalars(
+                select(WorkItem).where(WorkItem.task == task.name, WorkItem.reference == reference)
+            ).one()
+            return Submitted(item, False)
+        audit.record(
+            session,
+            submitted_by,
+            "submit",
+            f"item:{inserted}",
+            {"task": task.name, "reference": reference, "priority": priority},
+        )
+        return Submitted(WorkItem(id=inserted, **values), True)
 
     # Claiming -------------------------------------------------------------------------------
 
     def claim(self, worker: WorkerIdentity, tasks: Iterable[str] | None = None) -> Claim | None:
-        """Lease the next eligible item to `worker`, or None if there is none right now."""
+        """Lease the next eligible item to `worker`, or None if there is none right now.
+
+        One short transaction on a Core connection: reclaim expired leases (at most every
+        `reclaim_interval_seconds`), take the next item, insert its run.
+        """
         names = list(tasks if tasks is not None else self.registry)
         now = utcnow()
-        with self.db.session() as session:
-            self._reclaim_expired(session, now)
-            query = (
-                select(WorkItem)
-                .where(
-                    WorkItem.status == ItemStatus.PENDING,
-                    WorkItem.not_before <= now,
-                    WorkItem.task.in_(names),
-                )
-                .order_by(WorkItem.priority.desc(), WorkItem.not_before, WorkItem.id)
-                .limit(8)
-            )
-            if self._pg:
-                query = query.with_for_update(skip_locked=True)
-            for item in session.scalars(query):
-                if not self._within_limits(session, item):
-                    continue
-                return self._take(session, item, worker, now)
+        lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+        params = {"now": now, "names": names, "worker_id": worker.id, "lease_until": lease_until}
+        with self.db.engine.begin() as conn:
+            if time.monotonic() >= self._next_reclaim:
+                self._next_reclaim = time.monotonic() + self.settings.reclaim_interval_seconds
+                self._reclaim_expired(conn, now)
+            if any(self._has_limit(name) for name in names):
+                row = self._take_within_limits(conn, params)
+            else:
+                row = conn.execute(
+                    sql.take_next_locked if self._pg else sql.take_next, params
+                ).first()
+            if row is None:
+                return None
+            item_id, task, reference, payload, attempt = row
+            run_id = conn.execute(
+                sql.new_run,
+                {
+                    "item_id": item_id,
+                    "attempt": attempt,
+                    "worker_id": worker.id,
+                    "host": worker.host,
+                    "pid": worker.pid,
+                    "started_at": now,
+                },
+            ).scalar_one()
+        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
+
+    def _has_limit(self, task_name: str) -> bool:
+        task = self.registry.get(task_name)
+        return task is not None and any(s in self.settings.system_limits for s in task.systems)
+
+    def _take_within_limits(self, conn: Connection, params: dict[str, Any]) -> Any:
+        rows = conn.execute(
+            sql.candidates_locked if self._pg else sql.candidates, {**params, "batch": 8}
+        ).all()
+        for item_id, systems in rows:
+            if not systems or self._within_limits(conn, systems):
+                task, reference, payload, attempt = conn.execute(
+                    sql.take, {**params, "item_id": item_id}
+                ).one()
+                return item_id, task, reference, payload, attempt
         return None
 
-    def _within_limits(self, session: Session, item: WorkItem) -> bool:
+    def _within_limits(self, conn: Connection, systems: str) -> bool:
         limits = self.settings.system_limits
-        for system in item.system_list:
+        for system in systems.strip(",").split(","):
             limit = limits.get(system)
             if limit is None:
                 continue
             if self._pg:
                 key = zlib.crc32(f"rpa-system:{system}".encode())
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            running = session.scalar(
-                select(func.count())
-                .select_from(WorkItem)
-                .where(
-                    WorkItem.status == ItemStatus.RUNNING,
-                    WorkItem.systems.like(f"%,{system},%"),
-                )
-            )
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            running = conn.execute(sql.running_on_system, {"pattern": f"%,{system},%"}).scalar()
             if running >= limit:
                 return False
         return True
 
-    def _take(
-        self, session: Session, item: WorkItem, worker: WorkerIdentity, now: datetime
-    ) -> Claim:
-        item.status = ItemStatus.RUNNING
-        item.attempts += 1
-        item.lease_owner = worker.id
-        item.lease_expires_at = now + timedelta(seconds=self.settings.lease_seconds)
-        item.updated_at = now
-        run = Run(
-            item_id=item.id,
-            attempt=item.attempts,
-            worker_id=worker.id,
-            host=worker.host,
-            pid=worker.pid,
-            started_at=now,
+    def _reclaim_expired(self, conn: Connection, now: datetime) -> None:
+        expired = (
+            conn.execute(sql.expired_locked if self._pg else sql.expired, {"now": now})
+            .scalars()
+            .all()
         )
-        session.add(run)
-        session.flush()
-        return Claim(
-            item.id, run.id, item.task, item.reference, dict(item.payload), item.attempts, worker.id
-        )
-
-    def _reclaim_expired(self, session: Session, now: datetime) -> None:
-        query = select(WorkItem).where(
-            WorkItem.status == ItemStatus.RUNNING, WorkItem.lease_expires_at < now
-        )
-        if self._pg:
-            query = query.with_for_update(skip_locked=True)
-        for item in session.scalars(query).all():
-            self._abandon(session, item, now)
+        if expired:
+            session = Session(bind=conn)
+            for item in session.scalars(select(WorkItem).where(WorkItem.id.in_(expired))):
+                self._abandon(session, item, now)
+            session.flush()
 
     def _abandon(self, session: Session, item: WorkItem, now: datetime) -> None:
         run = session.scalars(
@@ -279,18 +285,17 @@ class Queue:
     def renew(self, claim: Claim, events: list[dict[str, Any]] | None = None) -> bool:
         """Extend the lease; False if the item is no longer ours (reclaimed or cancelled)."""
         now = utcnow()
-        with self.db.session() as session:
-            result = session.execute(
-                update(WorkItem)
-                .where(
-                    WorkItem.id == claim.item_id,
-                    WorkItem.lease_owner == claim.worker_id,
-                    WorkItem.status == ItemStatus.RUNNING,
-                )
-                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds))
-            )
-            store_events(session, events or [])
-            return result.rowcount == 1
+        with self.db.engine.begin() as conn:
+            renewed = conn.execute(
+                sql.renew,
+                {
+                    "item_id": claim.item_id,
+                    "worker_id": claim.worker_id,
+                    "lease_until": now + timedelta(seconds=self.settings.lease_seconds),
+                },
+            ).rowcount
+            store_events(conn, events or [])
+            return renewed == 1
 
     def finish(
         self,
@@ -304,52 +309,68 @@ class Queue:
         """Record the run's outcome and move the item on; returns the item's new status."""
         now = utcnow()
         error = mask_text(error) if error else None
-        with self.db.session() as session:
-            item = session.get(WorkItem, claim.item_id, with_for_update=self._pg)
-            run = session.get(Run, claim.run_id)
-            assert item is not None and run is not None
-            store_events(session, events or [])
-            if run.outcome is not None:  # already settled by a reclaim
-                return item.status
-            run.ended_at = now
-            if item.status != ItemStatus.RUNNING or item.lease_owner != claim.worker_id:
-                run.outcome = RunOutcome.LOST
-                run.error_message = (
-                    f"Resultatet ({outcome}) ble forkastet: elementet var ikke lenger tildelt "
-                    f"denne arbeideren (status {status_name(item.status)})"
+        with self.db.engine.begin() as conn:
+            store_events(conn, events or [])
+            status, owner, failures, max_attempts, settled = conn.execute(
+                sql.item_state_locked if self._pg else sql.item_state,
+                {"item_id": claim.item_id, "run_id": claim.run_id},
+            ).one()
+            if settled is not None:
+                return status  # already settled by a reclaim
+            if status != ItemStatus.RUNNING or owner != claim.worker_id:
+                self._settle_run(
+                    conn,
+                    claim.run_id,
+                    RunOutcome.LOST,
+                    now,
+                    f"Resultatet ({outcome}) ble forkastet: elementet var ikke "
+                    f"lenger tildelt denne arbeideren (status {status_name(status)})",
                 )
-                return item.status
-            run.outcome = outcome
-            run.error_message = error
-            item.lease_owner = None
-            item.lease_expires_at = None
-            item.updated_at = now
+                return status
+            self._settle_run(conn, claim.run_id, outcome, now, error)
+            values: dict[str, Any] = dict(lease_owner=None, lease_expires_at=None, updated_at=now)
             if outcome == RunOutcome.DONE:
-                item.status = ItemStatus.DONE
-                item.result = result
-                item.error_kind = item.error_message = None
-                item.finished_at = now
+                values.update(
+                    status=ItemStatus.DONE,
+                    result=result,
+                    error_kind=None,
+                    error_message=None,
+                    finished_at=now,
+                )
             elif outcome == RunOutcome.BUSINESS_ERROR:
-                item.status = ItemStatus.BUSINESS_ERROR
-                item.error_kind = "business"
-                item.error_message = error
-                item.finished_at = now
+                values.update(
+                    status=ItemStatus.BUSINESS_ERROR,
+                    error_kind="business",
+                    error_message=error,
+                    finished_at=now,
+                )
             elif outcome == RunOutcome.SYSTEM_ERROR:
-                item.failures += 1
-                item.error_kind = "system"
-                item.error_message = error
-                if item.failures >= item.max_attempts:
-                    item.status = ItemStatus.FAILED
-                    item.finished_at = now
+                failures += 1
+                values.update(failures=failures, error_kind="system", error_message=error)
+                if failures >= max_attempts:
+                    values.update(status=ItemStatus.FAILED, finished_at=now)
                 else:
-                    item.status = ItemStatus.PENDING
-                    item.not_before = now + timedelta(seconds=self.backoff(item.failures))
+                    values.update(
+                        status=ItemStatus.PENDING,
+                        not_before=now + timedelta(seconds=self.backoff(failures)),
+                    )
             elif outcome == RunOutcome.RELEASED:
-                item.status = ItemStatus.PENDING
-                item.not_before = now
+                values.update(status=ItemStatus.PENDING, not_before=now)
             else:
                 raise ValueError(f"unknown outcome {outcome!r}")
-            return item.status
+            conn.execute(
+                sql.settle_item(tuple(sorted(values))),
+                {"item_id": claim.item_id, **{f"v_{k}": v for k, v in values.items()}},
+            )
+            return values["status"]
+
+    @staticmethod
+    def _settle_run(
+        conn: Connection, run_id: int, outcome: str, now: datetime, error: str | None
+    ) -> None:
+        conn.execute(
+            sql.settle_run, {"run_id": run_id, "run_outcome": outcome, "now": now, "error": error}
+        )
 
     def backoff(self, failures: int) -> float:
         """Exponential backoff with jitter: half fixed, half random, capped."""

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from robots.masking import mask, mask_text
 from robots.models import RunEvent, utcnow
 from robots.settings import Settings
+from robots.statements import add_events
 
 
 def jsonl_path(data_dir: Path, run_id: int) -> Path:
@@ -78,9 +79,9 @@ class RunLog:
             self._file.close()
 
 
-def store_events(session: Session, events: list[dict[str, Any]]) -> None:
+def store_events(conn: Connection, events: list[dict[str, Any]]) -> None:
     if events:
-        session.add_all(RunEvent(**_row(e)) for e in events)
+        conn.execute(add_events, [_row(e) for e in events])
 
 
 def _row(event: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def ingest_jsonl(session: Session, data_dir: Path, run_id: int) -> int:
                 continue
             if event.get("seq", 0) > stored:
                 missing.append(event)
-    store_events(session, missing)
+    store_events(session.connection(), missing)
     return len(missing)
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60, gt=0, description="Lease length of a claimed item.")
     heartbeat_seconds: float = Field(default=10, gt=0, description="Lease renewal interval.")
     poll_seconds: float = Field(default=0.5, gt=0, description="Idle wait between claim attempts.")
+    reclaim_interval_seconds: float = Field(
+        default=1, ge=0, description="How often a worker scans for expired leases."
+    )
     max_abandons: int = Field(default=3, ge=1, description="Lost workers before an item is poison.")
     default_max_attempts: int = Field(default=3, ge=1)
     backoff_base_seconds: float = Field(default=5, ge=0)

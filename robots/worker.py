@@ -129,7 +129,6 @@ class WorkerProcess:
         with self._lock:
             self.current = _Current(claim, run_log)
         set_current(run_log)
-        self._set_worker(status="busy", current_item_id=claim.item_id)
         ctx = RunContext(claim, self.settings)
         result: dict[str, Any] | None = None
         error: str | None = None
@@ -169,7 +168,6 @@ class WorkerProcess:
         with self._lock:
             self.current = None
         self.processed += 1
-        self._set_worker(status="idle", current_item_id=None)
         return status
 
     def _finish(
@@ -220,7 +218,10 @@ class WorkerProcess:
                 except Exception:
                     current.run_log.give_back(events)
                     raise
-            self._set_worker()
+            self._set_worker(
+                status="busy" if current else "idle",
+                current_item_id=current.claim.item_id if current else None,
+            )
         except Exception as exc:  # noqa: BLE001 - keep beating through database hiccups
             logger.warning(f"Hjerteslag feilet: {exc}")
 

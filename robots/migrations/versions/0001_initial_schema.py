@@ -94,11 +94,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("task", "reference", name="uq_work_item_task_reference"),
     )
     with op.batch_alter_table("work_item", schema=None) as batch_op:
+        # Partial indexes: see robots/models.py.
+        pending = sa.text("status = 'pending'")
+        running = sa.text("status = 'running'")
         batch_op.create_index(
             "ix_work_item_claim",
-            ["status", sa.text("priority DESC"), "not_before", "id"],
+            [sa.text("priority DESC"), "not_before", "id"],
             unique=False,
+            sqlite_where=pending,
+            postgresql_where=pending,
         )
+        batch_op.create_index(
+            "ix_work_item_lease",
+            ["lease_expires_at"],
+            unique=False,
+            sqlite_where=running,
+            postgresql_where=running,
+        )
+        batch_op.create_index("ix_work_item_status", ["status", "task"], unique=False)
 
     op.create_table(
         "worker",
@@ -208,6 +221,8 @@ def downgrade() -> None:
     op.drop_table("run")
     op.drop_table("worker")
     with op.batch_alter_table("work_item", schema=None) as batch_op:
+        batch_op.drop_index("ix_work_item_status")
+        batch_op.drop_index("ix_work_item_lease")
         batch_op.drop_index("ix_work_item_claim")
 
     op.drop_table("work_item")

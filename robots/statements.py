@@ -1,0 +1,134 @@
+"""The queue's hot-path SQL, built once with bind parameters.
+
+Building a SQLAlchemy statement costs more Python time than SQLite takes to run it; statements
+built once and executed with parameters hit the compiled cache straight away. This is what keeps
+the framework's cost per item close to a bare SQL claim loop (see bench/queue.py).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Update, bindparam, func, insert, select, update
+
+from robots.models import ItemStatus, Run, RunEvent, Worker, WorkItem
+
+_claim_order = (WorkItem.priority.desc(), WorkItem.not_before, WorkItem.id)
+
+candidates = (
+    select(WorkItem.id, WorkItem.systems)
+    .where(
+        WorkItem.status == ItemStatus.PENDING,
+        WorkItem.not_before <= bindparam("now"),
+        WorkItem.task.in_(bindparam("names", expanding=True)),
+    )
+    .order_by(*_claim_order)
+    .limit(bindparam("batch"))
+)
+candidates_locked = candidates.with_for_update(skip_locked=True)
+
+
+def _take_next(locked: bool) -> Update:
+    """Claim the first eligible item in one statement (no per-system limit to check)."""
+    inner = candidates.with_only_columns(WorkItem.id)
+    if locked:
+        inner = inner.with_for_update(skip_locked=True)
+    return (
+        update(WorkItem)
+        .where(WorkItem.id == inner.params(batch=1).scalar_subquery())
+        .values(
+            status=ItemStatus.RUNNING,
+            attempts=WorkItem.attempts + 1,
+            lease_owner=bindparam("worker_id"),
+            lease_expires_at=bindparam("lease_until"),
+            updated_at=bindparam("now"),
+        )
+        .returning(
+            WorkItem.id, WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts
+        )
+    )
+
+
+take_next = _take_next(locked=False)
+take_next_locked = _take_next(locked=True)
+
+expired = select(WorkItem.id).where(
+    WorkItem.status == ItemStatus.RUNNING, WorkItem.lease_expires_at < bindparam("now")
+)
+expired_locked = expired.with_for_update(skip_locked=True)
+
+take = (
+    update(WorkItem)
+    .where(WorkItem.id == bindparam("item_id"))
+    .values(
+        status=ItemStatus.RUNNING,
+        attempts=WorkItem.attempts + 1,
+        lease_owner=bindparam("worker_id"),
+        lease_expires_at=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts)
+)
+
+worker_state = (
+    update(Worker)
+    .where(Worker.id == bindparam("worker_id"))
+    .values(
+        status=bindparam("state"),
+        current_item_id=bindparam("item_id"),
+        heartbeat_at=bindparam("now"),
+    )
+)
+
+new_run = insert(Run).returning(Run.id)
+
+running_on_system = (
+    select(func.count())
+    .select_from(WorkItem)
+    .where(WorkItem.status == ItemStatus.RUNNING, WorkItem.systems.like(bindparam("pattern")))
+)
+
+renew = (
+    update(WorkItem)
+    .where(
+        WorkItem.id == bindparam("item_id"),
+        WorkItem.lease_owner == bindparam("worker_id"),
+        WorkItem.status == ItemStatus.RUNNING,
+    )
+    .values(lease_expires_at=bindparam("lease_until"))
+)
+
+item_state = (
+    select(
+        WorkItem.status,
+        WorkItem.lease_owner,
+        WorkItem.failures,
+        WorkItem.max_attempts,
+        Run.outcome,
+    )
+    .join(Run, Run.item_id == WorkItem.id)
+    .where(WorkItem.id == bindparam("item_id"), Run.id == bindparam("run_id"))
+)
+item_state_locked = item_state.with_for_update(of=WorkItem)
+
+settle_run = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"))
+    .values(
+        outcome=bindparam("run_outcome"),
+        ended_at=bindparam("now"),
+        error_message=bindparam("error"),
+    )
+)
+
+add_events = insert(RunEvent)
+
+
+@lru_cache(maxsize=32)
+def settle_item(columns: tuple[str, ...]) -> Update:
+    """UPDATE work_item SET <columns> = :v_<column> WHERE id = :item_id (one per outcome shape)."""
+    return (
+        update(WorkItem)
+        .where(WorkItem.id == bindparam("item_id"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+    )

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One command for everything: set up (virtualenv, packages, browser, database schema) and then
+#   ./run.sh demo     run the demo on the embedded SQLite default
+#   ./run.sh test     run the whole test suite
+#   ./run.sh bench    run the benchmarks in bench/
+#   ./run.sh <args>   any runner command, e.g. ./run.sh serve, ./run.sh items list
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+setup_python() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "==> Creating virtualenv in $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        echo "==> Installing packages (pyproject.toml)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+        rm -f "$VENV"/.installed-* && touch "$stamp"
+    fi
+}
+
+have_browser() {
+    ls "${PLAYWRIGHT_BROWSERS_PATH:-$HOME/.cache/ms-playwright}"/chromium-*/ >/dev/null 2>&1 && return 0
+    [ -n "${RPA_BROWSER_PATH:-}" ] && [ -x "$RPA_BROWSER_PATH" ] && return 0
+    for b in chromium chromium-browser google-chrome; do command -v "$b" >/dev/null && return 0; done
+    return 1
+}
+
+setup_browser() {
+    have_browser && return 0
+    echo "==> No Chromium found; installing one"
+    if "$VENV/bin/python" -m playwright install chromium >/dev/null 2>&1; then return 0; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "Could not install a browser. Run: sudo apt-get install chromium" >&2
+        echo "(or: .venv/bin/python -m playwright install chromium)" >&2
+        return 1
+    fi
+}
+
+setup_python
+setup_browser || echo "(continuing without a browser: browser robots will fail)" >&2
+
+cmd=${1:-demo}
+case "$cmd" in
+    demo)
+        shift || true
+        "$VENV/bin/python" runner.py db upgrade
+        exec "$VENV/bin/python" runner.py demo "$@"
+        ;;
+    test)
+        shift || true
+        "$VENV/bin/ruff" check .
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    bench)
+        shift || true
+        for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done
+        ;;
+    *)
+        exec "$VENV/bin/python" runner.py "$@"
+        ;;
+esac
