@@ -600,3 +600,44 @@ def demo(
 
     ok = run_demo(_settings(), processes=processes, timeout=timeout, console=console)
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command("sandbox")
+def sandbox(
+    seed: int = typer.Option(0, help="Frø for feilinjeksjon."),
+    error_rate: float = typer.Option(0.0, min=0, max=1, help="Andel HTTP 500-svar."),
+    popup_rate: float = typer.Option(0.0, min=0, max=1, help="Andel sider med «Ny versjon»."),
+    expiry_rate: float = typer.Option(
+        0.0, min=0, max=1, help="Andel forespørsler som avslutter økten."
+    ),
+    latency_ms: int = typer.Option(0, min=0, help="Forsinkelse per forespørsel."),
+    layout_variant: bool = typer.Option(False, help="Endrede id-er og klasser."),
+) -> None:
+    """Start testsystemene (HR, arkiv, e-post) på lokale porter."""
+    from sandbox.common import Faults
+    from sandbox.run import Ports, Sandbox
+
+    settings = _settings()
+    faults = Faults(
+        seed=seed,
+        error_rate=error_rate,
+        popup_rate=popup_rate,
+        session_expiry_rate=expiry_rate,
+        latency_ms=latency_ms,
+        layout_variant=layout_variant,
+    )
+    ports = Ports(
+        settings.sandbox_hr_port,
+        settings.sandbox_archive_port,
+        settings.sandbox_mail_port,
+        settings.sandbox_smtp_port,
+    )
+    box = Sandbox(settings.data_path / "sandbox", ports=ports, faults=faults).start()
+    table = Table("System", "Adresse", "Innlogging")
+    for row in box.describe():
+        table.add_row(*row)
+    console.print(table)
+    console.print("Stopp med Ctrl+C.")
+    stop = _wait_for_stop()
+    stop.wait()
+    box.stop()

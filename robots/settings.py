@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     scheduler_sync_seconds: float = Field(default=15, gt=0)
     scheduler_lock_retry_seconds: float = Field(default=5, gt=0)
 
+    browser_path: str = Field(
+        default="", description="Chromium to launch; empty: Playwright's own, else the system's."
+    )
+    headless: bool = Field(default=True, description="False shows the browser (debugging).")
+    slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")
+
+    sandbox_hr_port: int = Field(default=8101, ge=0, le=65535)
+    sandbox_archive_port: int = Field(default=8102, ge=0, le=65535)
+    sandbox_mail_port: int = Field(default=8103, ge=0, le=65535)
+    sandbox_smtp_port: int = Field(default=8025, ge=0, le=65535)
+
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )

@@ -185,3 +185,43 @@ def pg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     if not postgres_url():
         pytest.skip(f"PostgreSQL tests need {PG_ENV}")
     yield from _make_env("postgresql", tmp_path, monkeypatch)
+
+
+# Sandbox and browser -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[object]:
+    """The three sandbox systems, started in-process on free ports."""
+    from sandbox.run import Sandbox
+
+    box = Sandbox(tmp_path / "sandbox").start()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One real Chromium for the test session (Playwright's own, else the system's)."""
+    from playwright.sync_api import sync_playwright
+
+    from robots.browser import BrowserNotFound, launch
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = launch(playwright)
+        except BrowserNotFound as exc:
+            pytest.skip(str(exc))
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(locale="nb-NO")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

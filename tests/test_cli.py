@@ -51,13 +51,17 @@ def test_bad_setting_names_setting_and_allowed_values(sqlite_env: Env) -> None:
 
 def test_database_unreachable_and_schema_behind(sqlite_env: Env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     down = sqlite_env.runner(
-        "items", "list",
+        "items",
+        "list",
         extra_env={"RPA_DATABASE_URL": "postgresql://rpa:topsecret@127.0.0.1:1/rpa"},
     )
     assert down.returncode == 5 and "Får ikke kontakt med databasen" in down.stderr
     assert "topsecret" not in down.stderr + down.stdout
     empty = sqlite_env.runner(
-        "submit", "probe", "--ref", "x",
+        "submit",
+        "probe",
+        "--ref",
+        "x",
         extra_env={"RPA_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"},
     )
     assert empty.returncode == 6 and "python runner.py db upgrade" in empty.stderr
@@ -93,8 +97,14 @@ def test_bulk_submit_from_csv_and_excel_all_or_nothing(sqlite_env: Env, tmp_path
 def test_worker_run_log_is_masked_everywhere(sqlite_env: Env) -> None:
     env = sqlite_env
     number = make(date(1988, 2, 29), 345)
-    env.runner("submit", "probe", "--ref", f"ansatt-{number}",
-               "--data", f'{{"secret_note": "fnr {number}", "fail": "system"}}')
+    env.runner(
+        "submit",
+        "probe",
+        "--ref",
+        f"ansatt-{number}",
+        "--data",
+        f'{{"secret_note": "fnr {number}", "fail": "system"}}',
+    )
     result = env.runner("worker", "--until-idle", extra_env={"RPA_DEFAULT_MAX_ATTEMPTS": "1"})
     assert result.returncode == 0
     with env.db.session() as session:
@@ -105,7 +115,14 @@ def test_worker_run_log_is_masked_everywhere(sqlite_env: Env) -> None:
     assert "Målsystemet svarte ikke" in messages
     jsonl = "".join(p.read_text() for p in (env.data_dir / "runs").glob("*.jsonl"))
     shown = env.runner("runs", "show", "1").stdout + env.runner("items", "list").stdout
-    for text in (messages, data, jsonl, result.stderr, result.stdout, shown,
-                 item.error_message or ""):
+    for text in (
+        messages,
+        data,
+        jsonl,
+        result.stderr,
+        result.stdout,
+        shown,
+        item.error_message or "",
+    ):
         assert number not in text
     assert item.status == "failed" and item.error_kind == "system"

@@ -79,7 +79,6 @@ def test_masking_in_text_structures_and_secrets() -> None:
     register_secret("hemmelig-passord-42")
     data = {"note": "pw hemmelig-passord-42", "password": "abc", "nested": [number, int(number)]}
     shown = mask(data)
-    assert shown == {"note": "pw ***", "password": "***",
-                     "nested": ["010190*****", "010190*****"]}
+    assert shown == {"note": "pw ***", "password": "***", "nested": ["010190*****", "010190*****"]}
     assert mask_text("postgresql://rpa:topsecret@db/rpa") == "postgresql://rpa:***@db/rpa"
     assert mask_text("token=abcdef123") == "token=***"

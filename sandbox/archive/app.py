@@ -1,0 +1,491 @@
+"""Sak og arkiv: a Noark 5 style web UI plus a JSON API shaped like the Noark 5
+tjenestegrensesnitt (media type application/vnd.noark5+json, HATEOAS `_links`)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.templating import Jinja2Templates
+
+from sandbox.archive.data import (
+    JOURNALPOSTTYPER,
+    KLASSER,
+    TILGANGSKODER,
+    USERS,
+    ArchiveData,
+    ArchiveError,
+    Upload,
+    case_number,
+    record_number,
+)
+from sandbox.common import (
+    BASE_CSS,
+    Faults,
+    FaultState,
+    SessionStore,
+    current_user,
+    install_faults,
+    install_login_redirect,
+    safe_next,
+)
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+NOARK = "application/vnd.noark5+json"
+
+_FIELDS = [
+    "main",
+    "popup",
+    "login_form",
+    "username",
+    "password",
+    "login_button",
+    "search_form",
+    "q_tittel",
+    "q_klasse",
+    "q_aar",
+    "q_ekstern",
+    "count",
+    "table",
+    "case_form",
+    "tittel",
+    "offentlig_tittel",
+    "klasse",
+    "enhet",
+    "ekstern",
+    "tilgang",
+    "save",
+    "saksnr",
+    "case_ekstern",
+    "records",
+    "record_form",
+    "jp_type",
+    "dato",
+    "hjemmel",
+    "hoveddokument",
+    "vedlegg",
+    "dokumentnr",
+    "vis_tittel",
+    "vis_offentlig",
+]
+IDS = {
+    False: {f: f.replace("_", "-") for f in _FIELDS},
+    True: {f: f"x{i:02d}-{f[:3]}" for i, f in enumerate(_FIELDS)},
+}
+IDS[False].update(username="username", password="password", login_button="login-button")
+CLASSES = {
+    False: dict(
+        body="arkiv",
+        backdrop="modal-backdrop",
+        modal="modal",
+        error="feil",
+        ok="melding",
+        input="felt",
+        button="knapp",
+        row="rad",
+    ),
+    True: dict(
+        body="arkiv-v2",
+        backdrop="overlay-v2",
+        modal="dialog-v2",
+        error="alert-danger",
+        ok="alert-success",
+        input="form-control",
+        button="btn btn-primary",
+        row="grid-row",
+    ),
+}
+
+
+def create_app(
+    data_dir: Path,
+    *,
+    today: date | None = None,
+    faults: Faults | None = None,
+    session_timeout: float = 900,
+) -> FastAPI:
+    app = FastAPI(title="Sak og arkiv (sandbox)", docs_url=None, redoc_url=None)
+    data = ArchiveData(data_dir, today=today)
+    state = FaultState()
+    state.set(faults or Faults())
+    sessions = SessionStore("arkiv_session", session_timeout)
+    basic = HTTPBasic()
+    app.state.data = data
+    app.state.faults = state
+    install_faults(app, state)
+    install_login_redirect(app)
+
+    def render(
+        request: Request, template: str, user: str | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        variant = state.faults.layout_variant
+        popup = user is not None and state.roll(state.faults.popup_rate, "popup")
+        return TEMPLATES.TemplateResponse(
+            request,
+            template,
+            {
+                "user": user,
+                "ids": IDS[variant],
+                "c": CLASSES[variant],
+                "css": BASE_CSS,
+                "popup": popup,
+                "klasser": KLASSER,
+                "koder": TILGANGSKODER,
+                "typer": JOURNALPOSTTYPER,
+                **context,
+            },
+            status_code=status,
+        )
+
+    def login_required(request: Request) -> str:
+        return current_user(request, sessions, state)
+
+    def api_user(credentials: HTTPBasicCredentials = Depends(basic)) -> str:
+        expected = USERS.get(credentials.username, "")
+        if not expected or not secrets.compare_digest(credentials.password, expected):
+            raise HTTPException(
+                401, "Feil brukernavn eller passord", headers={"WWW-Authenticate": "Basic"}
+            )
+        return credentials.username
+
+    # Login ------------------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
+        return render(request, "login.html", None, neste=neste, expired=bool(utlopt))
+
+    @app.post("/login")
+    def login(
+        request: Request, username: str = Form(""), password: str = Form(""), neste: str = Form("/")
+    ) -> Response:
+        if USERS.get(username) != password or not password:
+            return render(
+                request,
+                "login.html",
+                None,
+                status=401,
+                neste=neste,
+                error="Feil brukernavn eller passord.",
+            )
+        response = RedirectResponse(safe_next(neste), status_code=303)
+        response.set_cookie(
+            sessions.cookie, sessions.create(username), httponly=True, samesite="lax"
+        )
+        return response
+
+    @app.get("/logout")
+    def logout(request: Request) -> Response:
+        sessions.drop(request)
+        return RedirectResponse("/login", status_code=303)
+
+    # Web UI -----------------------------------------------------------------------------------
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        login_required(request)
+        return RedirectResponse("/saker", status_code=303)
+
+    @app.get("/saker", response_class=HTMLResponse)
+    def cases(
+        request: Request, tittel: str = "", klasse: str = "", aar: str = "", ekstern: str = ""
+    ) -> HTMLResponse:
+        user = login_required(request)
+        q = {"tittel": tittel, "klasse": klasse, "aar": aar, "ekstern": ekstern}
+        return render(request, "cases.html", user, q=q, rows=data.search_cases(**q))
+
+    empty_case = {
+        "tittel": "",
+        "offentlig_tittel": "",
+        "klasse": "221",
+        "administrativ_enhet": "",
+        "ekstern_referanse": "",
+        "tilgangsrestriksjon": "",
+    }
+
+    @app.get("/saker/ny", response_class=HTMLResponse)
+    def new_case_page(request: Request) -> HTMLResponse:
+        user = login_required(request)
+        return render(request, "case_new.html", user, f=empty_case, errors={})
+
+    @app.post("/saker/ny")
+    def new_case(
+        request: Request,
+        tittel: str = Form(""),
+        offentlig_tittel: str = Form(""),
+        klasse: str = Form(""),
+        administrativ_enhet: str = Form(""),
+        ekstern_referanse: str = Form(""),
+        tilgangsrestriksjon: str = Form(""),
+    ) -> Response:
+        user = login_required(request)
+        form = dict(
+            tittel=tittel,
+            offentlig_tittel=offentlig_tittel,
+            klasse=klasse,
+            administrativ_enhet=administrativ_enhet,
+            ekstern_referanse=ekstern_referanse,
+            tilgangsrestriksjon=tilgangsrestriksjon,
+        )
+        try:
+            case_id = data.create_case(
+                tittel,
+                klasse,
+                administrativ_enhet,
+                user,
+                ekstern_referanse.strip() or None,
+                offentlig_tittel,
+                tilgangsrestriksjon,
+            )
+        except ArchiveError as exc:
+            return render(request, "case_new.html", user, status=400, f=form, errors=exc.errors)
+        return RedirectResponse(f"/saker/{case_id}?melding=Saken+er+opprettet", status_code=303)
+
+    @app.get("/saker/{case_id}", response_class=HTMLResponse)
+    def case(request: Request, case_id: int, melding: str = "") -> HTMLResponse:
+        user = login_required(request)
+        row = data.case(case_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke saken")
+        return render(
+            request, "case.html", user, s=row, records=data.records(case_id), message=melding
+        )
+
+    @app.get("/saker/{case_id}/journalpost/ny", response_class=HTMLResponse)
+    def new_record_page(request: Request, case_id: int) -> HTMLResponse:
+        user = login_required(request)
+        row = data.case(case_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke saken")
+        form = {
+            "tittel": "",
+            "offentlig_tittel": "",
+            "journalposttype": "",
+            "dokumentets_dato": "",
+            "tilgangsrestriksjon": "",
+            "skjermingshjemmel": "",
+            "ekstern_referanse": "",
+        }
+        return render(request, "record_new.html", user, s=row, f=form, errors={})
+
+    @app.post("/saker/{case_id}/journalpost/ny")
+    async def new_record(
+        request: Request,
+        case_id: int,
+        tittel: str = Form(""),
+        offentlig_tittel: str = Form(""),
+        journalposttype: str = Form(""),
+        dokumentets_dato: str = Form(""),
+        tilgangsrestriksjon: str = Form(""),
+        skjermingshjemmel: str = Form(""),
+        ekstern_referanse: str = Form(""),
+        hoveddokument: UploadFile | None = File(None),
+        vedlegg: list[UploadFile] | None = File(None),
+    ) -> Response:
+        user = login_required(request)
+        row = data.case(case_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke saken")
+        main = await _upload(hoveddokument)
+        attachments = [u for u in [await _upload(v) for v in vedlegg or []] if u]
+        form = dict(
+            tittel=tittel,
+            offentlig_tittel=offentlig_tittel,
+            journalposttype=journalposttype,
+            dokumentets_dato=dokumentets_dato,
+            tilgangsrestriksjon=tilgangsrestriksjon,
+            skjermingshjemmel=skjermingshjemmel,
+            ekstern_referanse=ekstern_referanse,
+        )
+        try:
+            record_id = data.create_record(
+                case_id,
+                tittel=tittel,
+                offentlig_tittel=offentlig_tittel,
+                journalposttype=journalposttype,
+                dokumentets_dato=dokumentets_dato,
+                tilgangsrestriksjon=tilgangsrestriksjon,
+                skjermingshjemmel=skjermingshjemmel,
+                ekstern_referanse=ekstern_referanse.strip(),
+                user=user,
+                hoveddokument=main,
+                vedlegg=attachments,
+            )
+        except ArchiveError as exc:
+            return render(
+                request, "record_new.html", user, status=400, s=row, f=form, errors=exc.errors
+            )
+        return RedirectResponse(
+            f"/journalposter/{record_id}?melding=Journalposten+er+lagret", status_code=303
+        )
+
+    @app.get("/journalposter/{record_id}", response_class=HTMLResponse)
+    def record(request: Request, record_id: int, melding: str = "") -> HTMLResponse:
+        user = login_required(request)
+        row = data.record(record_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke journalposten")
+        return render(
+            request,
+            "record.html",
+            user,
+            j=row,
+            number=record_number(row),
+            docs=data.documents(record_id),
+            message=melding,
+        )
+
+    @app.get("/dokumenter/{document_id}")
+    def document(request: Request, document_id: int) -> FileResponse:
+        login_required(request)
+        return _file(document_id)
+
+    def _file(document_id: int) -> FileResponse:
+        row = data.document(document_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke dokumentet")
+        return FileResponse(row["path"], media_type=row["mime_type"], filename=row["filnavn"])
+
+    # Noark 5 tjenestegrensesnitt (the parts the robots and tests use) -------------------------
+
+    base = "/api/arkivstruktur"
+
+    def noark(body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(body, media_type=NOARK)
+
+    def case_json(row: Any) -> dict[str, Any]:
+        return {
+            "systemID": str(row["id"]),
+            "saksaar": row["saksaar"],
+            "sakssekvensnummer": row["sakssekvensnummer"],
+            "mappeID": case_number(row),
+            "tittel": row["tittel"],
+            "offentligTittel": row["offentlig_tittel"],
+            "saksdato": row["saksdato"],
+            "administrativEnhet": row["administrativ_enhet"],
+            "saksansvarlig": row["saksansvarlig"],
+            "saksstatus": row["saksstatus"],
+            "klasse": row["klasse"],
+            "eksternReferanse": row["ekstern_referanse"],
+            "_links": {
+                "self": {"href": f"{base}/saksmappe/{row['id']}"},
+                "registrering": {"href": f"{base}/saksmappe/{row['id']}/registrering"},
+            },
+        }
+
+    def record_json(row: Any) -> dict[str, Any]:
+        docs = data.documents(row["id"])
+        return {
+            "systemID": str(row["id"]),
+            "registreringsID": record_number(row),
+            "journalaar": row["journalaar"],
+            "journalsekvensnummer": row["journalsekvensnummer"],
+            "journalpostnummer": row["dokumentnummer"],
+            "tittel": row["tittel"],
+            "offentligTittel": row["offentlig_tittel"],
+            "journalposttype": row["journalposttype"],
+            "journalstatus": row["journalstatus"],
+            "journaldato": row["journaldato"],
+            "dokumentetsDato": row["dokumentets_dato"],
+            "mottattDato": row["mottatt_dato"],
+            "skjerming": (
+                {
+                    "tilgangsrestriksjon": row["tilgangsrestriksjon"],
+                    "skjermingshjemmel": row["skjermingshjemmel"],
+                }
+                if row["tilgangsrestriksjon"]
+                else None
+            ),
+            "eksternReferanse": row["ekstern_referanse"],
+            "dokumentbeskrivelse": [
+                {
+                    "tilknyttetRegistreringSom": d["tilknyttet_som"],
+                    "dokumentnummer": d["dokumentnummer"],
+                    "tittel": d["tittel"],
+                    "dokumentstatus": "F",
+                    "dokumentobjekt": [
+                        {
+                            "systemID": str(d["id"]),
+                            "versjonsnummer": 1,
+                            "variantformat": "A",
+                            "format": d["format"],
+                            "mimeType": d["mime_type"],
+                            "filnavn": d["filnavn"],
+                            "filstoerrelse": d["filstoerrelse"],
+                            "sjekksum": d["sjekksum"],
+                            "sjekksumAlgoritme": "SHA256",
+                            "_links": {
+                                "referanseFil": {
+                                    "href": f"{base}/dokumentobjekt/{d['id']}/referanseFil"
+                                }
+                            },
+                        }
+                    ],
+                }
+                for d in docs
+            ],
+            "_links": {
+                "self": {"href": f"{base}/journalpost/{row['id']}"},
+                "saksmappe": {"href": f"{base}/saksmappe/{row['saksmappe_id']}"},
+            },
+        }
+
+    @app.get(f"{base}/saksmappe")
+    def api_cases(
+        tittel: str = "",
+        klasse: str = "",
+        user: str = Depends(api_user),
+        aar: str = "",
+        eksternReferanse: str = "",
+    ) -> JSONResponse:  # noqa: N803
+        rows = data.search_cases(tittel, klasse, aar, eksternReferanse)
+        return noark(
+            {
+                "count": len(rows),
+                "results": [case_json(r) for r in rows],
+                "_links": {"self": {"href": f"{base}/saksmappe"}},
+            }
+        )
+
+    @app.get(f"{base}/saksmappe/{{case_id}}")
+    def api_case(case_id: int, user: str = Depends(api_user)) -> JSONResponse:
+        row = data.case(case_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke saksmappen")
+        return noark(case_json(row))
+
+    @app.get(f"{base}/saksmappe/{{case_id}}/registrering")
+    def api_case_records(case_id: int, user: str = Depends(api_user)) -> JSONResponse:
+        rows = data.records(case_id)
+        return noark({"count": len(rows), "results": [record_json(r) for r in rows]})
+
+    @app.get(f"{base}/journalpost")
+    def api_records(
+        eksternReferanse: str = "",  # noqa: N803
+        user: str = Depends(api_user),
+    ) -> JSONResponse:
+        rows = data.records(ekstern=eksternReferanse)
+        return noark({"count": len(rows), "results": [record_json(r) for r in rows]})
+
+    @app.get(f"{base}/journalpost/{{record_id}}")
+    def api_record(record_id: int, user: str = Depends(api_user)) -> JSONResponse:
+        row = data.record(record_id)
+        if row is None:
+            raise HTTPException(404, "Fant ikke journalposten")
+        return noark(record_json(row))
+
+    @app.get(f"{base}/dokumentobjekt/{{document_id}}/referanseFil")
+    def api_file(document_id: int, user: str = Depends(api_user)) -> FileResponse:
+        return _file(document_id)
+
+    return app
+
+
+async def _upload(file: UploadFile | None) -> Upload | None:
+    if file is None or not file.filename:
+        return None
+    return Upload(file.filename, await file.read())

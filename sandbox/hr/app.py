@@ -1,0 +1,337 @@
+"""Personalportalen: a server-rendered HR system for the robots (bokmål UI).
+
+Login with a session cookie and idle timeout; employee register with search and pagination; new
+hires; onboarding checklists; IT-access requests; the sick-leave register. `/_sandbox/*` is the
+test harness's back door (fault injection, read-back of what the robots did).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from sandbox.common import (
+    BASE_CSS,
+    Faults,
+    FaultState,
+    SessionStore,
+    current_user,
+    install_faults,
+    install_login_redirect,
+    safe_next,
+)
+from sandbox.hr.data import USERS, HRData
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+IDS = {
+    False: dict(
+        main="innhold",
+        popup="ny-versjon",
+        login_form="login-form",
+        username="username",
+        password="password",
+        login_button="login-button",
+        search="sok",
+        count="antall",
+        table="resultater",
+        name="ansatt-navn",
+        employee_id="ansattnr",
+        fnr="fnr",
+        unit="enhet",
+        title="stilling",
+        start_date="startdato",
+        manager="leder",
+        manager_email="leder-epost",
+        politiattest="politiattest",
+        checklist="sjekkliste",
+        it_form="it-skjema",
+        it_systems="it-systemer",
+        it_reference="it-referanse",
+    ),
+    True: dict(
+        main="content-v2",
+        popup="release-note",
+        login_form="frm-auth",
+        username="user-name-field",
+        password="pwd",
+        login_button="btn-signin",
+        search="q-field",
+        count="hits",
+        table="grid-main",
+        name="emp-heading",
+        employee_id="emp-no",
+        fnr="natid",
+        unit="org-unit",
+        title="position",
+        start_date="from-date",
+        manager="mgr",
+        manager_email="mgr-mail",
+        politiattest="police-cert",
+        checklist="onb-list",
+        it_form="frm-it",
+        it_systems="it-sys",
+        it_reference="it-ref",
+    ),
+}
+CLASSES = {
+    False: dict(
+        body="hr",
+        backdrop="modal-backdrop",
+        modal="modal",
+        error="feil",
+        ok="melding",
+        input="felt",
+        button="knapp",
+        table="tabell",
+        row="rad",
+        pager="sider",
+        details="detaljer",
+        pii="personnummer",
+    ),
+    True: dict(
+        body="hr-v2",
+        backdrop="overlay-v2",
+        modal="dialog-v2",
+        error="alert-danger",
+        ok="alert-success",
+        input="form-control",
+        button="btn btn-primary",
+        table="grid",
+        row="grid-row",
+        pager="pagination",
+        details="dl-v2",
+        pii="sensitive",
+    ),
+}
+PER_PAGE_NEW_HIRES = 5
+PER_PAGE = 25
+
+
+def create_app(
+    data_dir: Path,
+    *,
+    today: date | None = None,
+    faults: Faults | None = None,
+    session_timeout: float = 900,
+) -> FastAPI:
+    app = FastAPI(title="Personalportalen (sandbox)", docs_url=None, redoc_url=None)
+    data = HRData(data_dir / "hr.db", today=today)
+    state = FaultState()
+    state.set(faults or Faults())
+    sessions = SessionStore("hr_session", session_timeout)
+    app.state.data = data
+    app.state.faults = state
+    install_faults(app, state)
+    install_login_redirect(app)
+
+    def render(
+        request: Request, template: str, user: str | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        variant = state.faults.layout_variant
+        popup = user is not None and state.roll(state.faults.popup_rate, "popup")
+        return TEMPLATES.TemplateResponse(
+            request,
+            template,
+            {
+                "user": user,
+                "ids": IDS[variant],
+                "c": CLASSES[variant],
+                "css": BASE_CSS,
+                "popup": popup,
+                **context,
+            },
+            status_code=status,
+        )
+
+    def login_required(request: Request) -> str:
+        return current_user(request, sessions, state)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
+        return render(request, "login.html", None, neste=neste, expired=bool(utlopt))
+
+    @app.post("/login")
+    def login(
+        request: Request, username: str = Form(""), password: str = Form(""), neste: str = Form("/")
+    ) -> Response:
+        if not username or not password:
+            return render(
+                request,
+                "login.html",
+                None,
+                status=400,
+                neste=neste,
+                error="Fyll inn brukernavn og passord.",
+            )
+        if USERS.get(username) != password:
+            return render(
+                request,
+                "login.html",
+                None,
+                status=401,
+                neste=neste,
+                error="Feil brukernavn eller passord.",
+            )
+        response = RedirectResponse(safe_next(neste), status_code=303)
+        response.set_cookie(
+            sessions.cookie, sessions.create(username), httponly=True, samesite="lax"
+        )
+        return response
+
+    @app.get("/logout")
+    def logout(request: Request) -> Response:
+        sessions.drop(request)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(sessions.cookie)
+        return response
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        login_required(request)
+        return RedirectResponse("/nyansatte", status_code=303)
+
+    @app.get("/ansatte", response_class=HTMLResponse)
+    def employees(request: Request, q: str = "", side: int = Query(1, ge=1)) -> HTMLResponse:
+        user = login_required(request)
+        rows, total = data.search(q, side, PER_PAGE)
+        return render(
+            request,
+            "list.html",
+            user,
+            heading="Ansatte",
+            rows=rows,
+            total=total,
+            q=q,
+            page=side,
+            pages=max(1, math.ceil(total / PER_PAGE)),
+        )
+
+    @app.get("/nyansatte", response_class=HTMLResponse)
+    def new_hires(request: Request, q: str = "", side: int = Query(1, ge=1)) -> HTMLResponse:
+        user = login_required(request)
+        rows, total = data.new_hires(q, side, PER_PAGE_NEW_HIRES)
+        return render(
+            request,
+            "list.html",
+            user,
+            heading="Nyansatte",
+            rows=rows,
+            total=total,
+            q=q,
+            page=side,
+            pages=max(1, math.ceil(total / PER_PAGE_NEW_HIRES)),
+        )
+
+    def employee_page(
+        request: Request, user: str, employee_id: int, status: int = 200, **extra: Any
+    ) -> HTMLResponse:
+        employee = data.employee(employee_id)
+        if employee is None:
+            return render(
+                request,
+                "list.html",
+                user,
+                status=404,
+                heading=f"Fant ikke ansatt {employee_id}",
+                rows=[],
+                total=0,
+                q="",
+                page=1,
+                pages=1,
+            )
+        return render(
+            request,
+            "employee.html",
+            user,
+            status=status,
+            e=employee,
+            checklist=data.checklist(employee_id),
+            it_requests=data.it_requests(employee_id),
+            **extra,
+        )
+
+    @app.get("/ansatte/{employee_id}", response_class=HTMLResponse)
+    def employee(request: Request, employee_id: int, melding: str = "") -> HTMLResponse:
+        user = login_required(request)
+        return employee_page(request, user, employee_id, message=melding)
+
+    @app.post("/ansatte/{employee_id}/sjekkliste/{code}")
+    def tick(request: Request, employee_id: int, code: str, note: str = Form("")) -> Response:
+        user = login_required(request)
+        if not any(item["code"] == code for item in data.checklist(employee_id)):
+            raise HTTPException(404, "Ukjent sjekklistepunkt")
+        data.tick(employee_id, code, user, note)
+        return RedirectResponse(
+            f"/ansatte/{employee_id}?melding=Punktet+er+registrert", status_code=303
+        )
+
+    @app.post("/ansatte/{employee_id}/it-tilgang")
+    def it_access(
+        request: Request, employee_id: int, systems: str = Form(""), reference: str = Form("")
+    ) -> Response:
+        user = login_required(request)
+        if not systems.strip() or not reference.strip():
+            return employee_page(
+                request,
+                user,
+                employee_id,
+                status=400,
+                error="Systemer og bestillingsreferanse må fylles ut.",
+            )
+        if not data.request_it(employee_id, systems.strip(), user, reference.strip()):
+            return employee_page(
+                request,
+                user,
+                employee_id,
+                status=409,
+                error=f"Bestillingen {reference} finnes allerede.",
+            )
+        return RedirectResponse(
+            f"/ansatte/{employee_id}?melding=IT-tilgang+bestilt", status_code=303
+        )
+
+    @app.get("/sykefravaer", response_class=HTMLResponse)
+    def absences(request: Request, side: int = Query(1, ge=1)) -> HTMLResponse:
+        user = login_required(request)
+        rows, total = data.absences(side, PER_PAGE)
+        return render(
+            request,
+            "absences.html",
+            user,
+            rows=rows,
+            total=total,
+            page=side,
+            pages=max(1, math.ceil(total / PER_PAGE)),
+        )
+
+    # Test harness read-back ------------------------------------------------------------------
+
+    @app.get("/_sandbox/employees/{employee_id}")
+    def read_employee(employee_id: int) -> dict[str, Any]:
+        employee = data.employee(employee_id)
+        if employee is None:
+            raise HTTPException(404)
+        return {
+            "employee": dict(employee),
+            "checklist": [dict(r) for r in data.checklist(employee_id)],
+            "it_requests": [dict(r) for r in data.it_requests(employee_id)],
+            "absences": [dict(r) for r in data.absence_history(employee_id)],
+        }
+
+    @app.get("/_sandbox/new-hires")
+    def read_new_hires() -> list[int]:
+        return list(data.new_hire_ids)
+
+    @app.get("/_sandbox/absences")
+    def read_absences() -> list[dict[str, Any]]:
+        rows, _ = data.absences(1, 10_000)
+        return [dict(r) for r in rows]
+
+    return app

@@ -1,0 +1,407 @@
+"""The HR register (in the style of Visma HRM): its own SQLite file, seeded deterministically.
+
+About 500 employees with synthetic fødselsnumre (Skatteetaten's month + 80), 10 new hires, and 40
+active absences whose first days are spread so every sykefravær milestone is near for someone.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from robots import fnr
+
+FIRST = [
+    "Ola",
+    "Kari",
+    "Nora",
+    "Emma",
+    "Jakob",
+    "Emil",
+    "Sofie",
+    "Ingrid",
+    "Lars",
+    "Anne",
+    "Per",
+    "Marit",
+    "Jonas",
+    "Sara",
+    "Henrik",
+    "Ida",
+    "Magnus",
+    "Thea",
+    "Sindre",
+    "Hanna",
+    "Knut",
+    "Eli",
+    "Tor",
+    "Live",
+    "Aksel",
+    "Maja",
+    "Sander",
+    "Frida",
+    "Ole",
+    "Astrid",
+]
+LAST = [
+    "Hansen",
+    "Johansen",
+    "Olsen",
+    "Larsen",
+    "Andersen",
+    "Pedersen",
+    "Nilsen",
+    "Kristiansen",
+    "Jensen",
+    "Karlsen",
+    "Johnsen",
+    "Pettersen",
+    "Eriksen",
+    "Berg",
+    "Haugen",
+    "Hagen",
+    "Johannessen",
+    "Andreassen",
+    "Jacobsen",
+    "Dahl",
+    "Jørgensen",
+    "Halvorsen",
+    "Lund",
+    "Solberg",
+    "Moen",
+    "Bakken",
+    "Iversen",
+    "Strand",
+    "Lie",
+    "Myhre",
+]
+UNITS = [
+    ("Oppvekst – skole", True),
+    ("Barnehage", True),
+    ("Helse og omsorg", True),
+    ("Teknisk drift", False),
+    ("Kultur", False),
+    ("Økonomi", False),
+    ("IT", False),
+    ("Servicetorget", False),
+]
+# Day of absence (1 = first day) on the seed date: each milestone of domain.md is near for some.
+ABSENCE_DAYS = [
+    2,
+    5,
+    9,
+    14,
+    15,
+    16,
+    17,
+    20,
+    22,
+    24,
+    25,
+    27,
+    28,
+    30,
+    36,
+    40,
+    44,
+    46,
+    48,
+    49,
+    50,
+    52,
+    55,
+    56,
+    58,
+    60,
+    75,
+    100,
+    140,
+    160,
+    168,
+    172,
+    175,
+    179,
+    182,
+    190,
+    230,
+    300,
+    340,
+    360,
+]
+CHECKLIST = [
+    ("arbeidsavtale", "Skriftlig arbeidsavtale arkivert"),
+    ("taushetserklaering", "Taushetserklæring signert og arkivert"),
+    ("politiattest", "Politiattest kontrollert (kvittering arkivert)"),
+    ("it_tilgang", "IT-bruker og tilganger bestilt"),
+    ("nokkelkort", "Nøkkelkort / tilgangskort"),
+    ("fadder", "Fadder tildelt"),
+    ("hms", "HMS-opplæring"),
+]
+USERS = {"robot": "robot-passord", "hr": "hr-passord"}
+
+SCHEMA = """
+CREATE TABLE employee (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, fnr TEXT NOT NULL UNIQUE, unit TEXT NOT NULL,
+    title TEXT NOT NULL, manager_id INTEGER, email TEXT NOT NULL, start_date TEXT NOT NULL,
+    needs_politiattest INTEGER NOT NULL, is_manager INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE checklist_item (
+    employee_id INTEGER NOT NULL, code TEXT NOT NULL, label TEXT NOT NULL,
+    done_by TEXT, done_at TEXT, note TEXT, PRIMARY KEY (employee_id, code)
+);
+CREATE TABLE absence (
+    id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, first_day TEXT NOT NULL,
+    grade INTEGER NOT NULL, kind TEXT NOT NULL, end_date TEXT
+);
+CREATE TABLE it_request (
+    id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, systems TEXT NOT NULL,
+    requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, reference TEXT NOT NULL UNIQUE
+);
+"""
+
+
+class HRData:
+    """Thread-safe access to the HR database (one connection, one lock: a test target)."""
+
+    def __init__(self, path: Path, today: date | None = None, seed: int = 2026) -> None:
+        self.path = path
+        self.today = today or date.today()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()
+        self.conn = sqlite3.connect(path, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.lock = threading.Lock()
+        self.conn.executescript(SCHEMA)
+        self._seed(random.Random(seed))
+
+    # Seeding ----------------------------------------------------------------------------------
+
+    def _person(self, rng: random.Random, used: set[str]) -> tuple[str, str]:
+        while True:
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            birth = date(rng.randint(1960, 2003), rng.randint(1, 12), rng.randint(1, 28))
+            number = fnr.generate(birth, rng.randint(0, 499), synthetic=True)
+            if number and number not in used:
+                used.add(number)
+                return name, number
+
+    def _seed(self, rng: random.Random) -> None:
+        used: set[str] = set()
+        rows: list[tuple[Any, ...]] = []
+        managers: dict[str, list[int]] = {}
+        next_id = 1001
+        for unit, _ in UNITS:  # four managers per unit
+            for _ in range(4):
+                name, number = self._person(rng, used)
+                rows.append(
+                    (
+                        next_id,
+                        name,
+                        number,
+                        unit,
+                        "Enhetsleder",
+                        None,
+                        _email(name, next_id),
+                        self._past(rng),
+                        0,
+                        1,
+                    )
+                )
+                managers.setdefault(unit, []).append(next_id)
+                next_id += 1
+        for i in range(470):
+            unit, police = UNITS[i % len(UNITS)]
+            name, number = self._person(rng, used)
+            start = self._past(rng)
+            rows.append(
+                (
+                    next_id,
+                    name,
+                    number,
+                    unit,
+                    _title(unit),
+                    rng.choice(managers[unit]),
+                    _email(name, next_id),
+                    start,
+                    int(police),
+                    0,
+                )
+            )
+            next_id += 1
+        self.new_hire_ids = []
+        for offset in (-5, -3, -1, 0, 2, 4, 7, 10, 14, 20):
+            unit, police = UNITS[(offset + 20) % len(UNITS)]
+            name, number = self._person(rng, used)
+            start = (self.today + timedelta(days=offset)).isoformat()
+            rows.append(
+                (
+                    next_id,
+                    name,
+                    number,
+                    unit,
+                    _title(unit),
+                    rng.choice(managers[unit]),
+                    _email(name, next_id),
+                    start,
+                    int(police),
+                    0,
+                )
+            )
+            self.new_hire_ids.append(next_id)
+            next_id += 1
+        self.conn.executemany("INSERT INTO employee VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        for employee_id in self.new_hire_ids:
+            needs = self.conn.execute(
+                "SELECT needs_politiattest FROM employee WHERE id=?", (employee_id,)
+            ).fetchone()[0]
+            for code, label in CHECKLIST:
+                if code == "politiattest" and not needs:
+                    continue
+                self.conn.execute(
+                    "INSERT INTO checklist_item (employee_id, code, label) VALUES (?,?,?)",
+                    (employee_id, code, label),
+                )
+        regular = [r[0] for r in rows if r[0] not in self.new_hire_ids and not r[9]]
+        absent = rng.sample(regular, len(ABSENCE_DAYS))
+        for n, (employee_id, day) in enumerate(zip(absent, ABSENCE_DAYS, strict=True)):
+            first_day = self.today - timedelta(days=day - 1)
+            kind = "egenmelding" if day <= 3 else "sykmelding"
+            grade = 100 if n % 4 else 50
+            end = (self.today + timedelta(days=rng.randint(3, 60))).isoformat()
+            self.conn.execute(
+                "INSERT INTO absence (employee_id, first_day, grade, kind, "
+                "end_date) VALUES (?,?,?,?,?)",
+                (employee_id, first_day.isoformat(), grade, kind, end),
+            )
+        # A finished absence (ended 10 days ago) for an employee who is absent again now: the
+        # two join into one period (new absence within 16 days).
+        joined = absent[0]
+        self.conn.execute(
+            "INSERT INTO absence (employee_id, first_day, grade, kind, end_date) "
+            "VALUES (?,?,?,?,?)",
+            (
+                joined,
+                (self.today - timedelta(days=40)).isoformat(),
+                100,
+                "sykmelding",
+                (self.today - timedelta(days=10)).isoformat(),
+            ),
+        )
+        self.conn.commit()
+
+    def _past(self, rng: random.Random) -> str:
+        return (self.today - timedelta(days=rng.randint(60, 7000))).isoformat()
+
+    # Queries ----------------------------------------------------------------------------------
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.conn.execute(sql, args).fetchall()
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        with self.lock:
+            cursor = self.conn.execute(sql, args)
+            self.conn.commit()
+            return cursor.rowcount
+
+    def employee(self, employee_id: int) -> sqlite3.Row | None:
+        rows = self.query(
+            "SELECT e.*, m.name AS manager_name, m.email AS manager_email FROM employee e "
+            "LEFT JOIN employee m ON m.id = e.manager_id WHERE e.id = ?",
+            (employee_id,),
+        )
+        return rows[0] if rows else None
+
+    def search(self, text: str, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+        like = f"%{text}%"
+        where = "WHERE name LIKE ? OR unit LIKE ? OR CAST(id AS TEXT) = ?"
+        total = self.query(f"SELECT count(*) FROM employee {where}", (like, like, text))[0][0]
+        rows = self.query(
+            f"SELECT * FROM employee {where} ORDER BY name, id LIMIT ? OFFSET ?",
+            (like, like, text, per_page, (page - 1) * per_page),
+        )
+        return rows, total
+
+    def new_hires(self, text: str, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+        since = (self.today - timedelta(days=30)).isoformat()
+        like = f"%{text}%"
+        where = "WHERE start_date >= ? AND (name LIKE ? OR unit LIKE ?)"
+        total = self.query(f"SELECT count(*) FROM employee {where}", (since, like, like))[0][0]
+        rows = self.query(
+            f"SELECT * FROM employee {where} ORDER BY start_date, id LIMIT ? OFFSET ?",
+            (since, like, like, per_page, (page - 1) * per_page),
+        )
+        return rows, total
+
+    def checklist(self, employee_id: int) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT * FROM checklist_item WHERE employee_id = ? ORDER BY rowid", (employee_id,)
+        )
+
+    def tick(self, employee_id: int, code: str, user: str, note: str = "") -> bool:
+        """Mark an item done; ticking a done item again changes nothing (idempotent)."""
+        return (
+            self.execute(
+                "UPDATE checklist_item SET done_by = ?, done_at = ?, note = ? "
+                "WHERE employee_id = ? AND code = ? AND done_at IS NULL",
+                (user, datetime.now().isoformat(timespec="seconds"), note, employee_id, code),
+            )
+            == 1
+        )
+
+    def absences(self, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+        active = "WHERE a.end_date IS NULL OR a.end_date >= ?"
+        today = self.today.isoformat()
+        total = self.query(f"SELECT count(*) FROM absence a {active}", (today,))[0][0]
+        rows = self.query(
+            "SELECT a.*, e.name, e.unit, m.name AS manager_name, m.email AS manager_email "
+            f"FROM absence a JOIN employee e ON e.id = a.employee_id "
+            f"LEFT JOIN employee m ON m.id = e.manager_id {active} "
+            "ORDER BY a.first_day, a.id LIMIT ? OFFSET ?",
+            (today, per_page, (page - 1) * per_page),
+        )
+        return rows, total
+
+    def absence_history(self, employee_id: int) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT * FROM absence WHERE employee_id = ? ORDER BY first_day", (employee_id,)
+        )
+
+    def request_it(self, employee_id: int, systems: str, user: str, reference: str) -> bool:
+        """Record an IT-access request; the same reference twice is refused (False)."""
+        try:
+            self.execute(
+                "INSERT INTO it_request (employee_id, systems, requested_by, "
+                "requested_at, reference) VALUES (?,?,?,?,?)",
+                (
+                    employee_id,
+                    systems,
+                    user,
+                    datetime.now().isoformat(timespec="seconds"),
+                    reference,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def it_requests(self, employee_id: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM it_request WHERE employee_id = ?", (employee_id,))
+
+
+def _email(name: str, employee_id: int) -> str:
+    first, last = name.lower().replace("ø", "o").replace("å", "a").replace("æ", "ae").split(" ")
+    return f"{first}.{last}.{employee_id}@kommune.example"
+
+
+def _title(unit: str) -> str:
+    return {
+        "Oppvekst – skole": "Lærer",
+        "Barnehage": "Barnehagelærer",
+        "Helse og omsorg": "Sykepleier",
+    }.get(unit, "Rådgiver")
