@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 import json
 import signal
 import threading
@@ -23,7 +24,8 @@ from robots.queue import Queue, status_name
 from robots.settings import Settings, get_settings
 from robots.tasks import InvalidPayload, Task, discover, get_task
 
-console = Console(highlight=False)
+# No markup: user data (references, selectors like a[href='/x']) must print as written.
+console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 150)
 app = typer.Typer(
     help="RPA-robotrammeverk for kommuner: kø, arbeidere, planlegger og kjørelogg.",
     no_args_is_help=True,
@@ -324,7 +326,9 @@ def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse
     queue, db = _queue()
     with db.session() as session:
         item = queue.get(session, ident)
-        console.print(f"[bold]Element {item.id}[/bold]  {item.task}  {mask_text(item.reference)!r}")
+        console.print(
+            f"Element {item.id}  {item.task}  {mask_text(item.reference)!r}", style="bold"
+        )
         for label, value in (
             ("Status", status_name(item.status)),
             (
@@ -431,8 +435,9 @@ def runs_show(run_id: int) -> None:
 
             raise ItemNotFound(f"Fant ikke kjøring {run_id}")
         console.print(
-            f"[bold]Kjøring {run.id}[/bold]  element {run.item_id} "
-            f"({run.item.task} {mask_text(run.item.reference)!r}), forsøk {run.attempt}"
+            f"Kjøring {run.id}  element {run.item_id} "
+            f"({run.item.task} {mask_text(run.item.reference)!r}), forsøk {run.attempt}",
+            style="bold",
         )
         console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
         console.print(
@@ -498,8 +503,9 @@ def audit_verify() -> None:
         console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert).")
         return
     console.print(
-        f"[red]Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
-        f"{result.reason}[/red] ({result.checked} hendelser var i orden før den)."
+        f"Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
+        f"{result.reason} ({result.checked} hendelser var i orden før den).",
+        style="red",
     )
     raise typer.Exit(9)
 
@@ -641,3 +647,47 @@ def sandbox(
     stop = _wait_for_stop()
     stop.wait()
     box.stop()
+
+
+selectors_app = typer.Typer(help="Objektlageret (selectors/<system>.yaml).", no_args_is_help=True)
+app.add_typer(selectors_app, name="selectors")
+
+
+@selectors_app.command("validate")
+def selectors_validate() -> None:
+    """Les og kontroller alle selektorfiler (uten nettleser)."""
+    from robots.locators import SELECTOR_DIR, load_system
+
+    for path in sorted(SELECTOR_DIR.glob("*.yaml")):
+        spec = load_system(path.stem)
+        console.print(f"{path.name}: {len(spec.all_elements())} elementer i orden")
+
+
+@selectors_app.command("check")
+def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.")) -> None:
+    """Åpne det levende systemet og rapporter selektorer som ikke lenger virker."""
+    from robots.locators import load_system
+    from robots.selector_check import check_system
+
+    settings = _settings()
+    spec = load_system(system)
+    results = check_system(spec, settings, settings.data_path / "selector-check")
+    labels = {
+        "ok": "OK",
+        "fallback": "RESERVE",
+        "missing": "MANGLER",
+        "optional": "valgfri",
+        "unchecked": "ikke kontrollert",
+    }
+    table = Table("Side", "Element", "Status", "Detaljer", "Skjermbilde")
+    for r in results:
+        table.add_row(r.page, r.name, labels[r.status], r.detail, str(r.screenshot or ""))
+    console.print(table)
+    missing = [r for r in results if r.status == "missing"]
+    fallbacks = [r for r in results if r.status == "fallback"]
+    console.print(
+        f"{len(missing)} mangler, {len(fallbacks)} bruker reserve, "
+        f"{sum(r.status == 'ok' for r in results)} i orden."
+    )
+    if missing:
+        raise typer.Exit(10)

@@ -74,7 +74,7 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
     service = Service(settings, processes=processes)
     queue = Queue(service.db, settings, service.registry)
     stamp = utcnow().astimezone(settings.zone).strftime("%Y%m%d-%H%M%S")
-    console.print(f"[bold]Demo {stamp}[/bold] på {service.db.engine.url.render_as_string()}")
+    console.print(f"Demo {stamp} på {service.db.engine.url.render_as_string()}", style="bold")
 
     items = demo_items(stamp)
     expected: dict[int, str] = {}
@@ -90,7 +90,7 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
         queue.submit(
             "selftest", f"demo-{stamp}-ugyldig", {"sleep_ms": "lenge"}, submitted_by="demo"
         )
-        console.print("[red]Ugyldige inndata ble godtatt[/red]")
+        console.print("Ugyldige inndata ble godtatt", style="red")
         return False
     except InvalidPayload as exc:
         console.print(f"Ugyldige inndata avvist som ventet: {exc.errors[0][0]}: {exc.errors[0][1]}")
@@ -167,11 +167,11 @@ def _follow(
     wrong = {i: (want, actual.get(i)) for i, want in expected.items() if actual.get(i) != want}
     for item_id, (want, got) in wrong.items():
         console.print(
-            f"[red]Element {item_id}: ventet {status_name(want)}, ble "
-            f"{status_name(got or '-')}[/red]"
+            f"Element {item_id}: ventet {status_name(want)}, ble {status_name(got or '-')}",
+            style="red",
         )
     if scheduled != ItemStatus.DONE:
-        console.print(f"[red]Elementet fra tidsplanen ble {scheduled or 'aldri lagt i kø'}[/red]")
+        console.print(f"Elementet fra tidsplanen ble {scheduled or 'aldri lagt i kø'}", style="red")
     return not wrong and scheduled == ItemStatus.DONE
 
 

@@ -17,15 +17,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from robots import audit
 from robots import statements as sql
+from robots.artifacts import artifact_rows
 from robots.db import Database
 from robots.masking import mask_text
-from robots.models import ItemStatus, Run, RunOutcome, WorkItem, utcnow
+from robots.models import Artifact, ItemStatus, Run, RunOutcome, WorkItem, utcnow
 from robots.runlog import ingest_jsonl, store_events
 from robots.settings import Settings
 from robots.tasks import Task, get_task
@@ -305,12 +306,16 @@ class Queue:
         result: dict[str, Any] | None = None,
         error: str | None = None,
         events: list[dict[str, Any]] | None = None,
+        artifacts: list[tuple[str, Path]] | None = None,
     ) -> str:
         """Record the run's outcome and move the item on; returns the item's new status."""
         now = utcnow()
         error = mask_text(error) if error else None
+        rows = artifact_rows(claim.run_id, artifacts or [])
         with self.db.engine.begin() as conn:
             store_events(conn, events or [])
+            if rows:
+                conn.execute(insert(Artifact), rows)
             status, owner, failures, max_attempts, settled = conn.execute(
                 sql.item_state_locked if self._pg else sql.item_state,
                 {"item_id": claim.item_id, "run_id": claim.run_id},

@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     browser_path: str = Field(
         default="", description="Chromium to launch; empty: Playwright's own, else the system's."
     )
+    system_urls: dict[str, str] = Field(
+        default_factory=dict, description="Base URL per system, overriding selectors/<system>.yaml."
+    )
+    credentials_file: str = Field(
+        default="", description="TOML file with [system] username/password; must be mode 0600."
+    )
+    artifacts_dir: str = Field(default="", description="Screenshots and traces; empty: data_dir.")
+    trace_on_failure: bool = Field(
+        default=True, description="Record a Playwright trace per item; kept only on failure."
+    )
     headless: bool = Field(default=True, description="False shows the browser (debugging).")
     slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")
 
@@ -149,6 +159,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_path / 'rpa.db'}"
+
+    @property
+    def artifacts_path(self) -> Path:
+        if not self.artifacts_dir:
+            return self.data_path / "artifacts"
+        path = Path(self.artifacts_dir)
+        return path if path.is_absolute() else ROOT / path
 
     @property
     def log_path(self) -> Path | None:

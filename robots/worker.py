@@ -74,6 +74,7 @@ class WorkerProcess:
         self._parent = os.getppid() if supervised else None
         self.processed = 0
         self._in_task = False  # Released may only be raised while the task function runs
+        self.browsers: Any = None  # BrowserHost, created when a task first opens a system
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -118,6 +119,8 @@ class WorkerProcess:
             self.stopping.set()
             beat.join(timeout=5)
             self._set_worker(status="stopped", current_item_id=None)
+            if self.browsers is not None:
+                self.browsers.close()
             self.db.dispose()
             logger.info(f"Arbeider {self.identity.id} stoppet etter {self.processed} elementer")
         return self.processed
@@ -129,7 +132,10 @@ class WorkerProcess:
         with self._lock:
             self.current = _Current(claim, run_log)
         set_current(run_log)
-        ctx = RunContext(claim, self.settings)
+        task = self.registry.get(claim.task)
+        ctx = RunContext(
+            claim, self.settings, systems=task.systems if task else (), browsers=self.browsers
+        )
         result: dict[str, Any] | None = None
         error: str | None = None
         started = time.perf_counter()
@@ -152,6 +158,7 @@ class WorkerProcess:
         except (BusinessError, InvalidPayload) as exc:
             outcome, error = RunOutcome.BUSINESS_ERROR, str(exc)
             ctx.log.warning(f"Forretningsfeil: {exc}")
+            self._capture(ctx)
         except Released:
             outcome, error = RunOutcome.RELEASED, "Arbeideren stoppet; elementet ble lagt tilbake"
             ctx.log.warning(error)
@@ -161,14 +168,24 @@ class WorkerProcess:
             ctx.log.bind(traceback=mask_text(traceback.format_exc(limit=20))).error(
                 f"Systemfeil i steg {ctx.current_step or '-'}: {error}"
             )
+            self._capture(ctx)
         finally:
+            ctx.close()
             set_current(None)
-        status = self._finish(claim, run_log, outcome, result, error)
+        self.browsers = ctx.browsers
+        status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts)
         run_log.close()
         with self._lock:
             self.current = None
         self.processed += 1
         return status
+
+    def _capture(self, ctx: RunContext) -> None:
+        """Failure evidence from every open browser session; never masks the real error."""
+        try:
+            ctx.capture_failure()
+        except Exception as exc:  # noqa: BLE001 - the browser may be the thing that failed
+            ctx.log.warning(f"Kunne ikke sikre bevis fra nettleseren: {exc}")
 
     def _finish(
         self,
@@ -177,13 +194,21 @@ class WorkerProcess:
         outcome: str,
         result: dict[str, Any] | None,
         error: str | None,
+        artifacts: list[tuple[str, Any]] | None = None,
     ) -> str:
         """Store the outcome; retried while the database is briefly away. If it stays away the
         lease expires and the item is reclaimed, with its log lines taken from the JSONL file."""
         for delay in (0.2, 1, 3, 5, None):
             events = run_log.drain()
             try:
-                return self.queue.finish(claim, outcome, result=result, error=error, events=events)
+                return self.queue.finish(
+                    claim,
+                    outcome,
+                    result=result,
+                    error=error,
+                    events=events,
+                    artifacts=artifacts,
+                )
             except Exception as exc:  # noqa: BLE001 - any database failure
                 run_log.give_back(events)
                 if delay is None:

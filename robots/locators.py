@@ -1,0 +1,211 @@
+"""The object repository: `selectors/<system>.yaml` maps logical names to Playwright locators.
+
+A vendor UI change is a YAML edit. Each element has ordered fallbacks (css, role + name, label,
+text, test id, placeholder) and flags: `pii` (masked in screenshots and logs) and `secret` (its
+value is never logged). Files are validated when loaded; a broken file gives an error that names
+the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from robots.settings import ROOT
+
+SELECTOR_DIR = ROOT / "selectors"
+LOCATOR_KINDS = ("css", "role", "label", "text", "test_id", "placeholder")
+
+
+class SelectorFileError(ValueError):
+    """A selector file cannot be used; the message names the file, the key and the problem."""
+
+
+class LocatorSpec(BaseModel):
+    """One way to find an element; exactly one of the kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    css: str | None = None
+    role: str | None = None
+    name: str | None = None  # accessible name, with role
+    label: str | None = None
+    text: str | None = None
+    test_id: str | None = None
+    placeholder: str | None = None
+    exact: bool = False
+    nth: int | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LocatorSpec:
+        kinds = [k for k in LOCATOR_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(LOCATOR_KINDS)} (got {kinds or 'none'})"
+            )
+        if self.name is not None and self.role is None:
+            raise ValueError("name is only allowed together with role")
+        return self
+
+    def describe(self) -> str:
+        kind = next(k for k in LOCATOR_KINDS if getattr(self, k) is not None)
+        value = getattr(self, kind)
+        extra = f" name={self.name!r}" if self.name else ""
+        return f"{kind}={value!r}{extra}"
+
+    def build(self, scope: Any) -> Any:
+        """A Playwright locator for this spec inside `scope` (a page, frame or locator)."""
+        if self.css is not None:
+            locator = scope.locator(self.css)
+        elif self.role is not None:
+            locator = scope.get_by_role(self.role, name=self.name, exact=self.exact or None)
+        elif self.label is not None:
+            locator = scope.get_by_label(self.label, exact=self.exact)
+        elif self.text is not None:
+            locator = scope.get_by_text(self.text, exact=self.exact)
+        elif self.test_id is not None:
+            locator = scope.get_by_test_id(self.test_id)
+        else:
+            locator = scope.get_by_placeholder(self.placeholder, exact=self.exact)
+        return locator.nth(self.nth) if self.nth is not None else locator
+
+
+class ElementSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    locators: list[LocatorSpec] = Field(min_length=1)
+    pii: bool = False
+    secret: bool = False
+    optional: bool = False  # only shown now and then (errors, popups): not required by a check
+    description: str = ""
+
+
+class LoginFlow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = "/login"
+    username: str  # logical names, e.g. login.username
+    password: str
+    submit: str
+    success: str  # an element that is only there when logged in
+    failure: str | None = None  # an element that shows a failed login
+
+
+class PopupSpec(BaseModel):
+    """A modal that can appear at any time; the runtime dismisses it whenever it shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detect: str
+    dismiss: str
+
+
+class SystemSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str = ""
+    base_url: str
+    timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    navigation_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
+    login: LoginFlow | None = None
+    popups: list[PopupSpec] = Field(default_factory=list)
+    check_paths: dict[str, str] = Field(
+        default_factory=dict, description="page -> path that shows it, for `selectors check`"
+    )
+    pages: dict[str, dict[str, ElementSpec]]
+
+    @field_validator("pages", mode="before")
+    @classmethod
+    def _short_forms(cls, pages: Any) -> Any:
+        """Allow `name: [locator, ...]` as a short form of `name: {locators: [...]}`."""
+        if not isinstance(pages, dict):
+            return pages
+        return {
+            page: (
+                {
+                    name: {"locators": spec} if isinstance(spec, list) else spec
+                    for name, spec in elements.items()
+                }
+                if isinstance(elements, dict)
+                else elements
+            )
+            for page, elements in pages.items()
+        }
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> SystemSpec:
+        for name in self._referenced():
+            if self.find(name) is None:
+                raise ValueError(f"refers to unknown element {name!r} (pages.<page>.<name>)")
+        for page in self.check_paths:
+            if page not in self.pages:
+                raise ValueError(f"check_paths names unknown page {page!r}")
+        return self
+
+    def _referenced(self) -> list[str]:
+        names: list[str] = []
+        if self.login:
+            names += [
+                self.login.username,
+                self.login.password,
+                self.login.submit,
+                self.login.success,
+            ]
+            names += [self.login.failure] if self.login.failure else []
+        for popup in self.popups:
+            names += [popup.detect, popup.dismiss]
+        return names
+
+    def find(self, name: str) -> ElementSpec | None:
+        page, _, element = name.partition(".")
+        return self.pages.get(page, {}).get(element)
+
+    def element(self, name: str) -> ElementSpec:
+        spec = self.find(name)
+        if spec is None:
+            known = ", ".join(f"{p}.{e}" for p, els in self.pages.items() for e in els)
+            raise KeyError(f"{self.system}: ukjent element {name!r}. Kjente: {known}")
+        return spec
+
+    def all_elements(self) -> list[tuple[str, ElementSpec]]:
+        return [(f"{p}.{e}", spec) for p, els in self.pages.items() for e, spec in els.items()]
+
+    def pii_elements(self) -> list[ElementSpec]:
+        return [spec for _, spec in self.all_elements() if spec.pii or spec.secret]
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(toppnivå)"
+
+
+def load_system(system: str, directory: Path | None = None) -> SystemSpec:
+    """Load and validate `selectors/<system>.yaml`."""
+    path = (directory or SELECTOR_DIR) / f"{system}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (directory or SELECTOR_DIR).glob("*.yaml"))
+        raise SelectorFileError(
+            f"{path}: finnes ikke. Kjente systemer: {', '.join(known) or '(ingen)'}"
+        )
+    return parse_system(path.read_text(encoding="utf-8"), path)
+
+
+def parse_system(text: str, path: Path | str = "<tekst>") -> SystemSpec:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (linje {mark.line + 1}, kolonne {mark.column + 1})" if mark else ""
+        raise SelectorFileError(
+            f"{path}: ikke gyldig YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise SelectorFileError(f"{path}: forventet en YAML-mapping på toppnivå")
+    try:
+        return SystemSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SelectorFileError(f"{path}:\n  {problems}") from None
