@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import getpass
-import sys
 import json
 import signal
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path

@@ -74,9 +74,17 @@ class BrowserHost:
 
     @property
     def pid(self) -> int | None:
-        """The browser process id (tests kill it to simulate a crash)."""
-        proc = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
-        return getattr(proc, "pid", None)
+        """The browser's main process (a descendant of this worker via Playwright's driver):
+        for memory figures, and for tests that kill it to simulate a crash."""
+        import psutil
+
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                if "chrom" in proc.name().lower() and "chrom" not in proc.parent().name().lower():
+                    return proc.pid
+            except psutil.Error:
+                continue
+        return None
 
     def _close_browser(self) -> None:
         with contextlib.suppress(PlaywrightError):
@@ -211,29 +219,38 @@ class SystemSession:
             raise SessionExpired(f"{self.spec.system}: økten er utløpt (sendt til innlogging)")
 
     def login(self, credentials: Any = None) -> None:
+        """Log in with the vault's credentials. A rejected login is a system fault (the robot
+        account needs fixing by an operator); a session that expires at once is tried again."""
         flow = self.spec.login
         if flow is None:
             return
         creds = credentials or Vault(self.settings).get(self.spec.system)
-        if not self.on_login_page():
-            self.page.goto(self.url(flow.path))
+        for attempt in range(3):
+            if not self.on_login_page():
+                self.page.goto(self.url(flow.path))
+                self.check_page()
+            self.fill(flow.username, creds.username)
+            self.fill(flow.password, creds.password)
+            self.locate(flow.submit).click()
             self.check_page()
-        self.fill(flow.username, creds.username)
-        self.fill(flow.password, creds.password)
-        self.locate(flow.submit).click()
-        self.check_page()
-        try:
-            self._union(flow.success).wait_for(state="attached")
-        except PlaywrightTimeout:
-            self.check_page()
-            if flow.failure and self.exists(flow.failure):
-                from robots.tasks import BusinessError
-
-                raise BusinessError(
-                    f"{self.spec.system}: innloggingen ble avvist for brukeren "
-                    f"{creds.username!r}: {mask_text(self.text(flow.failure))}"
-                ) from None
-            raise
+            try:
+                self._union(flow.success).wait_for(state="attached")
+                break
+            except PlaywrightTimeout:
+                self.check_page()
+                reason = (
+                    self.text(flow.failure)
+                    if flow.failure and self.exists(flow.failure)
+                    else "ingen innlogget side"
+                )
+                if attempt == 2:
+                    raise SystemFault(
+                        f"{self.spec.system}: innloggingen som {creds.username!r} lyktes ikke "
+                        f"tre ganger: {mask_text(reason)}"
+                    ) from None
+                self.log.warning(
+                    f"{self.spec.system}: innlogging ikke fullført ({reason}); prøver igjen"
+                )
         self.logged_in = True
         self.log.info(f"{self.spec.system}: logget inn som {creds.username}")
 

@@ -202,9 +202,9 @@ def sandbox(tmp_path: Path) -> Iterator[object]:
         box.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One real Chromium for the test session (Playwright's own, else the system's)."""
+    """One real Chromium per test module (Playwright's own, else the system's)."""
     from playwright.sync_api import sync_playwright
 
     from robots.browser import BrowserNotFound, launch

@@ -1,0 +1,232 @@
+"""The browser robot runtime in real Chromium against the sandbox HR portal."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from robots.browser import BrowserNotFound, find_browser
+from robots.locators import SelectorFileError, load_system, parse_system
+from robots.models import Artifact, ItemStatus, Run, RunEvent, RunOutcome, WorkItem
+from robots.vault import Vault, VaultError
+from sandbox.common import Faults
+from tests.conftest import Env
+
+CREDS = {"RPA_CRED_HR_USERNAME": "robot", "RPA_CRED_HR_PASSWORD": "robot-passord"}
+
+
+def robot_env(sandbox) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {
+        **CREDS,
+        "RPA_SYSTEM_URLS": json.dumps({"hr": sandbox.hr.url, "archive": sandbox.archive.url}),
+    }
+
+
+def run_worker(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    result = env.runner("worker", "--until-idle", extra_env=robot_env(sandbox), timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def stored_text(env: Env) -> str:
+    """Everything the run log holds: database events and the JSONL files."""
+    with env.db.session() as session:
+        events = session.scalars(select(RunEvent)).all()
+        runs = session.scalars(select(Run)).all()
+        items = session.scalars(select(WorkItem)).all()
+    parts = [f"{e.message} {e.data}" for e in events]
+    parts += [r.error_message or "" for r in runs] + [i.error_message or "" for i in items]
+    parts += [p.read_text() for p in (env.data_dir / "runs").glob("*.jsonl")]
+    return "\n".join(parts)
+
+
+def employee(sandbox, employee_id: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return httpx.get(f"{sandbox.hr.url}/_sandbox/employees/{employee_id}").json()["employee"]
+
+
+def test_failure_keeps_masked_screenshot_html_and_trace(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    hire = sandbox.hr_app.state.data.new_hire_ids[0]
+    person = employee(sandbox, hire)
+    env.queue().submit(
+        "hr_lookup", "fail-1", {"employee_id": hire, "fail": "system"}, submitted_by="t"
+    )
+    run_worker(env, sandbox)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+        assert item.status == ItemStatus.FAILED and item.failures == 3
+        artifacts = session.scalars(select(Artifact)).all()
+    kinds = sorted({a.kind for a in artifacts})
+    assert kinds == ["html", "screenshot", "trace"]
+    assert len(artifacts) == 9  # three per failed attempt
+    for artifact in artifacts:
+        path = Path(artifact.path)
+        assert path.stat().st_size == artifact.size and len(artifact.sha256) == 64
+    # No fødselsnummer and no password anywhere: events, JSONL, HTML, trace.
+    text = stored_text(env)
+    assert f"fødselsnummer {person['fnr'][:6]}*****" in text
+    html = [Path(a.path).read_text() for a in artifacts if a.kind == "html"]
+    trace_texts = []
+    for artifact in artifacts:
+        if artifact.kind == "trace":
+            with zipfile.ZipFile(artifact.path) as archive:
+                names = archive.namelist()
+                assert any(n.endswith(".trace") for n in names), names
+                for name in names:
+                    if name.endswith((".trace", ".network")):
+                        trace_texts.append(archive.read(name).decode())
+    assert trace_texts and any(
+        '"type":"action"' in t or '"type": "action"' in t or '"before"' in t for t in trace_texts
+    )
+    for blob in [text, *html, *trace_texts]:
+        assert person["fnr"] not in blob
+        assert "robot-passord" not in blob
+    # The screenshot's fødselsnummer box is filled with the mask colour.
+    shot = next(Path(a.path) for a in artifacts if a.kind == "screenshot")
+    box = fnr_box(sandbox, hire)
+    image = Image.open(shot).convert("RGB")
+    pixels = [
+        image.getpixel((int(box["x"] + dx), int(box["y"] + box["height"] / 2)))
+        for dx in range(2, int(box["width"]) - 2, 3)
+    ]
+    assert pixels and all(p == (0, 0, 0) for p in pixels), pixels[:5]
+    outside = image.getpixel((int(box["x"] + box["width"] + 40), int(box["y"] + 2)))
+    assert outside != (0, 0, 0)
+
+
+def fnr_box(sandbox, hire: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Where the fødselsnummer is on the employee page, measured in our own browser."""
+    from playwright.sync_api import sync_playwright
+
+    from robots.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page()
+        page.goto(f"{sandbox.hr.url}/login")
+        page.get_by_label("Brukernavn").fill("robot")
+        page.get_by_label("Passord").fill("robot-passord")
+        page.get_by_role("button", name="Logg inn").click()
+        page.goto(f"{sandbox.hr.url}/ansatte/{hire}")
+        box = page.locator("#fnr").bounding_box()
+        browser.close()
+    assert box is not None
+    return box
+
+
+def test_layout_variant_uses_fallbacks_and_popups_are_dismissed(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    sandbox.set_faults(Faults(seed=3, layout_variant=True, popup_rate=0.5))
+    hire = sandbox.hr_app.state.data.new_hire_ids[1]
+    env.queue().submit("hr_lookup", "variant", {"employee_id": hire}, submitted_by="t")
+    run_worker(env, sandbox)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+        messages = session.scalars(select(RunEvent.message)).all()
+    assert item.status == ItemStatus.DONE, item.error_message
+    assert item.result["name"] == employee(sandbox, hire)["name"]
+    assert any("brukte reserve label='Brukernavn'" in m for m in messages)
+    assert any("lukket popup" in m for m in messages)
+    assert sandbox.hr_app.state.faults.injected["popup"] >= 1
+
+
+def test_killed_chromium_is_a_system_error_and_the_retry_succeeds(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    hire = sandbox.hr_app.state.data.new_hire_ids[2]
+    env.queue().submit(
+        "hr_lookup",
+        "crash",
+        {"employee_id": hire, "kill_browser_on_first_attempt": True},
+        submitted_by="t",
+    )
+    run_worker(env, sandbox)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+        runs = session.scalars(select(Run).order_by(Run.id)).all()
+    assert item.status == ItemStatus.DONE
+    assert [r.outcome for r in runs] == [RunOutcome.SYSTEM_ERROR, RunOutcome.DONE]
+    assert "closed" in (runs[0].error_message or "").lower()
+
+
+def test_session_expiry_and_http_500_are_retried_within_the_step(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    sandbox.set_faults(Faults(seed=11, error_rate=0.15, session_expiry_rate=0.1))
+    refs = []
+    for hire in sandbox.hr_app.state.data.new_hire_ids[:6]:
+        refs.append(f"fault-{hire}")
+        env.queue().submit("hr_lookup", refs[-1], {"employee_id": hire}, submitted_by="t")
+    run_worker(env, sandbox)
+    injected = sandbox.hr_app.state.faults.injected
+    assert injected["error"] + injected["expiry"] >= 2
+    with env.db.session() as session:
+        statuses = session.scalars(select(WorkItem.status)).all()
+    assert statuses == [ItemStatus.DONE] * 6
+
+
+def test_broken_selector_files_name_the_file_key_and_problem(tmp_path: Path) -> None:
+    base = Path("selectors/hr.yaml").read_text()
+    broken = base.replace('- {css: "#username"}', '- {css: "#username", label: Brukernavn}')
+    with pytest.raises(SelectorFileError) as caught:
+        parse_system(broken, "selectors/hr.yaml")
+    message = str(caught.value)
+    assert "selectors/hr.yaml" in message and "pages.login.username" in message
+    assert "exactly one of" in message
+    with pytest.raises(SelectorFileError, match=r"linje \d+"):
+        parse_system("system: hr\npages: [\n", "x.yaml")
+    with pytest.raises(SelectorFileError, match="unknown element 'login.brukernavn'"):
+        parse_system(base.replace("username: login.username", "username: login.brukernavn"))
+    with pytest.raises(SelectorFileError, match="finnes ikke. Kjente systemer: archive, hr"):
+        load_system("ukjent")
+    spec = load_system("hr")
+    assert [e.secret for n, e in spec.all_elements() if n == "login.password"] == [True]
+
+
+def test_missing_browser_error_lists_what_was_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoManaged:
+        class chromium:  # noqa: N801 - mimics playwright.chromium
+            executable_path = "/nonexistent/ms-playwright/chrome"
+
+    monkeypatch.setattr(
+        "robots.browser.SYSTEM_CANDIDATES", ("/nonexistent/chromium", "no-such-browser")
+    )
+    with pytest.raises(BrowserNotFound) as caught:
+        find_browser(NoManaged, configured="/opt/missing/chrome")
+    message = str(caught.value)
+    for part in (
+        "/opt/missing/chrome",
+        "Playwrights egen Chromium",
+        "/nonexistent/chromium",
+        "no-such-browser",
+        "playwright install chromium",
+        "apt-get install chromium",
+    ):
+        assert part in message
+
+
+def test_vault_sources_and_file_permissions(
+    sqlite_env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = sqlite_env.settings
+    with pytest.raises(VaultError, match="RPA_CRED_ARCHIVE_USERNAME"):
+        Vault(settings).get("archive")
+    monkeypatch.setenv("RPA_CRED_ARCHIVE_USERNAME", "robot")
+    monkeypatch.setenv("RPA_CRED_ARCHIVE_PASSWORD", "s3cret-from-env")
+    creds = Vault(settings).get("archive")
+    assert creds.password == "s3cret-from-env" and "s3cret" not in repr(creds)
+    file = tmp_path / "credentials.toml"
+    file.write_text('[hr]\nusername = "robot"\npassword = "fra-fil-123"\n')
+    os.chmod(file, 0o644)
+    settings = settings.model_copy(update={"credentials_file": str(file)})
+    with pytest.raises(VaultError, match="chmod 600"):
+        Vault(settings).get("hr")
+    os.chmod(file, 0o600)
+    assert Vault(settings).get("hr").password == "fra-fil-123"
+    from robots.masking import mask_text
+
+    assert mask_text("passordet er fra-fil-123") == "passordet er ***"
