@@ -463,6 +463,24 @@ def runs_show(run_id: int) -> None:
             )
 
 
+@runs_app.command("report")
+def runs_report(
+    run_id: int,
+    out: Path = typer.Option(None, help="Filen rapporten skrives til."),
+) -> None:
+    """Lag en selvstendig HTML-rapport for én kjøring (steg, logg, skjermbilder, utfall)."""
+    from robots.report import render
+
+    settings = _settings()
+    _, db = _queue()
+    with db.session() as session:
+        html = render(session, run_id, settings)
+    target = out or settings.data_path / "reports" / f"run-{run_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    console.print(f"Rapport skrevet til {target}")
+
+
 # schedules ----------------------------------------------------------------------------------
 
 

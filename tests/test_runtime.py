@@ -230,3 +230,20 @@ def test_vault_sources_and_file_permissions(
     from robots.masking import mask_text
 
     assert mask_text("passordet er fra-fil-123") == "passordet er ***"
+
+
+def test_html_report_is_self_contained_and_masked(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    hire = sandbox.hr_app.state.data.new_hire_ids[3]
+    person = employee(sandbox, hire)
+    env.queue().submit("hr_lookup", "report", {"employee_id": hire, "fail": "business"},
+                       submitted_by="t")
+    run_worker(env, sandbox)
+    out = env.data_dir / "report.html"
+    result = env.runner("runs", "report", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert "Utfall: forretningsfeil" in html and "Den ansatte har sluttet" in html
+    assert "Åpne ansatt" in html and " ms</td>" in html
+    assert "data:image/png;base64," in html and "<script" not in html
+    assert person["fnr"] not in html and f"{person['fnr'][:6]}*****" in html
