@@ -86,7 +86,9 @@ class RunContext:
 
             if self.browsers is None:
                 self.browsers = BrowserHost(self.settings)
-            self.sessions[system] = open_system(self.browsers, system, self.settings, self.log)
+            self.sessions[system] = open_system(
+                self.browsers, system, self.settings, self.log, self.attempt
+            )
         return self.sessions[system]
 
     def add_artifact(self, kind: str, path: Path) -> None:

@@ -9,7 +9,7 @@ the file, the key and what is wrong.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -101,6 +101,10 @@ class PopupSpec(BaseModel):
 
     detect: str
     dismiss: str
+    # every_action: Playwright checks before each action (catches popups that appear at any
+    # time; one extra browser round trip per action). after_navigation: checked once per page
+    # load, enough for popups the system renders with the page.
+    check: Literal["every_action", "after_navigation"] = "every_action"
 
 
 class SystemSpec(BaseModel):

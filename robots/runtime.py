@@ -42,6 +42,9 @@ class SelectorNotFound(SystemFault):
 
 TRANSIENT = (SystemFault, PlaywrightTimeout)
 
+# (system, element) pairs whose locators were resolved once in this process (see locate).
+_VERIFIED: set[tuple[str, str]] = set()
+
 
 class BrowserHost:
     """The worker's browser: launched on first use, relaunched when it has crashed."""
@@ -102,7 +105,9 @@ class BrowserHost:
 class SystemSession:
     """One system in one item's browser context."""
 
-    def __init__(self, host: BrowserHost, spec: SystemSpec, settings: Settings, log: Any) -> None:
+    def __init__(
+        self, host: BrowserHost, spec: SystemSpec, settings: Settings, log: Any, attempt: int = 1
+    ) -> None:
         self.spec = spec
         self.settings = settings
         self.log = log
@@ -112,17 +117,21 @@ class SystemSession:
         )
         self.context.set_default_timeout(spec.timeout_ms)
         self.context.set_default_navigation_timeout(spec.navigation_timeout_ms)
-        self.tracing = settings.trace_on_failure
+        self.tracing = settings.trace == "retain_on_failure" or (
+            settings.trace == "on_first_retry" and attempt > 1
+        )
         if self.tracing:
             self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
         self.page: Page = self.context.new_page()
         self._server_errors: list[str] = []
         self.page.on("response", self._on_response)
         for popup in spec.popups:
-            dismiss = popup.dismiss
-            self.page.add_locator_handler(
-                self._union(popup.detect), lambda _loc, d=dismiss: self._dismiss(d)
-            )
+            if popup.check == "every_action":
+                dismiss = popup.dismiss
+                self.page.add_locator_handler(
+                    self._union(popup.detect), lambda _loc, d=dismiss: self._dismiss(d)
+                )
+        self._page_popups = [p for p in spec.popups if p.check == "after_navigation"]
         self.logged_in = False
 
     # Elements ---------------------------------------------------------------------------------
@@ -138,12 +147,21 @@ class SystemSession:
         return union.first
 
     def locate(self, name: str, timeout_ms: float | None = None) -> Locator:
-        """The element `name`: the first locator that matches, in the YAML's order."""
+        """The element `name`: the first locator that matches, in the YAML's order.
+
+        The first time an element is used in this worker process its locators are tried in
+        order (and a fallback in use is reported); after that one union locator does the work,
+        so an action costs the browser one round trip, as in a bare Playwright script.
+        """
+        key = (self.spec.system, name)
+        if key in _VERIFIED:
+            return self._union(name)
         element = self.spec.element(name)
         candidates = self._candidates(name)
         for attempt in range(2):
             for index, candidate in enumerate(candidates):
                 if candidate.count() > 0:
+                    _VERIFIED.add(key)
                     if index > 0:
                         self.log.warning(
                             f"{self.spec.system}: {name} fant ikke {element.locators[0].describe()}"
@@ -170,6 +188,8 @@ class SystemSession:
 
     def click(self, name: str) -> None:
         self.locate(name).click()
+        if self._page_popups:
+            self.page.wait_for_load_state("domcontentloaded")
         self.check_page()
 
     def text(self, name: str) -> str:
@@ -217,6 +237,9 @@ class SystemSession:
         if self.logged_in and self.on_login_page():
             self.logged_in = False
             raise SessionExpired(f"{self.spec.system}: økten er utløpt (sendt til innlogging)")
+        for popup in self._page_popups:
+            if self._union(popup.detect).count() > 0:
+                self._dismiss(popup.dismiss)
 
     def login(self, credentials: Any = None) -> None:
         """Log in with the vault's credentials. A rejected login is a system fault (the robot
@@ -351,5 +374,7 @@ def run_step(
     raise AssertionError("unreachable")
 
 
-def open_system(host: BrowserHost, system: str, settings: Settings, log: Any) -> SystemSession:
-    return SystemSession(host, load_system(system), settings, log)
+def open_system(
+    host: BrowserHost, system: str, settings: Settings, log: Any, attempt: int = 1
+) -> SystemSession:
+    return SystemSession(host, load_system(system), settings, log, attempt)

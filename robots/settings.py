@@ -95,8 +95,10 @@ class Settings(BaseSettings):
         default="", description="TOML file with [system] username/password; must be mode 0600."
     )
     artifacts_dir: str = Field(default="", description="Screenshots and traces; empty: data_dir.")
-    trace_on_failure: bool = Field(
-        default=True, description="Record a Playwright trace per item; kept only on failure."
+    trace: Literal["retain_on_failure", "on_first_retry", "off"] = Field(
+        default="on_first_retry",
+        description="Playwright trace: recorded for every attempt and kept on failure, or only "
+        "for retries (Playwright Test's CI default: a first attempt runs at full speed), or off.",
     )
     headless: bool = Field(default=True, description="False shows the browser (debugging).")
     slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")

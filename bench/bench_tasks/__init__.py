@@ -1,0 +1,1 @@
+"""Tasks used only by the benchmarks (enabled with RPA_TASK_PACKAGES)."""
