@@ -25,6 +25,7 @@ class RunContext:
     settings: Settings
     systems: tuple[str, ...] = ()
     browsers: BrowserHost | None = None
+    services: Any = None  # robots.worker.Services: queue and outbox of the worker
     log: Any = field(init=False)  # loguru Logger bound to this run
     current_step: str | None = field(default=None, init=False)
     sessions: dict[str, SystemSession] = field(default_factory=dict, init=False)
@@ -90,6 +91,28 @@ class RunContext:
                 self.browsers, system, self.settings, self.log, self.attempt
             )
         return self.sessions[system]
+
+    def submit(
+        self, task: str, reference: str, payload: dict[str, Any], *, priority: int = 0
+    ) -> bool:
+        """Enqueue follow-up work (e.g. one item per new hire); True if it was new."""
+        submitted = self.services.queue.submit(
+            task,
+            reference,
+            payload,
+            priority=priority,
+            submitted_by=f"oppgave:{self.claim.task}:{self.claim.item_id}",
+        )
+        return submitted.created
+
+    def send_mail(self, key: str, to: str, subject: str, body: str) -> str:
+        """Send an e-mail at most once per key (outbox); returns sent, already_sent or
+        uncertain."""
+        delivery = self.services.outbox.send(
+            key, to, subject, body, item_id=self.claim.item_id, run_id=self.claim.run_id
+        )
+        self.log.info(f"E-post {key} til {to}: {delivery.status}")
+        return delivery.status
 
     def add_artifact(self, kind: str, path: Path) -> None:
         """Keep a file the run produced (a generated document) with its checksum."""

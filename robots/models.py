@@ -222,3 +222,25 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="idle")  # idle|busy|stopping|stopped
     current_item_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class OutboxMessage(Base):
+    """An e-mail recorded before it is sent: the key makes a second send impossible.
+
+    pending -> sending (committed before SMTP) -> sent. A message found in `sending` after a
+    crash may or may not have gone out; it is never sent again (at most once) and is shown as
+    uncertain so a person can check.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    recipient: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    item_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -180,6 +180,14 @@ class SystemSession:
             f"{self.spec.system}: fant ikke {name} på {self._path()} (prøvde {tried})"
         )
 
+    def all(self, name: str) -> Locator:
+        """Every element matching `name` (table rows): the first locator that matches any."""
+        first = self.locate(name)  # waits, reports fallbacks, raises if none
+        for candidate in self._candidates(name):
+            if candidate.count() > 0:
+                return candidate
+        return first
+
     def exists(self, name: str) -> bool:
         return any(candidate.count() > 0 for candidate in self._candidates(name))
 

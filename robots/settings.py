@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     sandbox_mail_port: int = Field(default=8103, ge=0, le=65535)
     sandbox_smtp_port: int = Field(default=8025, ge=0, le=65535)
 
+    smtp_host: str = Field(default="127.0.0.1", description="Mail server for reminders.")
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    mail_from: str = Field(default="robot@kommune.example")
+
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )

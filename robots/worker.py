@@ -25,10 +25,19 @@ from robots.context import RunContext
 from robots.db import Database, check_schema
 from robots.masking import mask_text
 from robots.models import RunOutcome, Worker, utcnow
+from robots.outbox import Outbox
 from robots.queue import Claim, Queue, WorkerIdentity
 from robots.runlog import RunLog, configure_logging, set_current
 from robots.settings import Settings, get_settings
 from robots.tasks import BusinessError, InvalidPayload, Task, discover
+
+
+@dataclass(frozen=True)
+class Services:
+    """What tasks may use of the worker: the queue (follow-up work) and the outbox (e-mail)."""
+
+    queue: Queue
+    outbox: Outbox
 
 
 class Released(BaseException):
@@ -67,6 +76,7 @@ class WorkerProcess:
         self.registry = registry if registry is not None else discover(settings.task_packages)
         self.tasks = tasks or list(self.registry)
         self.queue = Queue(self.db, settings, self.registry)
+        self.services = Services(self.queue, Outbox(self.db, settings))
         self.identity = new_identity()
         self.stopping = threading.Event()
         self.current: _Current | None = None
@@ -134,7 +144,11 @@ class WorkerProcess:
         set_current(run_log)
         task = self.registry.get(claim.task)
         ctx = RunContext(
-            claim, self.settings, systems=task.systems if task else (), browsers=self.browsers
+            claim,
+            self.settings,
+            systems=task.systems if task else (),
+            browsers=self.browsers,
+            services=self.services,
         )
         result: dict[str, Any] | None = None
         error: str | None = None

@@ -354,9 +354,11 @@ class HRData:
             == 1
         )
 
-    def absences(self, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+    def absences(self, page: int, per_page: int,
+                 recent_days: int = 0) -> tuple[list[sqlite3.Row], int]:
+        """Active absences, plus those that ended within `recent_days` (to join periods)."""
         active = "WHERE a.end_date IS NULL OR a.end_date >= ?"
-        today = self.today.isoformat()
+        today = (self.today - timedelta(days=recent_days)).isoformat()
         total = self.query(f"SELECT count(*) FROM absence a {active}", (today,))[0][0]
         rows = self.query(
             "SELECT a.*, e.name, e.unit, m.name AS manager_name, m.email AS manager_email "

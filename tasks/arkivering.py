@@ -1,0 +1,220 @@
+"""Archive filing: documents in the inbox folder become journalposter in the Noark 5 archive.
+
+`arkivering.scan_inbox` enqueues one item per file (reference: the file's SHA-256, so the same
+document is never filed twice, whatever its name). `arkivering` finds the saksmappe (from a side
+file or the file name), converts to PDF where needed, files the journalpost, checks the stored
+checksum through the archive's API, and moves the source to done/. A file that cannot be read or
+has no case is a business error with its reason and goes to rejected/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import shutil
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from robots.context import RunContext
+from robots.settings import ROOT
+from robots.tasks import BusinessError, task
+from tasks.noark import (
+    ArchiveApi,
+    Registration,
+    file_record,
+    find_or_create_case,
+    stable_document,
+)
+
+
+@lru_cache(maxsize=1)
+def config() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "config" / "arkivering.yaml").read_text(encoding="utf-8"))
+
+
+def inbox(ctx: RunContext) -> Path:
+    """The inbox folder; `var/...` in the config means inside the data directory."""
+    configured = Path(config()["inbox"])
+    if configured.is_absolute():
+        return configured
+    if configured.parts[:1] == ("var",):
+        return ctx.settings.data_path.joinpath(*configured.parts[1:])
+    return ROOT / configured
+
+
+class Metadata(BaseModel):
+    """What the archive needs to know; from `<file>.json` or the file name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    saksreferanse: str = Field(min_length=1)
+    tittel: str = Field(min_length=1)
+    offentlig_tittel: str = ""
+    journalposttype: str = Field(default="I", pattern=r"^[IUNXS]$")
+    dokumentets_dato: date
+    tilgangsrestriksjon: str = ""
+    skjermingshjemmel: str = ""
+    ny_sak: dict[str, str] | None = None  # tittel, klasse, enhet: create the case if missing
+
+
+class ScanInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FileInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filnavn: str = Field(min_length=1, description="Filen i innboksen")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+@task("arkivering.scan_inbox", input=ScanInput, max_attempts=3)
+def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
+    """Legger én arkiveringsjobb per fil i innboksen i kø."""
+    folder = inbox(ctx)
+    folder.mkdir(parents=True, exist_ok=True)
+    queued = found = 0
+    with ctx.step("Les innboksen"):
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.suffix == ".json" or path.name.startswith("."):
+                continue
+            found += 1
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            queued += ctx.submit(
+                "arkivering", f"fil:{digest[:32]}", {"filnavn": path.name, "sha256": digest}
+            )
+    ctx.log.info(f"{found} filer i innboksen, {queued} nye elementer")
+    return {"found": found, "queued": queued}
+
+
+@task("arkivering", input=FileInput, systems=("archive",), max_attempts=4)
+def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
+    """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""
+    folder = inbox(ctx)
+    source = folder / data.filnavn
+    if not source.exists():
+        done = folder / "done" / data.filnavn
+        if done.exists():
+            return {"status": "allerede arkivert", "fil": str(done)}
+        raise BusinessError(f"Filen {data.filnavn} finnes ikke i innboksen")
+    try:
+        with ctx.step("Les metadata"):
+            meta = read_metadata(source)
+        with ctx.step("Lag PDF"):
+            pdf = as_pdf(ctx, source)
+        archive = ctx.open("archive")
+        api = ArchiveApi(ctx, archive)
+        try:
+            case = api.case_by_reference(meta.saksreferanse)
+            if case is None and not meta.ny_sak:
+                raise BusinessError(
+                    f"Fant ingen sak med referanse {meta.saksreferanse} for {data.filnavn}"
+                )
+            if case is None:
+                assert meta.ny_sak is not None
+                case = find_or_create_case(
+                    ctx,
+                    archive,
+                    api,
+                    ekstern_referanse=meta.saksreferanse,
+                    tittel=meta.ny_sak.get("tittel", meta.tittel),
+                    offentlig_tittel=meta.ny_sak.get(
+                        "offentlig_tittel", meta.ny_sak.get("tittel", meta.tittel)
+                    ),
+                    klasse=meta.ny_sak.get("klasse", "033"),
+                    enhet=meta.ny_sak.get("enhet", "Servicetorget"),
+                    tilgangsrestriksjon=meta.tilgangsrestriksjon,
+                )
+            record = file_record(
+                ctx,
+                archive,
+                api,
+                case,
+                Registration(
+                    tittel=meta.tittel,
+                    offentlig_tittel=meta.offentlig_tittel or meta.tittel,
+                    journalposttype=meta.journalposttype,
+                    dokumentets_dato=meta.dokumentets_dato.isoformat(),
+                    tilgangsrestriksjon=meta.tilgangsrestriksjon,
+                    skjermingshjemmel=meta.skjermingshjemmel,
+                    ekstern_referanse=f"arkiv:{data.sha256}",
+                    document=pdf,
+                ),
+            )
+        finally:
+            api.close()
+    except BusinessError as exc:
+        move(source, folder / "rejected", reason=str(exc))
+        raise
+    with ctx.step("Flytt til done/"):
+        move(source, folder / "done")
+    return {"journalpost": record["registreringsID"], "sak": case["mappeID"]}
+
+
+def read_metadata(source: Path) -> Metadata:
+    side = source.with_name(source.name + ".json")
+    try:
+        if side.exists():
+            raw = json.loads(side.read_text(encoding="utf-8"))
+        else:
+            parts = source.stem.split("__")
+            if len(parts) != 4:
+                raise BusinessError(
+                    f"Filnavnet {source.name} følger ikke mønsteret "
+                    "<saksreferanse>__<tittel>__<journalposttype>__<dato>, og det finnes ingen "
+                    f"{side.name}"
+                )
+            raw = dict(
+                zip(
+                    ("saksreferanse", "tittel", "journalposttype", "dokumentets_dato"),
+                    parts,
+                    strict=True,
+                )
+            )
+        return Metadata.model_validate(raw)
+    except json.JSONDecodeError as exc:
+        raise BusinessError(f"{side.name} er ikke gyldig JSON: {exc.msg}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BusinessError(f"Ugyldige metadata for {source.name}: {problems}") from None
+
+
+def as_pdf(ctx: RunContext, source: Path) -> Path:
+    """The document as PDF: PDFs as they are (checked), text and HTML converted."""
+    cfg = config()
+    suffix = source.suffix.lower()
+    if suffix in cfg["accepted"]:
+        if not source.read_bytes()[:5].startswith(b"%PDF"):
+            raise BusinessError(f"{source.name} er ikke en lesbar PDF-fil")
+        return source
+    if suffix not in cfg["convert_to_pdf"]:
+        raise BusinessError(
+            f"{source.name}: filtypen {suffix or '(ingen)'} kan ikke arkiveres "
+            f"(godtas: {', '.join(cfg['accepted'] + cfg['convert_to_pdf'])})"
+        )
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise BusinessError(f"{source.name} kan ikke leses som tekst (UTF-8)") from None
+    from RPA.PDF import PDF
+
+    body = text if suffix in (".html", ".htm") else f"<pre>{html.escape(text)}</pre>"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    return stable_document(
+        ctx, f"arkiv-{digest[:32]}.pdf", lambda path: PDF().html_to_pdf(body, str(path))
+    )
+
+
+def move(source: Path, folder: Path, reason: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (source, source.with_name(source.name + ".json")):
+        if path.exists():
+            shutil.move(str(path), folder / path.name)
+    if reason:
+        (folder / f"{source.name}.grunn.txt").write_text(reason + "\n", encoding="utf-8")
