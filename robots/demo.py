@@ -1,136 +1,151 @@
-"""`runner.py demo`: start the service on the configured database, submit demo work, follow it
-with a Rich progress bar and print a summary. Exits non-zero if any item ends other than expected.
+"""`runner.py demo`: the three caseworker flows end to end against the sandbox systems.
 
-Each demo item says what it should end as: normal work ends done, a simulated business error ends
-as a business error without retry, a transient system error is retried and ends done, a permanent
-one exhausts its attempts. A one-off schedule shows the scheduler enqueuing work.
+Starts the sandbox (HR portal, Noark archive, mail server) and the service (scheduler and worker
+processes) on a fresh SQLite file in var/demo/, then: finds the new hires (one onboarding item
+each), runs the sykefravær reminders, and lets a one-off schedule scan the archive inbox (two
+good documents and one that must be rejected). Follows the items with a progress bar, prints a
+summary, and exits 0 only if every item ended as the flows should.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
 
 from robots import audit
-from robots.models import ItemStatus, Run, Schedule, WorkItem, utcnow
+from robots.db import Database, upgrade
+from robots.models import ItemStatus, OutboxMessage, Run, Schedule, WorkItem, utcnow
 from robots.queue import Queue, status_name
-from robots.scheduler import fire_reference
 from robots.settings import Settings, load_settings
-from robots.tasks import InvalidPayload
+
+DEMO_CREDENTIALS = {
+    "RPA_CRED_HR_USERNAME": "robot",
+    "RPA_CRED_HR_PASSWORD": "robot-passord",
+    "RPA_CRED_ARCHIVE_USERNAME": "robot",
+    "RPA_CRED_ARCHIVE_PASSWORD": "robot-passord",
+}
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-@dataclass(frozen=True)
-class DemoItem:
-    task: str
-    reference: str
-    payload: dict[str, object]
-    expected: str
-
-
-def demo_items(stamp: str) -> list[DemoItem]:
-    items = [
-        DemoItem(
-            "selftest",
-            f"demo-{stamp}-{i:02d}",
-            {"sleep_ms": 150 + 40 * i, "note": f"Demoelement {i}"},
-            ItemStatus.DONE,
-        )
-        for i in range(1, 17)
-    ]
-    items += [
-        DemoItem(
-            "selftest",
-            f"demo-{stamp}-forretning-{i}",
-            {"fail": "business"},
-            ItemStatus.BUSINESS_ERROR,
-        )
-        for i in (1, 2)
-    ]
-    items += [
-        DemoItem("selftest", f"demo-{stamp}-ustabil-{i}", {"fail": "system_once"}, ItemStatus.DONE)
-        for i in (1, 2)
-    ]
-    items.append(DemoItem("selftest", f"demo-{stamp}-nede", {"fail": "system"}, ItemStatus.FAILED))
-    return items
+def prepare_inbox(inbox: Path) -> None:
+    """Two documents that belong in existing cases, one that cannot be filed."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "BYGG-2026-001__Nabovarsel fra Storgata 3__I__2026-03-01.txt").write_text(
+        "Nabovarsel om tilbygg i Storgata 1.\nMerknader sendes innen to uker.\n", encoding="utf-8"
+    )
+    (inbox / "innkjop-faktura.pdf").write_bytes(PDF)
+    (inbox / "innkjop-faktura.pdf.json").write_text(
+        json.dumps(
+            {
+                "saksreferanse": "INNKJOP-2026-17",
+                "tittel": "Faktura skoleutstyr",
+                "journalposttype": "I",
+                "dokumentets_dato": "2026-02-10",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (inbox / "skannet-uten-navn.txt").write_text(
+        "Ukjent brev uten saksreferanse\n", encoding="utf-8"
+    )
 
 
 def run_demo(settings: Settings, *, processes: int, timeout: float, console: Console) -> bool:
     from robots.serve import Service
+    from sandbox.run import Sandbox
 
-    # Worker processes read their settings from the environment: quiet logs into a file and a
-    # short backoff, so the retried items settle within the demo.
-    os.environ.setdefault("RPA_LOG_STDERR", "false")
-    os.environ.setdefault("RPA_LOG_FILE", str(settings.data_path / "logs" / "demo.log"))
-    os.environ.setdefault("RPA_BACKOFF_BASE_SECONDS", "1")
-    os.environ.setdefault("RPA_SCHEDULER_SYNC_SECONDS", "2")
+    demo_dir = settings.data_path / "demo"
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    demo_dir.mkdir(parents=True)
+    box = Sandbox(demo_dir / "sandbox").start()
+    # Worker processes read their settings from the environment.
+    os.environ.update(
+        {
+            "RPA_DATA_DIR": str(demo_dir),
+            "RPA_DATABASE_URL": f"sqlite:///{demo_dir / 'rpa.db'}",
+            "RPA_LOG_STDERR": "false",
+            "RPA_LOG_FILE": str(demo_dir / "logs" / "demo.log"),
+            "RPA_BACKOFF_BASE_SECONDS": "1",
+            "RPA_SCHEDULER_SYNC_SECONDS": "2",
+            "RPA_SYSTEM_URLS": json.dumps({"hr": box.hr.url, "archive": box.archive.url}),
+            "RPA_SMTP_HOST": box.smtp.host,
+            "RPA_SMTP_PORT": str(box.smtp.port),
+        }
+    )
+    for key, value in DEMO_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
     settings = load_settings()
+    upgrade(Database(settings.effective_database_url).engine)
+    prepare_inbox(demo_dir / "inbox")
+    console.print("Demo: RPA-roboter mot testsystemene", style="bold")
+    for name, url, login in box.describe():
+        console.print(f"  {name}: {url}  ({login})")
+
     service = Service(settings, processes=processes)
     queue = Queue(service.db, settings, service.registry)
-    stamp = utcnow().astimezone(settings.zone).strftime("%Y%m%d-%H%M%S")
-    console.print(f"Demo {stamp} på {service.db.engine.url.render_as_string()}", style="bold")
-
-    items = demo_items(stamp)
-    expected: dict[int, str] = {}
-    for demo in items:
-        submitted = queue.submit(demo.task, demo.reference, demo.payload, submitted_by="demo")
-        expected[submitted.item.id] = demo.expected
-    again = queue.submit(items[0].task, items[0].reference, items[0].payload, submitted_by="demo")
-    console.print(
-        f"Sendte inn {len(items)} elementer. Samme referanse på nytt ga element "
-        f"{again.item.id} (nytt: {'ja' if again.created else 'nei'})."
-    )
-    try:
-        queue.submit(
-            "selftest", f"demo-{stamp}-ugyldig", {"sleep_ms": "lenge"}, submitted_by="demo"
-        )
-        console.print("Ugyldige inndata ble godtatt", style="red")
-        return False
-    except InvalidPayload as exc:
-        console.print(f"Ugyldige inndata avvist som ventet: {exc.errors[0][0]}: {exc.errors[0][1]}")
-
-    fire_at = utcnow() + timedelta(seconds=3)
-    schedule_name = f"demo-{stamp}"
+    queue.submit("onboarding.find_new_hires", "demo-nyansatte", {}, submitted_by="demo")
+    queue.submit("sykefravaer.reminders", "demo-sykefravaer", {}, submitted_by="demo")
     with service.db.session() as session:
+        fire_at = utcnow() + timedelta(seconds=3)
         session.add(
             Schedule(
-                name=schedule_name,
-                task="selftest",
+                name="demo-innboks",
+                task="arkivering.scan_inbox",
                 trigger="date",
                 spec=fire_at.isoformat(),
-                payload={"note": "fra tidsplan"},
+                payload={},
                 source="database",
             )
         )
-        audit.record(session, "demo", "schedule_create", f"schedule:{schedule_name}")
-    scheduled_ref = fire_reference(schedule_name, fire_at)
-
+        audit.record(session, "demo", "schedule_create", "schedule:demo-innboks")
+    expected_hires = len(box.hr_app.state.data.new_hire_ids)
+    expected = {
+        ("onboarding.find_new_hires", ItemStatus.DONE): 1,
+        ("onboarding", ItemStatus.DONE): expected_hires,
+        ("sykefravaer.reminders", ItemStatus.DONE): 1,
+        ("arkivering.scan_inbox", ItemStatus.DONE): 1,
+        ("arkivering", ItemStatus.DONE): 2,
+        ("arkivering", ItemStatus.BUSINESS_ERROR): 1,
+    }
     service.start()
-    started = time.monotonic()
+    clock = time.monotonic()
     try:
-        ok = _follow(service, queue, expected, scheduled_ref, timeout, console)
+        counts = _follow(service.db, expected, timeout, console)
     finally:
         service.stop()
-    _summary(service, expected, scheduled_ref, time.monotonic() - started, settings, console)
+    ok = counts == Counter(expected)
+    _summary(service.db, box, counts, expected, time.monotonic() - clock, demo_dir, console)
+    box.stop()
+    if not ok:
+        console.print("Demoen endte ikke som forventet (se tabellen).", style="red")
     return ok
 
 
+def _counts(db: Database) -> Counter[tuple[str, str]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(WorkItem.task, WorkItem.status, func.count()).group_by(
+                WorkItem.task, WorkItem.status
+            )
+        ).all()
+    return Counter({(task, status): n for task, status, n in rows})
+
+
 def _follow(
-    service: object,
-    queue: Queue,
-    expected: dict[int, str],
-    scheduled_ref: str,
-    timeout: float,
-    console: Console,
-) -> bool:
-    db = queue.db
-    total = len(expected) + 1
+    db: Database, expected: dict[tuple[str, str], int], timeout: float, console: Console
+) -> Counter[tuple[str, str]]:
+    total = sum(expected.values())
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -138,78 +153,72 @@ def _follow(
         TimeElapsedColumn(),
     )
     deadline = time.monotonic() + timeout
-    with Progress(*columns, console=console, transient=False) as progress:
+    counts: Counter[tuple[str, str]] = Counter()
+    with Progress(*columns, console=console) as progress:
         bar = progress.add_task("Elementer avsluttet", total=total)
         while time.monotonic() < deadline:
-            with db.session() as session:
-                settled = session.scalar(
-                    select(func.count())
-                    .select_from(WorkItem)
-                    .where(WorkItem.id.in_(expected), WorkItem.status.in_(ItemStatus.FINAL))
-                )
-                scheduled = session.scalars(
-                    select(WorkItem.status).where(WorkItem.reference == scheduled_ref)
-                ).first()
-            done = settled + (1 if scheduled in ItemStatus.FINAL else 0)
-            progress.update(bar, completed=done)
-            if done == total:
+            counts = _counts(db)
+            settled = sum(n for (_, status), n in counts.items() if status in ItemStatus.FINAL)
+            busy = sum(n for (_, status), n in counts.items() if status not in ItemStatus.FINAL)
+            progress.update(
+                bar,
+                completed=min(settled, total),
+                description=f"Elementer avsluttet ({busy} i arbeid)",
+            )
+            if settled >= total and busy == 0:
                 break
             time.sleep(0.5)
-    with db.session() as session:
-        actual = dict(
-            session.execute(
-                select(WorkItem.id, WorkItem.status).where(WorkItem.id.in_(expected))
-            ).all()
-        )
-        scheduled = session.scalars(
-            select(WorkItem.status).where(WorkItem.reference == scheduled_ref)
-        ).first()
-    wrong = {i: (want, actual.get(i)) for i, want in expected.items() if actual.get(i) != want}
-    for item_id, (want, got) in wrong.items():
-        console.print(
-            f"Element {item_id}: ventet {status_name(want)}, ble {status_name(got or '-')}",
-            style="red",
-        )
-    if scheduled != ItemStatus.DONE:
-        console.print(f"Elementet fra tidsplanen ble {scheduled or 'aldri lagt i kø'}", style="red")
-    return not wrong and scheduled == ItemStatus.DONE
+    return _counts(db)
 
 
 def _summary(
-    service: object,
-    expected: dict[int, str],
-    scheduled_ref: str,
+    db: Database,
+    box: object,
+    counts: Counter[tuple[str, str]],
+    expected: dict[tuple[str, str], int],
     elapsed: float,
-    settings: Settings,
+    demo_dir: Path,
     console: Console,
 ) -> None:
-    db = service.db  # type: ignore[attr-defined]
-    with db.session() as session:
-        ids = list(expected) + list(
-            session.scalars(select(WorkItem.id).where(WorkItem.reference == scheduled_ref))
+    table = Table("Oppgave", "Status", "Elementer", "Forventet")
+    for key in sorted(set(counts) | set(expected)):
+        table.add_row(
+            key[0], status_name(key[1]), str(counts.get(key, 0)), str(expected.get(key, 0))
         )
-        rows = session.execute(
-            select(WorkItem.task, WorkItem.status, func.count(), func.sum(WorkItem.attempts))
-            .where(WorkItem.id.in_(ids))
-            .group_by(WorkItem.task, WorkItem.status)
-        ).all()
-        runs = session.scalars(select(Run).where(Run.item_id.in_(ids))).all()
-        chain = audit.verify(session)
-    table = Table("Oppgave", "Status", "Elementer", "Forsøk")
-    for task, status, count, attempts in rows:
-        table.add_row(task, status_name(status), str(count), str(attempts))
     console.print(table)
+    with db.session() as session:
+        runs = session.scalars(select(Run)).all()
+        mails = Counter(session.scalars(select(OutboxMessage.status)).all())
+        rejected = session.scalars(
+            select(WorkItem).where(WorkItem.status == ItemStatus.BUSINESS_ERROR)
+        ).all()
+        chain = audit.verify(session)
     durations = sorted((r.ended_at - r.started_at).total_seconds() for r in runs if r.ended_at)
+    archive = httpx.get(
+        f"{box.archive.url}/api/arkivstruktur/journalpost",  # type: ignore[attr-defined]
+        auth=("robot", "robot-passord"),
+    ).json()
+    delivered = httpx.get(f"{box.mail_web.url}/api/messages").json()  # type: ignore[attr-defined]
     if durations:
         console.print(
-            f"Kjøringer: {len(runs)}, varighet median "
-            f"{durations[len(durations) // 2]:.2f} s, maks {durations[-1]:.2f} s. "
-            f"Hele demoen: {elapsed:.1f} s."
+            f"Kjøringer: {len(runs)}; varighet median "
+            f"{durations[len(durations) // 2]:.1f} s, maks {durations[-1]:.1f} s. "
+            f"Hele demoen: {elapsed:.0f} s."
         )
     console.print(
-        f"Revisjonsspor: {'intakt' if chain.intact else 'BRUTT'} ({chain.checked} hendelser)."
+        f"Arkivet: {archive['count']} journalposter. E-post levert: {len(delivered)} "
+        f"(utboksen: {dict(mails)})."
+    )
+    for item in rejected:
+        console.print(f"Avvist med grunn: {item.error_message}")
+    console.print(
+        f"Revisjonssporet: {'intakt' if chain.intact else 'BRUTT'} ({chain.checked} hendelser)."
     )
     console.print(
-        f"Kjørelogger (JSONL): {settings.data_path / 'runs'}  –  se også "
-        "`python runner.py runs list` og `python runner.py runs show <id>`."
+        f"Alt fra demoen ligger i {demo_dir}: database, kjørelogger (runs/), "
+        "vedlegg (artifacts/), Excel-oversikt (exports/), innboks (inbox/)."
+    )
+    console.print(
+        f"Se mer: RPA_DATA_DIR={demo_dir} python runner.py runs list  |  "
+        "... runs report <id>  |  ... items list"
     )
