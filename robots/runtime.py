@@ -257,23 +257,20 @@ class SystemSession:
             return
         creds = credentials or Vault(self.settings).get(self.spec.system)
         for attempt in range(3):
-            if not self.on_login_page():
-                self.page.goto(self.url(flow.path))
-                self.check_page()
-            self.fill(flow.username, creds.username)
-            self.fill(flow.password, creds.password)
-            self.locate(flow.submit).click()
-            self.check_page()
             try:
+                if not (self.on_login_page() and self.exists(flow.username)):
+                    self.page.goto(self.url(flow.path))
+                    self.check_page()
+                self.fill(flow.username, creds.username)
+                self.fill(flow.password, creds.password)
+                self.locate(flow.submit).click()
+                self.check_page()
                 self._union(flow.success).wait_for(state="attached")
                 break
-            except PlaywrightTimeout:
-                self.check_page()
-                reason = (
-                    self.text(flow.failure)
-                    if flow.failure and self.exists(flow.failure)
-                    else "ingen innlogget side"
-                )
+            except (PlaywrightTimeout, SystemFault) as exc:
+                reason = str(exc).splitlines()[0]
+                if not isinstance(exc, SystemFault) and flow.failure and self.exists(flow.failure):
+                    reason = self.text(flow.failure)
                 if attempt == 2:
                     raise SystemFault(
                         f"{self.spec.system}: innloggingen som {creds.username!r} lyktes ikke "
@@ -370,15 +367,15 @@ def run_step(
     for attempt in range(retries + 1):
         try:
             with ctx.step(name if attempt == 0 else f"{name} (forsøk {attempt + 1})"):
+                if attempt:
+                    for session in ctx.sessions.values():
+                        session.ensure_logged_in()
                 return action()
         except TRANSIENT as exc:
             if attempt == retries:
                 raise
             ctx.log.warning(f"Forbigående feil i steget {name}: {exc}; prøver igjen")
             time.sleep(delay_seconds)
-            for session in ctx.sessions.values():
-                if isinstance(exc, SessionExpired) or not session.logged_in:
-                    session.ensure_logged_in()
     raise AssertionError("unreachable")
 
 

@@ -298,12 +298,21 @@ def create_app(
         )
 
     @app.get("/sykefravaer", response_class=HTMLResponse)
-    def absences(request: Request, side: int = Query(1, ge=1),
-                 avsluttet_siste: int = Query(0, ge=0, le=365)) -> HTMLResponse:
+    def absences(
+        request: Request, side: int = Query(1, ge=1), avsluttet_siste: int = Query(0, ge=0, le=365)
+    ) -> HTMLResponse:
         user = login_required(request)
         rows, total = data.absences(side, PER_PAGE, avsluttet_siste)
-        return render(request, "absences.html", user, rows=rows, total=total, page=side,
-                      pages=max(1, math.ceil(total / PER_PAGE)), recent=avsluttet_siste)
+        return render(
+            request,
+            "absences.html",
+            user,
+            rows=rows,
+            total=total,
+            page=side,
+            pages=max(1, math.ceil(total / PER_PAGE)),
+            recent=avsluttet_siste,
+        )
 
     # Test harness read-back ------------------------------------------------------------------
 

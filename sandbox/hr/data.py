@@ -354,8 +354,9 @@ class HRData:
             == 1
         )
 
-    def absences(self, page: int, per_page: int,
-                 recent_days: int = 0) -> tuple[list[sqlite3.Row], int]:
+    def absences(
+        self, page: int, per_page: int, recent_days: int = 0
+    ) -> tuple[list[sqlite3.Row], int]:
         """Active absences, plus those that ended within `recent_days` (to join periods)."""
         active = "WHERE a.end_date IS NULL OR a.end_date >= ?"
         today = (self.today - timedelta(days=recent_days)).isoformat()

@@ -1,0 +1,288 @@
+"""The three flows end to end: real Chromium, the real sandbox, a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from robots.models import ItemStatus, OutboxMessage, Run, RunEvent, Worker, WorkItem
+from robots.workdays import WorkingDays
+from sandbox.common import Faults
+from tasks.sykefravaer import Absence, config, due_reminders, join_periods
+from tests.conftest import Env, wait_for
+
+AUTH = ("robot", "robot-passord")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def robot_env(box: Any) -> dict[str, str]:
+    return {
+        "RPA_SYSTEM_URLS": json.dumps({"hr": box.hr.url, "archive": box.archive.url}),
+        "RPA_CRED_HR_USERNAME": "robot",
+        "RPA_CRED_HR_PASSWORD": "robot-passord",
+        "RPA_CRED_ARCHIVE_USERNAME": "robot",
+        "RPA_CRED_ARCHIVE_PASSWORD": "robot-passord",
+        "RPA_SMTP_HOST": box.smtp.host,
+        "RPA_SMTP_PORT": str(box.smtp.port),
+    }
+
+
+def run_worker(env: Env, box: Any, timeout: float = 400) -> None:
+    result = env.runner("worker", "--until-idle", extra_env=robot_env(box), timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def records(box: Any) -> list[dict[str, Any]]:
+    return httpx.get(f"{box.archive.url}/api/arkivstruktur/journalpost", auth=AUTH).json()[
+        "results"
+    ]
+
+
+def mails(box: Any) -> list[dict[str, Any]]:
+    return httpx.get(f"{box.mail_web.url}/api/messages").json()
+
+
+def statuses(env: Env) -> dict[str, str]:
+    with env.db.session() as session:
+        return {f"{i.task}:{i.reference}": i.status for i in session.scalars(select(WorkItem))}
+
+
+def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env, box = sqlite_env, sandbox
+    env.queue().submit("onboarding.find_new_hires", "nyansatte-1", {}, submitted_by="t")
+    run_worker(env, box)
+    hires = box.hr_app.state.data.new_hire_ids
+    assert statuses(env) == {
+        "onboarding.find_new_hires:nyansatte-1": "done",
+        **{f"onboarding:{h}": "done" for h in hires},
+    }
+    filed = records(box)
+    assert len(filed) == len(hires)
+    employees = {h: httpx.get(f"{box.hr.url}/_sandbox/employees/{h}").json() for h in hires}
+    for record in filed:
+        hire = int(record["eksternReferanse"].split(":")[1])
+        person = employees[hire]["employee"]
+        assert record["skjerming"] == {
+            "tilgangsrestriksjon": "P",
+            "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
+        }
+        assert record["offentligTittel"] == "Arbeidsavtale"
+        assert person["name"] in record["tittel"]
+        assert person["fnr"] not in json.dumps(record)
+    for hire, state in employees.items():
+        done = {i["code"] for i in state["checklist"] if i["done_at"]}
+        assert done == {"arbeidsavtale", "it_tilgang"}
+        assert [r["reference"] for r in state["it_requests"]] == [f"onboarding:{hire}:it"]
+    sent = mails(box)
+    assert len(sent) == len(hires)
+    for message in sent:
+        assert "Taushetserklæring" in message["body"] and "frist" in message["body"]
+        assert not any(e["employee"]["fnr"] in message["body"] for e in employees.values())
+    # A second pass over the same hires (new references) files, orders and mails nothing new.
+    for hire in hires[:3]:
+        env.queue().submit("onboarding", f"{hire}-igjen", {"employee_id": hire}, submitted_by="t")
+    run_worker(env, box)
+    assert len(records(box)) == len(hires) and len(mails(box)) == len(hires)
+    for hire in hires[:3]:
+        state = httpx.get(f"{box.hr.url}/_sandbox/employees/{hire}").json()
+        assert len(state["it_requests"]) == 1
+
+
+def test_unknown_employee_is_a_business_error(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    env.queue().submit("onboarding", "99999", {"employee_id": 99999}, submitted_by="t")
+    run_worker(env, sandbox)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+    assert item.status == ItemStatus.BUSINESS_ERROR
+    assert item.error_message == "Fant ikke ansatt 99999 i personalsystemet"
+
+
+def expected_reminders(box: Any) -> set[str]:
+    rows = httpx.get(f"{box.hr.url}/_sandbox/absences").json()
+    data = box.hr_app.state.data
+    history = [
+        a
+        for r in rows
+        for a in httpx.get(f"{box.hr.url}/_sandbox/employees/{r['employee_id']}").json()["absences"]
+    ]
+    absences = [
+        Absence(
+            a["employee_id"],
+            "",
+            "",
+            date.fromisoformat(a["first_day"]),
+            date.fromisoformat(a["end_date"]) if a["end_date"] else None,
+            a["grade"],
+            a["kind"],
+            "",
+            "",
+        )
+        for a in {a["id"]: a for a in history}.values()
+    ]
+    calendar = WorkingDays(["12-24", "12-31"])
+    keys = set()
+    for period in join_periods(absences, 16):
+        for m in due_reminders(period, data.today, calendar, config()):
+            keys.add(f"sykefravaer:{period.employee_id}:{period.start.isoformat()}:{m.code}")
+    return keys
+
+
+def test_sykefravaer_reminders_once_per_milestone_and_excel(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env, box = sqlite_env, sandbox
+    env.queue().submit("sykefravaer.reminders", "dag-1", {}, submitted_by="t")
+    run_worker(env, box)
+    expected = expected_reminders(box)
+    sent = mails(box)
+    assert expected and {m["headers"]["X-RPA-Key"] for m in sent} == expected
+    assert len(sent) == len(expected)
+    numbers = [a["fnr"] for a in box.hr_app.state.data.query("SELECT fnr FROM employee")]
+    for message in sent:
+        assert "Frist:" in message["body"] and "Hva du skal gjøre" in message["body"]
+        assert not any(n in message["body"] or n in message["subject"] for n in numbers)
+    env.queue().submit("sykefravaer.reminders", "dag-1-igjen", {}, submitted_by="t")
+    run_worker(env, box)
+    assert len(mails(box)) == len(expected)  # nothing twice
+    with env.db.session() as session:
+        result = session.scalars(
+            select(WorkItem.result).where(WorkItem.reference == "dag-1-igjen")
+        ).one()
+    assert result["sent"] == 0 and result["already_sent"] == len(expected)
+    sheet = load_workbook(result["overview"]).active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["Ansattnr", "Navn", "Enhet"] and sheet.max_row > 1
+    cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row)
+    assert not any(n in cells for n in numbers)
+
+
+def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env, box = sqlite_env, sandbox
+    inbox = env.data_dir / "inbox"
+    inbox.mkdir()
+    (inbox / "BYGG-2026-002__Søknad om garasje__I__2026-02-01.txt").write_text("Søknad\n")
+    (inbox / "vedtak.pdf").write_bytes(PDF)
+    (inbox / "vedtak.pdf.json").write_text(
+        json.dumps(
+            {
+                "saksreferanse": "NY-2026-9",
+                "tittel": "Vedtak",
+                "journalposttype": "U",
+                "dokumentets_dato": "2026-02-03",
+                "tilgangsrestriksjon": "U",
+                "skjermingshjemmel": "Offl. § 13",
+                "ny_sak": {"tittel": "Ny sak fra innboksen", "klasse": "033", "enhet": "Arkiv"},
+            }
+        )
+    )
+    (inbox / "ODEGAARD-1__Brev__I__2026-02-01.pdf").write_bytes(b"not a pdf at all")
+    (inbox / "INGEN-SAK__Brev__I__2026-02-01.txt").write_text("hei\n")
+    env.queue().submit("arkivering.scan_inbox", "skann-1", {}, submitted_by="t")
+    run_worker(env, box)
+    filed = records(box)
+    assert sorted(r["tittel"] for r in filed) == ["Søknad om garasje", "Vedtak"]
+    vedtak = next(r for r in filed if r["tittel"] == "Vedtak")
+    assert vedtak["skjerming"]["tilgangsrestriksjon"] == "U"
+    main = vedtak["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
+    import hashlib
+
+    assert main["sjekksum"] == hashlib.sha256(PDF).hexdigest()
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == [
+        "BYGG-2026-002__Søknad om garasje__I__2026-02-01.txt",
+        "vedtak.pdf",
+        "vedtak.pdf.json",
+    ]
+    rejected = inbox / "rejected"
+    assert (
+        "ikke en lesbar PDF"
+        in (rejected / "ODEGAARD-1__Brev__I__2026-02-01.pdf.grunn.txt").read_text()
+    )
+    assert (
+        "Fant ingen sak med referanse INGEN-SAK"
+        in (rejected / "INGEN-SAK__Brev__I__2026-02-01.txt.grunn.txt").read_text()
+    )
+    counts = Counter(statuses(env).values())
+    assert counts == {"done": 3, "business_error": 2}
+    # scanning again finds nothing new to file
+    env.queue().submit("arkivering.scan_inbox", "skann-2", {}, submitted_by="t")
+    run_worker(env, box)
+    assert len(records(box)) == 2
+
+
+def test_faults_end_done_or_business_error_without_duplicates(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    box = sandbox
+    box.set_faults(
+        Faults(
+            seed=5, error_rate=0.1, popup_rate=0.3, session_expiry_rate=0.05, layout_variant=True
+        )
+    )
+    hires = box.hr_app.state.data.new_hire_ids[:4]
+    for hire in hires:
+        env.queue().submit("onboarding", str(hire), {"employee_id": hire}, submitted_by="t")
+    env.queue().submit("onboarding", "404", {"employee_id": 404}, submitted_by="t")
+    env.queue().submit("sykefravaer.reminders", "dag", {}, submitted_by="t")
+    run_worker(env, box, timeout=600)
+    final = statuses(env)
+    assert final == {
+        **{f"onboarding:{h}": "done" for h in hires},
+        "onboarding:404": "business_error",
+        "sykefravaer.reminders:dag": "done",
+    }
+    injected = box.hr_app.state.faults.injected
+    assert injected["error"] and injected["popup"]
+    filed = records(box)
+    assert sorted(r["eksternReferanse"] for r in filed) == sorted(
+        f"onboarding:{h}:arbeidsavtale" for h in hires
+    )
+    keys = [m["headers"]["X-RPA-Key"] for m in mails(box)]
+    assert len(keys) == len(set(keys))  # no mail delivered twice
+    with env.db.session() as session:
+        outbox = Counter(session.scalars(select(OutboxMessage.status)).all())
+    assert outbox == {"sent": len(keys)}
+
+
+def test_worker_killed_while_filing_still_files_exactly_once(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    box = sandbox
+    box.archive_app.state.faults.set(Faults(latency_ms=700))
+    hire = box.hr_app.state.data.new_hire_ids[5]
+    item = env.queue().submit("onboarding", str(hire), {"employee_id": hire}, submitted_by="t").item
+    proc = env.start("worker", "--processes", "1", name="worker", extra_env=robot_env(box))
+
+    def filing() -> int | None:
+        with env.db.session() as session:
+            started = session.scalars(
+                select(RunEvent.run_id).where(RunEvent.message.like("Start: Journalfør%"))
+            ).first()
+            worker = session.scalars(
+                select(Worker).where(Worker.current_item_id == item.id)
+            ).first()
+        return worker.pid if started and worker else None
+
+    # the Journalfør step is logged to the database with the heartbeat (0.5 s in tests)
+    pid = wait_for(filing, timeout=180, interval=0.05, message="filing under way")
+    os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]
+    wait_for(
+        lambda: statuses(env)[f"onboarding:{hire}"] == "done",
+        timeout=240,
+        message="item done after reclaim",
+    )
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    filed = [r for r in records(box) if r["eksternReferanse"] == f"onboarding:{hire}:arbeidsavtale"]
+    assert len(filed) == 1
+    with env.db.session() as session:
+        outcomes = [
+            r.outcome
+            for r in session.scalars(select(Run).where(Run.item_id == item.id).order_by(Run.id))
+        ]
+    assert "abandoned" in outcomes and outcomes[-1] == "done", outcomes
+    assert len(mails(box)) == 1
+    assert Path(env.data_dir / "documents" / f"arbeidsavtale-{hire}.pdf").exists()
