@@ -13,6 +13,9 @@ EXIT_CODES = {
     "SchemaOutdated": 6,
     "SettingsError": 7,
     "ScheduleError": 7,
+    "SelectorFileError": 7,
+    "BrowserNotFound": 11,
+    "VaultError": 11,
     "ItemNotFound": 8,
     "InvalidTransition": 8,
 }
