@@ -602,11 +602,12 @@ def scheduler() -> None:
 @app.command("serve")
 def serve(
     processes: int = typer.Option(None, "--processes", "-p", min=1, max=64),
+    port: int = typer.Option(8000, help="Konsollens port (0: ingen konsoll)."),
 ) -> None:
-    """Kjør planlegger og arbeidere i én kommando (standardoppsettet på SQLite)."""
+    """Kjør planlegger, arbeidere og konsollen i én kommando (standardoppsettet på SQLite)."""
     from robots.serve import Service
 
-    service = Service(_settings(), processes=processes)
+    service = Service(_settings(), processes=processes, web_port=port or None)
     stop = _wait_for_stop()
     service.start()
     stop.wait()
@@ -709,3 +710,60 @@ def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.
     )
     if missing:
         raise typer.Exit(10)
+
+
+users_app = typer.Typer(help="Brukere av konsollen.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: str = typer.Option(..., help="caseworker, operator, auditor eller admin."),
+    name: str = typer.Option("", help="Visningsnavn."),
+    password_stdin: bool = typer.Option(False, help="Les passordet fra standard inn."),
+) -> None:
+    """Legg til en bruker (passordet lagres som argon2-hash)."""
+    from robots.console.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Passord", hide_input=True, confirmation_prompt=True)
+    db = _database()
+    with db.session() as session:
+        add_user(session, username, password, role, cli_actor(), name)
+    console.print(f"Brukeren {username} ({role}) er lagt til.")
+
+
+@users_app.command("token")
+def users_token(
+    username: str, name: str = typer.Option("api", help="Hva nøkkelen er for.")
+) -> None:
+    """Lag en API-nøkkel for en bruker (vises bare én gang)."""
+    from robots.console.auth import new_token
+    from robots.models import User
+
+    db = _database()
+    with db.session() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            from robots.queue import ItemNotFound
+
+            raise ItemNotFound(f"Fant ikke brukeren {username}")
+        token = new_token(session, user, name, cli_actor())
+    console.print(f"API-nøkkel for {username} (vises bare nå): {token}")
+
+
+@app.command("web")
+def web(
+    host: str = typer.Option("127.0.0.1", help="Adressen konsollen lytter på."),
+    port: int = typer.Option(8000, help="Porten."),
+) -> None:
+    """Start konsollen (FastAPI) for saksbehandlere, drift og revisorer."""
+    import uvicorn
+
+    from robots.console.app import create_app
+
+    _database()
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="warning")

@@ -121,6 +121,7 @@ Index(
     postgresql_where=WorkItem.status == "running",
 )
 Index("ix_work_item_status", WorkItem.status, WorkItem.task)
+Index("ix_work_item_task_created", WorkItem.task, WorkItem.created_at)
 
 
 class Run(Base):
@@ -140,6 +141,8 @@ class Run(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     item: Mapped[WorkItem] = relationship(back_populates="runs")
+
+    __table_args__ = (Index("ix_run_outcome_started", "outcome", "started_at"),)
     events: Mapped[list[RunEvent]] = relationship(order_by="RunEvent.seq")
     artifacts: Mapped[list[Artifact]] = relationship(order_by="Artifact.id")
 
@@ -244,3 +247,51 @@ class OutboxMessage(Base):
     run_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Role:
+    CASEWORKER = "caseworker"  # saksbehandler
+    OPERATOR = "operator"  # drift
+    AUDITOR = "auditor"  # revisor
+    ADMIN = "admin"
+    ALL = (CASEWORKER, OPERATOR, AUDITOR, ADMIN)
+
+
+class User(Base):
+    """A console user: argon2 password hash, one role, back-off after failed logins."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A machine client's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Pause(Base):
+    """A paused task or system: workers do not claim its items until it is resumed."""
+
+    __tablename__ = "pause"
+    __table_args__ = (UniqueConstraint("kind", "name", name="uq_pause"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))  # task | system
+    name: Mapped[str] = mapped_column(String(100))
+    paused_by: Mapped[str] = mapped_column(String(120))
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,7 +26,7 @@ from robots import statements as sql
 from robots.artifacts import artifact_rows
 from robots.db import Database
 from robots.masking import mask_text
-from robots.models import Artifact, ItemStatus, Run, RunOutcome, WorkItem, utcnow
+from robots.models import Artifact, ItemStatus, Pause, Run, RunOutcome, WorkItem, utcnow
 from robots.runlog import ingest_jsonl, store_events
 from robots.settings import Settings
 from robots.tasks import Task, get_task
@@ -88,6 +88,8 @@ class Queue:
         self.data_dir: Path = settings.data_path
         self._pg = db.engine.dialect.name == "postgresql"
         self._next_reclaim = 0.0  # monotonic time of the next expired-lease scan
+        self._paused: set[tuple[str, str]] = set()
+        self._pauses_until = 0.0  # monotonic time the cached pauses expire
 
     # Submitting -----------------------------------------------------------------------------
 
@@ -179,7 +181,9 @@ class Queue:
         One short transaction on a Core connection: reclaim expired leases (at most every
         `reclaim_interval_seconds`), take the next item, insert its run.
         """
-        names = list(tasks if tasks is not None else self.registry)
+        names = self._unpaused(list(tasks if tasks is not None else self.registry))
+        if not names:
+            return None
         now = utcnow()
         lease_until = now + timedelta(seconds=self.settings.lease_seconds)
         params = {"now": now, "names": names, "worker_id": worker.id, "lease_until": lease_until}
@@ -208,6 +212,50 @@ class Queue:
                 },
             ).scalar_one()
         return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
+
+    def _unpaused(self, names: list[str]) -> list[str]:
+        """Drop paused tasks and tasks on paused systems (pauses re-read every 2 s)."""
+        if time.monotonic() >= self._pauses_until:
+            with self.db.engine.connect() as conn:
+                rows = conn.execute(select(Pause.kind, Pause.name)).all()
+            self._paused = {(kind, name) for kind, name in rows}
+            self._pauses_until = time.monotonic() + 2
+        if not self._paused:
+            return names
+        return [
+            n
+            for n in names
+            if ("task", n) not in self._paused
+            and not any(
+                ("system", s) in self._paused
+                for s in (self.registry[n].systems if n in self.registry else ())
+            )
+        ]
+
+    def pause(self, kind: str, name: str, actor: str) -> None:
+        if kind not in ("task", "system"):
+            raise ValueError("kind må være task eller system")
+        with self.db.session() as session:
+            if session.scalars(select(Pause).where(Pause.kind == kind, Pause.name == name)).first():
+                return
+            session.add(Pause(kind=kind, name=name, paused_by=actor))
+            audit.record(session, actor, "pause", f"{kind}:{name}")
+        self._pauses_until = 0.0
+
+    def resume(self, kind: str, name: str, actor: str) -> None:
+        with self.db.session() as session:
+            pause = session.scalars(
+                select(Pause).where(Pause.kind == kind, Pause.name == name)
+            ).first()
+            if pause is None:
+                return
+            session.delete(pause)
+            audit.record(session, actor, "resume", f"{kind}:{name}")
+        self._pauses_until = 0.0
+
+    def paused(self) -> list[Pause]:
+        with self.db.session() as session:
+            return list(session.scalars(select(Pause).order_by(Pause.kind, Pause.name)))
 
     def _has_limit(self, task_name: str) -> bool:
         task = self.registry.get(task_name)

@@ -15,7 +15,9 @@ from robots.worker import Supervisor
 
 
 class Service:
-    def __init__(self, settings: Settings, *, processes: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, processes: int | None = None, web_port: int | None = None
+    ) -> None:
         self.settings = settings
         configure_logging(settings)
         self.db = Database(settings.effective_database_url)
@@ -24,6 +26,12 @@ class Service:
         self.scheduler = Scheduler(self.db, settings, self.registry)
         self.supervisor = Supervisor(processes or settings.worker_processes, settings)
         self._threads: list[threading.Thread] = []
+        self.web = None
+        if web_port is not None:
+            from robots.console.app import create_app
+            from sandbox.common import ServerThread
+
+            self.web = ServerThread(create_app(settings, self.db), web_port)
 
     def start(self) -> None:
         self.supervisor.start()
@@ -34,6 +42,8 @@ class Service:
         logger.info(f"Tjenesten kjører: planlegger og {self.supervisor.count} arbeiderprosesser")
 
     def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
         self.scheduler.stop()
         self.supervisor.stop()
         for thread in self._threads:

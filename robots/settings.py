@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     sandbox_mail_port: int = Field(default=8103, ge=0, le=65535)
     sandbox_smtp_port: int = Field(default=8025, ge=0, le=65535)
 
+    retention_days: int = Field(
+        default=90, ge=1, description="Run events and artifacts older than this are purged."
+    )
     smtp_host: str = Field(default="127.0.0.1", description="Mail server for reminders.")
     smtp_port: int = Field(default=8025, ge=1, le=65535)
     mail_from: str = Field(default="robot@kommune.example")

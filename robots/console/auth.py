@@ -1,0 +1,132 @@
+"""Console users: argon2 password hashes, roles, back-off after failed logins, API tokens,
+CSRF tokens for every form."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robots import audit
+from robots.models import ApiToken, Role, User, utcnow
+
+_hasher = PasswordHasher()
+FREE_ATTEMPTS = 3  # failed logins before the back-off starts
+FIRST_LOCK = timedelta(seconds=30)  # doubled for each further failure
+MAX_LOCK = timedelta(minutes=15)
+
+# What each role may do. Admin may do everything.
+PERMISSIONS = {
+    Role.CASEWORKER: {"submit", "own_items", "retry_own"},
+    Role.OPERATOR: {"dashboard", "all_items", "retry", "cancel", "schedules", "pause"},
+    Role.AUDITOR: {"runs", "audit", "export", "all_items_read"},
+}
+
+
+def can(role: str, permission: str) -> bool:
+    return role == Role.ADMIN or permission in PERMISSIONS.get(role, set())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a logged-in user or a token's user."""
+
+    id: int
+    username: str
+    role: str
+    via_token: bool = False
+
+    @property
+    def actor(self) -> str:
+        return f"{'api' if self.via_token else 'web'}:{self.username}"
+
+
+class LoginRefused(Exception):
+    """Wrong username or password, or locked for a while (message for the login page)."""
+
+
+def add_user(
+    session: Session, username: str, password: str, role: str, actor: str, display_name: str = ""
+) -> User:
+    if role not in Role.ALL:
+        raise ValueError(f"Ukjent rolle {role!r}; bruk en av {', '.join(Role.ALL)}")
+    if len(password) < 10:
+        raise ValueError("Passordet må ha minst 10 tegn")
+    if session.scalars(select(User).where(User.username == username)).first():
+        raise ValueError(f"Brukeren {username!r} finnes allerede")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=_hasher.hash(password),
+        failed_logins=0,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user_add", f"user:{username}", {"role": role})
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The user, or LoginRefused. After FREE_ATTEMPTS failures each further failure locks the
+    account for twice as long (capped), whether the password was right or not meanwhile."""
+    now = utcnow()
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        _hasher.hash(password)  # same time as a real check: no user enumeration by timing
+        audit.record(session, f"web:{username}", "login_failed", "console", {"reason": "ukjent"})
+        raise LoginRefused("Feil brukernavn eller passord.")
+    if user.locked_until and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise LoginRefused(f"For mange mislykkede forsøk. Prøv igjen om {wait} sekunder.")
+    try:
+        _hasher.verify(user.password_hash, password)
+    except VerificationError:
+        user.failed_logins += 1
+        if user.failed_logins >= FREE_ATTEMPTS:
+            lock = min(MAX_LOCK, FIRST_LOCK * 2 ** (user.failed_logins - FREE_ATTEMPTS))
+            user.locked_until = now + lock
+        audit.record(
+            session, f"web:{username}", "login_failed", "console", {"failed": user.failed_logins}
+        )
+        raise LoginRefused("Feil brukernavn eller passord.") from None
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    audit.record(session, f"web:{username}", "login", "console")
+    return user
+
+
+def new_token(session: Session, user: User, name: str, actor: str) -> str:
+    token = "rpa_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token)))
+    audit.record(session, actor, "token_add", f"user:{user.username}", {"name": name})
+    return token
+
+
+def token_user(session: Session, token: str) -> User | None:
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    return session.get(User, row.user_id) if row else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_token(session_data: dict[str, str]) -> str:
+    if "csrf" not in session_data:
+        session_data["csrf"] = secrets.token_urlsafe(24)
+    return session_data["csrf"]
+
+
+def csrf_ok(session_data: dict[str, str], given: str | None) -> bool:
+    expected = session_data.get("csrf")
+    return bool(expected and given and hmac.compare_digest(expected, given))

@@ -1,0 +1,61 @@
+"""Maintenance: retention of run logs and artifacts. The audit trail is kept whole (its hash
+chain must still verify), and so are the work items and runs themselves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select
+
+from robots import audit
+from robots.context import RunContext
+from robots.db import Database
+from robots.models import Artifact, Run, RunEvent, utcnow
+from robots.runlog import jsonl_path
+from robots.tasks import task
+
+
+class RetentionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(default=None, ge=1, description="Tom: innstillingen retention_days")
+
+
+@task("vedlikehold.retention", input=RetentionInput, max_attempts=3)
+def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
+    """Sletter kjøreloggens hendelser og vedlegg eldre enn oppbevaringstiden."""
+    days = data.days or ctx.settings.retention_days
+    cutoff = utcnow() - timedelta(days=days)
+    db = Database(ctx.settings.effective_database_url)
+    try:
+        with ctx.step("Slett gamle hendelser og vedlegg"), db.session() as session:
+            old_runs = select(Run.id).where(Run.started_at < cutoff, Run.id != ctx.claim.run_id)
+            files = session.scalars(
+                select(Artifact.path).where(Artifact.run_id.in_(old_runs))
+            ).all()
+            run_ids = session.scalars(old_runs).all()
+            events = session.execute(delete(RunEvent).where(RunEvent.run_id.in_(old_runs))).rowcount
+            artifacts = session.execute(
+                delete(Artifact).where(Artifact.run_id.in_(old_runs))
+            ).rowcount
+            audit.record(
+                session,
+                f"oppgave:{ctx.claim.task}",
+                "retention",
+                "run_log",
+                {"days": days, "events": events, "artifacts": artifacts},
+            )
+        removed = 0
+        for path in [*map(Path, files), *(jsonl_path(ctx.settings.data_path, r) for r in run_ids)]:
+            if path.exists():
+                path.unlink()
+                removed += 1
+    finally:
+        db.dispose()
+    ctx.log.info(
+        f"Slettet {events} hendelser, {artifacts} vedlegg og {removed} filer eldre enn {days} dager"
+    )
+    return {"events": events, "artifacts": artifacts, "files": removed}

@@ -1,0 +1,288 @@
+"""The console: roles through pages and API, CSRF, escaping, injection, masking, the audit
+chain view, retention; and each role's main journey in real Chromium."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from robots.console.app import create_app
+from robots.console.auth import add_user, new_token
+from robots.models import AuditEvent, Run, RunEvent, User, utcnow
+from sandbox.common import ServerThread
+from tests.conftest import Env
+from tests.test_fnr import make
+
+PASSWORD = "riktig-passord-123"
+ROLES = ("caseworker", "operator", "auditor", "admin")
+
+
+@pytest.fixture
+def console(sqlite_env: Env) -> Any:
+    env = sqlite_env
+    tokens = {}
+    with env.db.session() as session:
+        for role in ROLES:
+            user = add_user(session, role, PASSWORD, role, "test")
+            tokens[role] = new_token(session, user, "test", "test")
+        add_user(session, "kollega", PASSWORD, "caseworker", "test")
+    server = ServerThread(create_app(env.settings, env.db)).start()
+    yield env, server, tokens
+    server.stop()
+
+
+def login(server: ServerThread, user: str, password: str = PASSWORD) -> httpx.Client:
+    client = httpx.Client(base_url=server.url)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    response = client.post("/login", data={"username": user, "password": password, "csrf": csrf})
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(client: httpx.Client, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def api(server: ServerThread, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+
+
+# What each role may do, through the API.
+MATRIX = {
+    ("GET", "/api/items"): {"caseworker", "operator", "auditor", "admin"},
+    ("POST", "/api/items"): {"caseworker", "admin"},
+    ("GET", "/api/dashboard"): {"operator", "admin"},
+    ("GET", "/api/schedules"): {"operator", "admin"},
+    ("POST", "/api/pauses/task/probe"): {"operator", "admin"},
+    ("GET", "/api/runs"): {"auditor", "admin"},
+    ("GET", "/api/audit"): {"auditor", "admin"},
+    ("GET", "/api/audit/verify"): {"auditor", "admin"},
+}
+
+
+def test_role_matrix_through_the_api(console: Any) -> None:
+    env, server, tokens = console
+    for role in ROLES:
+        client = api(server, tokens[role])
+        for (method, path), allowed in MATRIX.items():
+            body = {"task": "probe", "reference": f"{role}-{path}", "payload": {}}
+            response = client.request(method, path, json=body if method == "POST" else None)
+            if role in allowed:
+                assert response.status_code in (200, 201), (role, path, response.text)
+            else:
+                assert response.status_code == 403, (role, path, response.status_code)
+    # retry and cancel: operator yes, auditor no
+    item = (
+        api(server, tokens["caseworker"])
+        .post("/api/items", json={"task": "probe", "reference": "x", "payload": {}})
+        .json()
+    )
+    assert api(server, tokens["auditor"]).post(f"/api/items/{item['id']}/cancel").status_code == 403
+    assert (
+        api(server, tokens["operator"]).post(f"/api/items/{item['id']}/cancel").json()["status"]
+        == "cancelled"
+    )
+    assert (
+        api(server, tokens["caseworker"]).post(f"/api/items/{item['id']}/cancel").status_code == 403
+    )
+    assert (
+        api(server, tokens["caseworker"]).post(f"/api/items/{item['id']}/retry").json()["status"]
+        == "pending"
+    )
+    assert httpx.get(f"{server.url}/api/items").status_code == 401
+    assert api(server, "rpa_feil").get("/api/items").status_code == 401
+
+
+def test_role_matrix_through_the_pages(console: Any) -> None:
+    _, server, _ = console
+    pages = {
+        "/mine": {"caseworker", "admin"},
+        "/drift": {"operator", "admin"},
+        "/tidsplaner": {"operator", "admin"},
+        "/revisjon": {"auditor", "admin"},
+        "/revisjonsspor": {"auditor", "admin"},
+        "/ny/probe": {"caseworker", "admin"},
+    }
+    for role in ROLES:
+        client = login(server, role)
+        for path, allowed in pages.items():
+            status = client.get(path).status_code
+            assert status == (200 if role in allowed else 403), (role, path, status)
+    assert httpx.get(f"{server.url}/drift").status_code == 303  # not logged in: to login
+
+
+def test_submit_form_validation_escaping_and_own_items_only(console: Any) -> None:
+    env, server, _ = console
+    kari = login(server, "caseworker")
+    token = csrf_of(kari, "/ny/probe")
+    bad = kari.post("/ny/probe", data={"csrf": token, "reference": "r1", "sleep_s": "lenge"})
+    assert bad.status_code == 400 and "sleep_s: må være et tall" in bad.text
+    number = make(date(1990, 5, 17), 123)
+    script = "<script>alert('x')</script>"
+    ok = kari.post("/ny/selftest", data={"csrf": token, "reference": script,
+                                         "note": f"fnr {number}"})
+    assert ok.status_code == 303
+    page = kari.get(ok.headers["location"]).text
+    assert script not in page and "&lt;script&gt;" in page
+    assert number not in page and f"{number[:6]}*****" in page
+    assert number not in kari.get("/api/items").text
+    other = login(server, "kollega")
+    item_id = ok.headers["location"].rsplit("/", 1)[1]
+    assert other.get(f"/elementer/{item_id}").status_code == 404
+    assert other.get("/api/items").json() == []
+    assert "&lt;script&gt;" in kari.get("/mine").text
+
+
+def test_csrf_is_required_on_every_form_and_unsafe_api_call(console: Any) -> None:
+    _, server, _ = console
+    kari = login(server, "caseworker")
+    assert kari.post("/ny/probe", data={"reference": "x"}).status_code == 403
+    assert kari.post("/ny/probe", data={"reference": "x", "csrf": "feil"}).status_code == 403
+    assert kari.post("/api/items", json={"task": "probe", "reference": "y"}).status_code == 403
+    token = csrf_of(kari, "/mine")
+    assert (
+        kari.post(
+            "/api/items", json={"task": "probe", "reference": "y"}, headers={"x-csrf-token": token}
+        ).status_code
+        == 201
+    )
+    assert (
+        httpx.post(
+            f"{server.url}/login", data={"username": "caseworker", "password": PASSWORD}
+        ).status_code
+        == 403
+    )
+
+
+def test_sql_injection_in_search_fields_is_just_text(console: Any) -> None:
+    env, server, tokens = console
+    auditor = login(server, "auditor")
+    for evil in ("' OR 1=1 --", "x'; DROP TABLE work_item; --", "%' UNION SELECT 1 --"):
+        response = auditor.get("/revisjon", params={"reference": evil, "actor": evil})
+        assert response.status_code == 200 and "0 kjøringer" in response.text
+        assert auditor.get("/revisjonsspor", params={"actor": evil}).status_code == 200
+    assert api(server, tokens["admin"]).get("/api/items").status_code == 200  # table intact
+
+
+def test_login_back_off_after_failures(console: Any) -> None:
+    env, server, _ = console
+    client = httpx.Client(base_url=server.url)
+    for _ in range(3):
+        token = csrf_of(client, "/login")
+        response = client.post(
+            "/login", data={"username": "auditor", "password": "feil", "csrf": token}
+        )
+        assert response.status_code == 401
+    token = csrf_of(client, "/login")
+    locked = client.post(
+        "/login", data={"username": "auditor", "password": PASSWORD, "csrf": token}
+    )
+    assert locked.status_code == 401 and "Prøv igjen om" in locked.text
+    with env.db.session() as session:
+        user = session.scalars(select(User).where(User.username == "auditor")).one()
+        assert user.failed_logins == 3 and user.locked_until is not None
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor == "web:auditor")
+        ).all()
+    assert actions.count("login_failed") == 3
+
+
+def test_audit_verification_reports_edits_and_deletions(console: Any) -> None:
+    env, server, tokens = console
+    auditor = api(server, tokens["auditor"])
+    assert auditor.get("/api/audit/verify").json()["intact"]
+    with env.db.session() as session:
+        ids = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()
+        session.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(target="item:999"))
+    result = auditor.get("/api/audit/verify").json()
+    assert result == {
+        "intact": False,
+        "checked": 2,
+        "first_broken_id": ids[2],
+        "reason": "innholdet er endret",
+    }
+    assert (
+        f"Kjeden er brutt ved hendelse {ids[2]}"
+        in login(server, "auditor").get("/revisjonsspor").text
+    )
+
+
+def test_csv_export_is_masked_and_audited(console: Any) -> None:
+    env, server, tokens = console
+    number = make(date(1985, 3, 3), 200)
+    env.queue().submit("probe", f"ansatt-{number}", {"fail": "system"}, submitted_by="t")
+    result = env.runner("worker", "--until-idle", extra_env={"RPA_DEFAULT_MAX_ATTEMPTS": "1"})
+    assert result.returncode == 0
+    auditor = login(server, "auditor")
+    csv_text = auditor.get("/revisjon/eksport.csv").text
+    assert "kjøring;element;oppgave" in csv_text and number not in csv_text
+    assert f"ansatt-{number[:6]}*****" in csv_text
+    with env.db.session() as session:
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).first()
+
+
+def test_retention_purges_old_events_and_the_chain_still_verifies(console: Any) -> None:
+    env, server, tokens = console
+    for i in range(3):
+        env.queue().submit("probe", f"gammel-{i}", {}, submitted_by="t")
+    assert env.runner("worker", "--until-idle").returncode == 0
+    with env.db.session() as session:
+        session.execute(
+            update(Run).where(Run.id <= 2).values(started_at=utcnow() - timedelta(days=120))
+        )
+    env.queue().submit("vedlikehold.retention", "natt-1", {}, submitted_by="t")
+    assert env.runner("worker", "--until-idle").returncode == 0
+    with env.db.session() as session:
+        remaining = set(session.scalars(select(RunEvent.run_id)).all())
+    assert 1 not in remaining and 2 not in remaining and 3 in remaining
+    assert not (env.data_dir / "runs" / "run-1.jsonl").exists()
+    assert api(server, tokens["auditor"]).get("/api/audit/verify").json()["intact"]
+
+
+def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
+    env, server, _ = console
+
+    def sign_in(user: str) -> None:
+        page.goto(f"{server.url}/login")
+        page.get_by_label("Brukernavn").fill(user)
+        page.get_by_label("Passord").fill(PASSWORD)
+        page.get_by_role("button", name="Logg inn").click()
+
+    def sign_out() -> None:
+        page.get_by_role("button", name="Logg ut").click()
+        page.get_by_role("heading", name="Logg inn").wait_for()
+
+    # caseworker: submit through the generated form, see the item and its status
+    sign_in("caseworker")
+    page.get_by_role("heading", name="Mine saker").wait_for()
+    page.goto(f"{server.url}/ny/selftest")
+    page.get_by_label("Referanse").fill("sak-100")
+    page.get_by_label("Fritekst som logges").fill("Hei fra saksbehandler")
+    page.get_by_role("button", name="Send inn").click()
+    assert "Status: venter" in page.locator("main").inner_text()
+    page.get_by_role("link", name="Mine saker").click()
+    assert page.locator("#elementer tr").count() == 1
+    sign_out()
+    # operator: dashboard, pause a task, run a schedule now
+    sign_in("operator")
+    page.get_by_role("heading", name="Drift").wait_for()
+    page.get_by_role("button", name="Pause selftest").click()
+    page.get_by_role("button", name="Fortsett selftest").wait_for()
+    sign_out()
+    # auditor: run log search and the audit trail with its verification
+    sign_in("auditor")
+    page.get_by_role("heading", name="Kjørelogg").wait_for()
+    page.get_by_role("link", name="Revisjonsspor").click()
+    assert "Kjeden er intakt" in page.get_by_role("status").inner_text()
+    assert page.get_by_role("cell", name="pause", exact=True).count() == 1
+    sign_out()
+    # admin: sees everything
+    sign_in("admin")
+    page.get_by_role("heading", name="Drift").wait_for()
+    for link in ("Mine saker", "Tidsplaner", "Kjørelogg", "Revisjonsspor"):
+        assert page.get_by_role("link", name=link).count() == 1
