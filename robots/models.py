@@ -122,6 +122,8 @@ Index(
 )
 Index("ix_work_item_status", WorkItem.status, WorkItem.task)
 Index("ix_work_item_task_created", WorkItem.task, WorkItem.created_at)
+Index("ix_work_item_reference", WorkItem.reference)
+Index("ix_work_item_submitted_by", WorkItem.submitted_by, WorkItem.created_at)
 
 
 class Run(Base):

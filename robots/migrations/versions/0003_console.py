@@ -54,9 +54,13 @@ def upgrade() -> None:
     # The auditor's usual searches: by task and time, by outcome and time.
     op.create_index("ix_work_item_task_created", "work_item", ["task", "created_at"])
     op.create_index("ix_run_outcome_started", "run", ["outcome", "started_at"])
+    op.create_index("ix_work_item_reference", "work_item", ["reference"])
+    op.create_index("ix_work_item_submitted_by", "work_item", ["submitted_by", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_work_item_submitted_by", "work_item")
+    op.drop_index("ix_work_item_reference", "work_item")
     op.drop_index("ix_run_outcome_started", "run")
     op.drop_index("ix_work_item_task_created", "work_item")
     op.drop_table("pause")
