@@ -75,7 +75,11 @@ class Env:
         return Queue(self.db, self.settings, discover(self.settings.task_packages))
 
     def runner(
-        self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 60
+        self,
+        *args: str,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 60,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "runner.py", *args],
@@ -84,6 +88,7 @@ class Env:
             capture_output=True,
             text=True,
             timeout=timeout,
+            input=stdin,
         )
 
     def start(

@@ -124,8 +124,9 @@ def test_submit_form_validation_escaping_and_own_items_only(console: Any) -> Non
     assert bad.status_code == 400 and "sleep_s: må være et tall" in bad.text
     number = make(date(1990, 5, 17), 123)
     script = "<script>alert('x')</script>"
-    ok = kari.post("/ny/selftest", data={"csrf": token, "reference": script,
-                                         "note": f"fnr {number}"})
+    ok = kari.post(
+        "/ny/selftest", data={"csrf": token, "reference": script, "note": f"fnr {number}"}
+    )
     assert ok.status_code == 303
     page = kari.get(ok.headers["location"]).text
     assert script not in page and "&lt;script&gt;" in page
@@ -286,3 +287,24 @@ def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
     page.get_by_role("heading", name="Drift").wait_for()
     for link in ("Mine saker", "Tidsplaner", "Kjørelogg", "Revisjonsspor"):
         assert page.get_by_role("link", name=link).count() == 1
+
+
+def test_users_and_tokens_from_the_command_line(sqlite_env: Env) -> None:
+    env = sqlite_env
+    added = env.runner(
+        "users", "add", "per", "--role", "operator", "--password-stdin", stdin="et-langt-passord\n"
+    )
+    assert added.returncode == 0 and "Brukeren per (operator) er lagt til" in added.stdout
+    short = env.runner(
+        "users", "add", "ola", "--role", "operator", "--password-stdin", stdin="kort\n"
+    )
+    assert short.returncode == 3 and "minst 10 tegn" in short.stderr
+    role = env.runner(
+        "users", "add", "eva", "--role", "sjef", "--password-stdin", stdin="et-langt-passord\n"
+    )
+    assert role.returncode == 3 and "Ukjent rolle" in role.stderr
+    token = env.runner("users", "token", "per")
+    assert token.returncode == 0 and "rpa_" in token.stdout
+    with env.db.session() as session:
+        user = session.scalars(select(User).where(User.username == "per")).one()
+        assert user.password_hash.startswith("$argon2")
