@@ -118,6 +118,34 @@ class Env:
                 proc.wait()
 
 
+def settle(
+    env: Env, extra_env: dict[str, str] | None = None, processes: int = 2, timeout: float = 400
+) -> None:
+    """Run `processes` worker processes until no item is waiting or running, then stop them."""
+    from sqlalchemy import func, select
+
+    from robots.models import ItemStatus, WorkItem
+
+    proc = env.start("worker", "--processes", str(processes), name="settle", extra_env=extra_env)
+
+    def settled() -> bool:
+        with env.db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(WorkItem)
+                    .where(WorkItem.status.not_in(ItemStatus.FINAL))
+                )
+                == 0
+            )
+
+    try:
+        wait_for(settled, timeout=timeout, interval=0.3, message="all items final")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 def wait_for(
     condition: Callable[[], object],
     timeout: float = 60,

@@ -17,7 +17,7 @@ from robots.locators import SelectorFileError, load_system, parse_system
 from robots.models import Artifact, ItemStatus, Run, RunEvent, RunOutcome, WorkItem
 from robots.vault import Vault, VaultError
 from sandbox.common import Faults
-from tests.conftest import Env
+from tests.conftest import Env, settle
 
 CREDS = {"RPA_CRED_HR_USERNAME": "robot", "RPA_CRED_HR_PASSWORD": "robot-passord"}
 
@@ -30,8 +30,7 @@ def robot_env(sandbox) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def run_worker(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
-    result = env.runner("worker", "--until-idle", extra_env=robot_env(sandbox), timeout=180)
-    assert result.returncode == 0, result.stderr[-2000:]
+    settle(env, robot_env(sandbox), processes=2, timeout=180)
 
 
 def stored_text(env: Env) -> str:
@@ -159,7 +158,7 @@ def test_session_expiry_and_http_500_are_retried_within_the_step(sqlite_env: Env
     env = sqlite_env
     sandbox.set_faults(Faults(seed=11, error_rate=0.15, session_expiry_rate=0.1))
     refs = []
-    for hire in sandbox.hr_app.state.data.new_hire_ids[:6]:
+    for hire in sandbox.hr_app.state.data.new_hire_ids[:4]:
         refs.append(f"fault-{hire}")
         env.queue().submit("hr_lookup", refs[-1], {"employee_id": hire}, submitted_by="t")
     run_worker(env, sandbox)
@@ -167,7 +166,7 @@ def test_session_expiry_and_http_500_are_retried_within_the_step(sqlite_env: Env
     assert injected["error"] + injected["expiry"] >= 2
     with env.db.session() as session:
         statuses = session.scalars(select(WorkItem.status)).all()
-    assert statuses == [ItemStatus.DONE] * 6
+    assert statuses == [ItemStatus.DONE] * 4
 
 
 def test_broken_selector_files_name_the_file_key_and_problem(tmp_path: Path) -> None:
