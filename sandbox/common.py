@@ -199,6 +199,105 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
+class Site:
+    """What every sandbox web system shares: fault injection, server-side sessions, layout
+    variants (ids and classes), page rendering with the occasional popup, and the login pages."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        *,
+        cookie: str,
+        session_timeout: float,
+        faults: Faults | None,
+        templates: Any,
+        ids: dict[bool, dict[str, str]],
+        classes: dict[bool, dict[str, str]],
+        users: dict[str, str],
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        self.state = FaultState()
+        self.state.set(faults or Faults())
+        self.sessions = SessionStore(cookie, session_timeout)
+        self.templates = templates
+        self.ids, self.classes, self.users = ids, classes, users
+        self.context = context or {}
+        app.state.faults = self.state
+        install_faults(app, self.state)
+        install_login_redirect(app)
+        self._install_login(app)
+
+    def render(
+        self, request: Request, template: str, user: str | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        variant = self.state.faults.layout_variant
+        popup = user is not None and self.state.roll(self.state.faults.popup_rate, "popup")
+        return self.templates.TemplateResponse(
+            request,
+            template,
+            {
+                "user": user,
+                "ids": self.ids[variant],
+                "c": self.classes[variant],
+                "css": BASE_CSS,
+                "popup": popup,
+                **self.context,
+                **context,
+            },
+            status_code=status,
+        )
+
+    def user(self, request: Request) -> str:
+        """The logged-in user, or LoginRequired (the login page)."""
+        return current_user(request, self.sessions, self.state)
+
+    def _install_login(self, app: FastAPI) -> None:
+        from fastapi import Form
+        from fastapi.responses import RedirectResponse
+
+        @app.get("/login", response_class=HTMLResponse)
+        def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
+            return self.render(request, "login.html", None, neste=neste, expired=bool(utlopt))
+
+        @app.post("/login")
+        def login(
+            request: Request,
+            username: str = Form(""),
+            password: str = Form(""),
+            neste: str = Form("/"),
+        ) -> Response:
+            if not username or not password:
+                return self.render(
+                    request,
+                    "login.html",
+                    None,
+                    status=400,
+                    neste=neste,
+                    error="Fyll inn brukernavn og passord.",
+                )
+            if self.users.get(username) != password:
+                return self.render(
+                    request,
+                    "login.html",
+                    None,
+                    status=401,
+                    neste=neste,
+                    error="Feil brukernavn eller passord.",
+                )
+            response = RedirectResponse(safe_next(neste), status_code=303)
+            response.set_cookie(
+                self.sessions.cookie, self.sessions.create(username), httponly=True, samesite="lax"
+            )
+            return response
+
+        @app.get("/logout")
+        def logout(request: Request) -> Response:
+            self.sessions.drop(request)
+            response = RedirectResponse("/login", status_code=303)
+            response.delete_cookie(self.sessions.cookie)
+            return response
+
+
 BASE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 0; background: #f4f6f8; color: #1d2733; }
 header { background: #1f3b57; color: white; padding: .6rem 1.2rem; display: flex;

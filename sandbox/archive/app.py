@@ -24,16 +24,7 @@ from sandbox.archive.data import (
     case_number,
     record_number,
 )
-from sandbox.common import (
-    BASE_CSS,
-    Faults,
-    FaultState,
-    SessionStore,
-    current_user,
-    install_faults,
-    install_login_redirect,
-    safe_next,
-)
+from sandbox.common import Faults, Site
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 NOARK = "application/vnd.noark5+json"
@@ -111,39 +102,20 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="Sak og arkiv (sandbox)", docs_url=None, redoc_url=None)
     data = ArchiveData(data_dir, today=today)
-    state = FaultState()
-    state.set(faults or Faults())
-    sessions = SessionStore("arkiv_session", session_timeout)
+    site = Site(
+        app,
+        cookie="arkiv_session",
+        session_timeout=session_timeout,
+        faults=faults,
+        templates=TEMPLATES,
+        ids=IDS,
+        classes=CLASSES,
+        users=USERS,
+        context={"klasser": KLASSER, "koder": TILGANGSKODER, "typer": JOURNALPOSTTYPER},
+    )
     basic = HTTPBasic()
     app.state.data = data
-    app.state.faults = state
-    install_faults(app, state)
-    install_login_redirect(app)
-
-    def render(
-        request: Request, template: str, user: str | None, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        variant = state.faults.layout_variant
-        popup = user is not None and state.roll(state.faults.popup_rate, "popup")
-        return TEMPLATES.TemplateResponse(
-            request,
-            template,
-            {
-                "user": user,
-                "ids": IDS[variant],
-                "c": CLASSES[variant],
-                "css": BASE_CSS,
-                "popup": popup,
-                "klasser": KLASSER,
-                "koder": TILGANGSKODER,
-                "typer": JOURNALPOSTTYPER,
-                **context,
-            },
-            status_code=status,
-        )
-
-    def login_required(request: Request) -> str:
-        return current_user(request, sessions, state)
+    render, login_required = site.render, site.user
 
     def api_user(credentials: HTTPBasicCredentials = Depends(basic)) -> str:
         expected = USERS.get(credentials.username, "")
@@ -152,36 +124,6 @@ def create_app(
                 401, "Feil brukernavn eller passord", headers={"WWW-Authenticate": "Basic"}
             )
         return credentials.username
-
-    # Login ------------------------------------------------------------------------------------
-
-    @app.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
-        return render(request, "login.html", None, neste=neste, expired=bool(utlopt))
-
-    @app.post("/login")
-    def login(
-        request: Request, username: str = Form(""), password: str = Form(""), neste: str = Form("/")
-    ) -> Response:
-        if USERS.get(username) != password or not password:
-            return render(
-                request,
-                "login.html",
-                None,
-                status=401,
-                neste=neste,
-                error="Feil brukernavn eller passord.",
-            )
-        response = RedirectResponse(safe_next(neste), status_code=303)
-        response.set_cookie(
-            sessions.cookie, sessions.create(username), httponly=True, samesite="lax"
-        )
-        return response
-
-    @app.get("/logout")
-    def logout(request: Request) -> Response:
-        sessions.drop(request)
-        return RedirectResponse("/login", status_code=303)
 
     # Web UI -----------------------------------------------------------------------------------
 

@@ -16,16 +16,7 @@ from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from sandbox.common import (
-    BASE_CSS,
-    Faults,
-    FaultState,
-    SessionStore,
-    current_user,
-    install_faults,
-    install_login_redirect,
-    safe_next,
-)
+from sandbox.common import Faults, Site
 from sandbox.hr.data import USERS, HRData
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -123,74 +114,18 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="Personalportalen (sandbox)", docs_url=None, redoc_url=None)
     data = HRData(data_dir / "hr.db", today=today)
-    state = FaultState()
-    state.set(faults or Faults())
-    sessions = SessionStore("hr_session", session_timeout)
+    site = Site(
+        app,
+        cookie="hr_session",
+        session_timeout=session_timeout,
+        faults=faults,
+        templates=TEMPLATES,
+        ids=IDS,
+        classes=CLASSES,
+        users=USERS,
+    )
     app.state.data = data
-    app.state.faults = state
-    install_faults(app, state)
-    install_login_redirect(app)
-
-    def render(
-        request: Request, template: str, user: str | None, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        variant = state.faults.layout_variant
-        popup = user is not None and state.roll(state.faults.popup_rate, "popup")
-        return TEMPLATES.TemplateResponse(
-            request,
-            template,
-            {
-                "user": user,
-                "ids": IDS[variant],
-                "c": CLASSES[variant],
-                "css": BASE_CSS,
-                "popup": popup,
-                **context,
-            },
-            status_code=status,
-        )
-
-    def login_required(request: Request) -> str:
-        return current_user(request, sessions, state)
-
-    @app.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
-        return render(request, "login.html", None, neste=neste, expired=bool(utlopt))
-
-    @app.post("/login")
-    def login(
-        request: Request, username: str = Form(""), password: str = Form(""), neste: str = Form("/")
-    ) -> Response:
-        if not username or not password:
-            return render(
-                request,
-                "login.html",
-                None,
-                status=400,
-                neste=neste,
-                error="Fyll inn brukernavn og passord.",
-            )
-        if USERS.get(username) != password:
-            return render(
-                request,
-                "login.html",
-                None,
-                status=401,
-                neste=neste,
-                error="Feil brukernavn eller passord.",
-            )
-        response = RedirectResponse(safe_next(neste), status_code=303)
-        response.set_cookie(
-            sessions.cookie, sessions.create(username), httponly=True, samesite="lax"
-        )
-        return response
-
-    @app.get("/logout")
-    def logout(request: Request) -> Response:
-        sessions.drop(request)
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(sessions.cookie)
-        return response
+    render, login_required = site.render, site.user
 
     @app.get("/")
     def home(request: Request) -> Response:
