@@ -258,7 +258,7 @@ class SystemSession:
         creds = credentials or Vault(self.settings).get(self.spec.system)
         for attempt in range(3):
             try:
-                if not (self.on_login_page() and self.exists(flow.username)):
+                if not self.on_login_page() or attempt > 0:
                     self.page.goto(self.url(flow.path))
                     self.check_page()
                 self.fill(flow.username, creds.username)
@@ -382,4 +382,22 @@ def run_step(
 def open_system(
     host: BrowserHost, system: str, settings: Settings, log: Any, attempt: int = 1
 ) -> SystemSession:
-    return SystemSession(host, load_system(system), settings, log, attempt)
+    return SystemSession(host, _system_spec(system), settings, log, attempt)
+
+
+_SPECS: dict[str, tuple[float, SystemSpec]] = {}
+
+
+def _system_spec(system: str) -> SystemSpec:
+    """The parsed selector file, read again only when it changed on disk (a YAML edit after a
+    vendor upgrade takes effect with the next item, without restarting the workers)."""
+    from robots.locators import SELECTOR_DIR
+
+    path = SELECTOR_DIR / f"{system}.yaml"
+    mtime = path.stat().st_mtime if path.exists() else -1.0
+    cached = _SPECS.get(system)
+    if cached is None or cached[0] != mtime:
+        cached = (mtime, load_system(system))
+        _SPECS[system] = cached
+        _VERIFIED.difference_update({key for key in _VERIFIED if key[0] == system})
+    return cached[1]
