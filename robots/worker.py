@@ -7,6 +7,7 @@ queue; a worker killed outright loses its lease and the item is reclaimed after 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import secrets
@@ -164,9 +165,7 @@ class WorkerProcess:
                 self._in_task = False
                 if _main_thread():
                     signal.setitimer(signal.ITIMER_REAL, 0)
-            result = (
-                returned if isinstance(returned, dict) or returned is None else {"value": returned}
-            )
+            result = json_safe(returned)
             outcome = RunOutcome.DONE
             ctx.log.info(f"Ferdig på {(time.perf_counter() - started) * 1000:.0f} ms")
         except (BusinessError, InvalidPayload) as exc:
@@ -285,6 +284,14 @@ class WorkerProcess:
                 )
         except Exception as exc:  # noqa: BLE001
             logger.warning(f"Kunne ikke oppdatere arbeiderregisteret: {exc}")
+
+
+def json_safe(returned: Any) -> dict[str, Any] | None:
+    """A task's return value as JSON the database can store (dates and paths as text)."""
+    if returned is None:
+        return None
+    value = returned if isinstance(returned, dict) else {"value": returned}
+    return json.loads(json.dumps(value, default=str))
 
 
 def _main_thread() -> bool:

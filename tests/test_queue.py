@@ -204,3 +204,16 @@ def test_system_limit_enforced_across_concurrent_claims(env: Env) -> None:
     queue.finish(claims[0], RunOutcome.DONE)
     assert queue.claim(W1) is not None
     assert queue.claim(W2) is None
+
+
+def test_task_results_are_stored_as_json() -> None:
+    from datetime import date
+    from pathlib import Path
+
+    from robots.worker import json_safe
+
+    assert json_safe({"dato": date(2026, 1, 2), "fil": Path("/x/y.pdf")}) == {
+        "dato": "2026-01-02",
+        "fil": "/x/y.pdf",
+    }
+    assert json_safe(7) == {"value": 7} and json_safe(None) is None
