@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,19 @@ class SubmitBody(BaseModel):
     reference: str
     payload: dict[str, Any] = {}
     priority: int = 0
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """The auditor's run-log search, shared by the search page, the CSV export and the API
+    (FastAPI reads the fields from the query string)."""
+
+    task: str = ""
+    outcome: str = ""
+    reference: str = ""
+    actor: str = ""
+    fra: str = ""
+    til: str = ""
 
 
 class NotLoggedIn(Exception):
@@ -498,15 +512,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     # Auditor ---------------------------------------------------------------------------------
 
-    def search_runs(
-        task: str = "",
-        outcome: str = "",
-        reference: str = "",
-        actor: str = "",
-        date_from: str = "",
-        date_to: str = "",
-        limit: int = 200,
-    ) -> list[tuple[Run, WorkItem]]:
+    def search_runs(f: RunFilter, limit: int = 200) -> list[tuple[Run, WorkItem]]:
         query = (
             select(Run, WorkItem)
             .join(WorkItem, WorkItem.id == Run.item_id)
@@ -514,18 +520,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             .limit(min(limit, 1000))
         )
         filters = []
-        if task:
-            filters.append(WorkItem.task == task)
-        if outcome:
-            filters.append(Run.outcome == outcome)
-        if reference:
-            filters.append(WorkItem.reference == reference)
-        if actor:
-            filters.append(WorkItem.submitted_by == actor)
-        if date_from:
-            filters.append(Run.started_at >= _day(date_from, zone))
-        if date_to:
-            filters.append(Run.started_at < _day(date_to, zone) + timedelta(days=1))
+        if f.task:
+            filters.append(WorkItem.task == f.task)
+        if f.outcome:
+            filters.append(Run.outcome == f.outcome)
+        if f.reference:
+            filters.append(WorkItem.reference == f.reference)
+        if f.actor:
+            filters.append(WorkItem.submitted_by == f.actor)
+        if f.fra:
+            filters.append(Run.started_at >= _day(f.fra, zone))
+        if f.til:
+            filters.append(Run.started_at < _day(f.til, zone) + timedelta(days=1))
         if filters:
             query = query.where(and_(*filters))
         with db.session() as session:
@@ -533,26 +539,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/revisjon", response_class=HTMLResponse, include_in_schema=False)
     def audit_search(
-        request: Request,
-        task: str = "",
-        outcome: str = "",
-        reference: str = "",
-        actor: str = "",
-        fra: str = "",
-        til: str = "",
-        who: Principal = Depends(principal),
+        request: Request, f: RunFilter = Depends(), who: Principal = Depends(principal)
     ) -> HTMLResponse:
         require(who, "runs")
-        q = {
-            "task": task,
-            "outcome": outcome,
-            "reference": reference,
-            "actor": actor,
-            "fra": fra,
-            "til": til,
-        }
-        rows = search_runs(task, outcome, reference, actor, fra, til)
-        return page(request, "revisjon.html", who, rows=rows, q=q, tasks=sorted(registry))
+        rows = search_runs(f)
+        return page(request, "revisjon.html", who, rows=rows, q=asdict(f), tasks=sorted(registry))
 
     @app.get("/kjoringer/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(
@@ -607,17 +598,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return page(request, "audit.html", who, events=events, check=check, actor=actor)
 
     @app.get("/revisjon/eksport.csv", include_in_schema=False)
-    def export(
-        task: str = "",
-        outcome: str = "",
-        reference: str = "",
-        actor: str = "",
-        fra: str = "",
-        til: str = "",
-        who: Principal = Depends(principal),
-    ) -> StreamingResponse:
+    def export(f: RunFilter = Depends(), who: Principal = Depends(principal)) -> StreamingResponse:
         require(who, "export")
-        rows = search_runs(task, outcome, reference, actor, fra, til, limit=1000)
+        rows = search_runs(f, limit=1000)
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
         writer.writerow(
@@ -656,7 +639,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 "export",
                 "runs",
                 {
-                    "filter": {"task": task, "outcome": outcome, "fra": fra, "til": til},
+                    "filter": asdict(f),
                     "rows": len(rows),
                 },
             )
@@ -740,14 +723,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/runs", tags=["revisjon"])
     def api_runs(
-        task: str = "",
-        outcome: str = "",
-        reference: str = "",
-        actor: str = "",
-        fra: str = "",
-        til: str = "",
-        limit: int = 200,
-        who: Principal = Depends(principal),
+        f: RunFilter = Depends(), limit: int = 200, who: Principal = Depends(principal)
     ) -> list[dict[str, Any]]:
         require(who, "runs")
         return [
@@ -763,7 +739,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                 "error": mask_text(r.error_message or ""),
                 "submitted_by": i.submitted_by,
             }
-            for r, i in search_runs(task, outcome, reference, actor, fra, til, limit)
+            for r, i in search_runs(f, limit)
         ]
 
     @app.get("/api/runs/{run_id}/events", tags=["revisjon"])

@@ -26,7 +26,10 @@ from sandbox.archive.data import (
 )
 from sandbox.common import Faults, Site
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The system's own templates first, then those every sandbox system shares (login.html).
+TEMPLATES = Jinja2Templates(
+    directory=[Path(__file__).parent / "templates", Path(__file__).parent.parent / "templates"]
+)
 NOARK = "application/vnd.noark5+json"
 
 _FIELDS = [

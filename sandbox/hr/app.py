@@ -19,7 +19,10 @@ from fastapi.templating import Jinja2Templates
 from sandbox.common import Faults, Site
 from sandbox.hr.data import USERS, HRData
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The system's own templates first, then those every sandbox system shares (login.html).
+TEMPLATES = Jinja2Templates(
+    directory=[Path(__file__).parent / "templates", Path(__file__).parent.parent / "templates"]
+)
 
 IDS = {
     False: dict(

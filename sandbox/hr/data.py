@@ -216,42 +216,13 @@ class HRData:
                 next_id += 1
         for i in range(470):
             unit, police = UNITS[i % len(UNITS)]
-            name, number = self._person(rng, used)
-            start = self._past(rng)
-            rows.append(
-                (
-                    next_id,
-                    name,
-                    number,
-                    unit,
-                    _title(unit),
-                    rng.choice(managers[unit]),
-                    _email(name, next_id),
-                    start,
-                    int(police),
-                    0,
-                )
-            )
+            rows.append(self._employee(rng, used, next_id, unit, police, self._past(rng), managers))
             next_id += 1
         self.new_hire_ids = []
         for offset in (-5, -3, -1, 0, 2, 4, 7, 10, 14, 20):
             unit, police = UNITS[(offset + 20) % len(UNITS)]
-            name, number = self._person(rng, used)
             start = (self.today + timedelta(days=offset)).isoformat()
-            rows.append(
-                (
-                    next_id,
-                    name,
-                    number,
-                    unit,
-                    _title(unit),
-                    rng.choice(managers[unit]),
-                    _email(name, next_id),
-                    start,
-                    int(police),
-                    0,
-                )
-            )
+            rows.append(self._employee(rng, used, next_id, unit, police, start, managers))
             self.new_hire_ids.append(next_id)
             next_id += 1
         self.conn.executemany("INSERT INTO employee VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
@@ -293,6 +264,30 @@ class HRData:
             ),
         )
         self.conn.commit()
+
+    def _employee(
+        self,
+        rng: random.Random,
+        used: set[str],
+        employee_id: int,
+        unit: str,
+        police: bool,
+        start: str,
+        managers: dict[str, list[int]],
+    ) -> tuple[Any, ...]:
+        name, number = self._person(rng, used)
+        return (
+            employee_id,
+            name,
+            number,
+            unit,
+            _title(unit),
+            rng.choice(managers[unit]),
+            _email(name, employee_id),
+            start,
+            int(police),
+            0,
+        )
 
     def _past(self, rng: random.Random) -> str:
         return (self.today - timedelta(days=rng.randint(60, 7000))).isoformat()
