@@ -63,7 +63,13 @@ case "$cmd" in
         shift || true
         for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done
         ;;
+    db|--help|-h)
+        exec "$VENV/bin/python" runner.py "$@"
+        ;;
     *)
+        # Every other command runs on an up-to-date schema (errors, e.g. an unreachable
+        # database, are printed by the upgrade itself).
+        "$VENV/bin/python" runner.py db upgrade > /dev/null
         exec "$VENV/bin/python" runner.py "$@"
         ;;
 esac

@@ -2,6 +2,9 @@
 
 Each row's hash covers its content and the previous row's hash. Appends are serialised (an
 advisory transaction lock on PostgreSQL, the write lock on SQLite) so the chain never forks.
+Each committed append is also anchored: a checkpoint signed with a key outside the database is
+written to an append-only file (robots.anchor), so that cutting the newest rows, or rewriting a
+row and recomputing every later hash, no longer verifies as intact.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from robots.anchor import Anchor
 from robots.masking import mask
 from robots.models import AuditEvent, utcnow
+from robots.storable import storable
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x52504141  # "RPAA"
@@ -34,7 +40,7 @@ def _digest(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-_last_hash = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_last = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 _add = insert(AuditEvent).returning(AuditEvent.id)
 
 
@@ -45,10 +51,19 @@ def record(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    prev = conn.execute(_last_hash).scalar() or GENESIS
+    last = conn.execute(_last).first()
+    prev = last.hash if last is not None else GENESIS
+    if last is not None and _PENDING not in session.info and not anchor_for(session).exists():
+        # Anchoring starts on a chain that has rows: sign its head as the base (rows before it
+        # are covered by the hash links up to it). The verification reports where it starts.
+        session.info[_BASE] = [(last.id, last.hash)]
     ts = utcnow()
-    details = mask(details) if details else None
-    return conn.execute(
+    actor, action, target = (
+        storable(v)[:limit] for v, limit in ((actor, 120), (action, 40), (target, 200))
+    )
+    details = storable(mask(details)) if details else None
+    chain_hash = _digest(prev, ts, actor, action, target, details)
+    event_id = conn.execute(
         _add,
         {
             "ts": ts,
@@ -57,9 +72,51 @@ def record(
             "target": target,
             "details": details,
             "prev_hash": prev,
-            "hash": _digest(prev, ts, actor, action, target, details),
+            "hash": chain_hash,
         },
     ).scalar_one()
+    session.info.setdefault(_PENDING, []).append((event_id, chain_hash))
+    return event_id
+
+
+# Each append is signed twice: just before the commit (a crash right after the commit still
+# leaves the row signed) and just after it (a confirmed row that disappears later is a
+# deletion; a row signed only before a rollback that never committed is not).
+_PENDING = "rpa_audit_pending"
+_BASE = "rpa_audit_base"
+ANCHOR_KEY = "rpa_audit_anchor"
+
+
+def anchor_for(session: Session) -> Anchor:
+    anchor = session.info.get(ANCHOR_KEY)
+    if anchor is None:
+        from robots.settings import get_settings
+
+        anchor = Anchor.for_settings(get_settings())
+    return anchor
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _sign_before_commit(session: Session) -> None:
+    base = session.info.pop(_BASE, None)
+    if base:
+        anchor_for(session).append(base, committed=True, base=True)
+    pending = session.info.get(_PENDING)
+    if pending:
+        anchor_for(session).append(pending, committed=False)
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _confirm_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        anchor_for(session).append(pending, committed=True)
+
+
+@orm_event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_BASE, None)
 
 
 @dataclass(frozen=True)
@@ -68,18 +125,59 @@ class Verification:
     checked: int
     first_broken_id: int | None = None
     reason: str = ""
+    anchored_from: int | None = None  # first event id with a signed checkpoint (None: all)
 
 
-def verify(session: Session) -> Verification:
-    """Walk the chain from the start; report the first row whose hash or link does not hold."""
+def verify(session: Session, anchor: Anchor | None = None) -> Verification:
+    """Walk the chain from the start; report the first row whose hash or link does not hold,
+    then compare the chain with the signed checkpoints: every row must have one with its hash
+    (else it was rewritten, or added outside the program), and every confirmed checkpoint its
+    row (else rows were deleted, e.g. the newest ones).
+
+    Appends may go on meanwhile: confirmations are read before the rows (a row confirmed then
+    was committed then, so the walk sees it) and signatures after them (a row the walk saw was
+    signed before its commit)."""
+    anchor = anchor or anchor_for(session)
+    before = anchor.read()
     prev = GENESIS
     checked = 0
+    rows: list[tuple[int, str]] = []
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
         if event.prev_hash != prev:
             return Verification(False, checked, event.id, "lenken til forrige hendelse er brutt")
         expected = _digest(prev, event.ts, event.actor, event.action, event.target, event.details)
         if expected != event.hash:
             return Verification(False, checked, event.id, "innholdet er endret")
+        rows.append((event.id, event.hash))
         prev = event.hash
         checked += 1
-    return Verification(True, checked)
+    after = anchor.read()
+    if before.forged_lines or after.forged_lines:
+        forged = max(before.forged_lines, after.forged_lines)
+        return Verification(False, 0, None, f"kontrollpunktfilen har {forged} ugyldige linjer")
+    base = after.base
+    for number, (event_id, chain_hash) in enumerate(rows):
+        if base is not None and event_id < base:  # before anchoring began: the links cover it
+            continue
+        signed = after.signed.get(event_id)
+        if not signed:
+            return Verification(
+                False,
+                number,
+                event_id,
+                "hendelsen har ikke noe signert kontrollpunkt (lagt til utenom programmet)",
+            )
+        if chain_hash not in signed:
+            return Verification(
+                False, number, event_id, "kjeden er skrevet om etter at hendelsen ble signert"
+            )
+    missing = sorted(set(before.committed) - {event_id for event_id, _ in rows})
+    if missing:
+        return Verification(
+            False,
+            checked,
+            missing[0],
+            f"{len(missing)} signerte hendelser mangler i databasen (slettet eller avkortet; "
+            f"den første er {missing[0]})",
+        )
+    return Verification(True, checked, anchored_from=base)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import getpass
 import json
 import signal
@@ -20,9 +21,16 @@ from robots import audit
 from robots.db import Database, check_reachable, check_schema, describe_url, upgrade
 from robots.masking import mask, mask_text
 from robots.models import ItemStatus, Run, Schedule, WorkItem
-from robots.queue import Queue, status_name
-from robots.settings import Settings, get_settings
-from robots.tasks import InvalidPayload, Task, discover, get_task
+from robots.queue import (
+    InvalidTransition,
+    Queue,
+    check_priority,
+    check_reference,
+    status_name,
+)
+from robots.settings import Settings, get_settings, unknown_environment
+from robots.storable import unstorable
+from robots.tasks import InvalidPayload, NotAllowed, Task, discover, get_task, may_start
 
 # No markup: user data (references, selectors like a[href='/x']) must print as written.
 console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 150)
@@ -55,13 +63,22 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+_warned = False
+
+
 def _settings() -> Settings:
-    return get_settings()
+    global _warned
+    settings = get_settings()
+    if not _warned:
+        _warned = True
+        for line in unknown_environment():
+            Console(stderr=True, highlight=False, markup=False).print(f"Advarsel: {line}")
+    return settings
 
 
 def _database(check: bool = True) -> Database:
     settings = _settings()
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings)
     if check:
         check_schema(db.engine)
     return db
@@ -167,12 +184,16 @@ def submit(
     priority: int = typer.Option(0, help="Høyere tall kjøres først."),
     not_before: str = typer.Option(None, help="Ikke før dette tidspunktet (utsett)."),
     deadline: str = typer.Option(None, help="Frist (SLA)."),
-    actor: str = typer.Option(None, "--as", help="Hvem som sender inn (standard: cli:<bruker>)."),
+    actor: str = typer.Option(
+        None,
+        "--as",
+        help="Send inn som denne konsollbrukeren (rollen må få starte oppgaven). "
+        "Standard: cli:<bruker>.",
+    ),
 ) -> None:
     """Legg ett element i køen, eller mange fra en CSV/Excel-fil."""
     queue, _ = _queue()
-    get_task(task, queue.registry)
-    who = actor or cli_actor()
+    who = _submitter(queue, get_task(task, queue.registry), actor)
     nb, dl = _parse_time(not_before, "--not-before"), _parse_time(deadline, "--deadline")
     if file is not None:
         _submit_file(queue, task, file, ref_column, who, priority, nb, dl)
@@ -198,7 +219,7 @@ def submit(
         )
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
+def _read_table(path: Path) -> list[dict[str, Any]]:
     """Rows of a CSV or Excel file as dicts (rpaframework's Tables and Excel.Files)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -216,12 +237,41 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             excel.close_workbook()
     else:
         raise InvalidPayload("fil", [(path.name, "må være .csv, .xlsx eller .xls")])
-    rows = []
-    for row in table.iter_dicts(with_index=False):
-        rows.append(
-            {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
-        )
-    return rows
+    return [
+        {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
+        for row in table.iter_dicts(with_index=False)
+    ]
+
+
+def _submitter(queue: Queue, task: Task, username: str | None) -> str:
+    """Who submits: the shell user (an operator with access to the machine), or with --as a
+    console user, whose role must be allowed to start the task."""
+    if not username:
+        return cli_actor()
+    from robots.models import User
+
+    with queue.db.session() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        role = user.role if user is not None else None
+    if role is None:
+        raise NotAllowed(f"Fant ingen konsollbruker {username!r} (--as)")
+    if not may_start(role, task, queue.settings.task_roles):
+        raise NotAllowed(f"Rollen {role} kan ikke starte oppgaven {task.name} ({username!r})")
+    return f"cli:{username}"
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV or Excel file as dicts; a file that cannot be read is one clear error."""
+    try:
+        return _read_table(path)
+    except InvalidPayload:
+        raise
+    except Exception as exc:  # noqa: BLE001 - csv, openpyxl and xlrd each fail their own way
+        text = str(exc).strip().splitlines()
+        reason = text[0] if text else type(exc).__name__
+        if "field larger than field limit" in reason:
+            reason = f"en celle er større enn {csv.field_size_limit() // 1024} KB"
+        raise InvalidPayload("fil", [(path.name, f"kan ikke leses: {reason[:200]}")]) from None
 
 
 def _submit_file(
@@ -239,16 +289,32 @@ def _submit_file(
     rows = read_rows(path)
     errors: list[tuple[str, str]] = []
     prepared = []
+    seen: dict[str, int] = {}
+    check_priority(priority)
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         ref = str(row.pop(ref_column, "")).strip()
         if not ref:
             errors.append((f"rad {number}", f"mangler referanse i kolonnen {ref_column!r}"))
             continue
         try:
-            task.validate(row)
+            check_reference(ref)
+        except ValueError as exc:
+            errors.append((f"rad {number}", str(exc)))
+            continue
+        if ref in seen:
+            errors.append(
+                (f"rad {number}", f"referansen {ref!r} står også på rad {seen[ref]} i filen")
+            )
+            continue
+        seen[ref] = number
+        try:
+            model = task.validate(row)
         except InvalidPayload as exc:
             errors.extend((f"rad {number}.{loc}", msg) for loc, msg in exc.errors)
             continue
+        errors.extend(
+            (f"rad {number}.{loc}", msg) for loc, msg in unstorable(model.model_dump(mode="json"))
+        )
         prepared.append((ref, row))
     if errors:
         raise InvalidPayload(f"{task_name} fra {path.name} (ingenting lagt i kø)", errors)
@@ -518,7 +584,12 @@ def audit_verify() -> None:
     with db.session() as session:
         result = audit.verify(session)
     if result.intact:
-        console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert).")
+        since = (
+            f"; signert fra hendelse {result.anchored_from}"
+            if result.anchored_from is not None
+            else ""
+        )
+        console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert{since}).")
         return
     console.print(
         f"Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
@@ -529,6 +600,10 @@ def audit_verify() -> None:
 
 
 # processes ----------------------------------------------------------------------------------
+
+
+class CrashLoop(RuntimeError):
+    """The worker processes keep dying; the supervisor gave up (exit code 12)."""
 
 
 def _wait_for_stop() -> threading.Event:
@@ -553,11 +628,15 @@ def worker(
         help="Antall arbeiderprosesser (standard: worker_processes).",
     ),
     task: list[str] = typer.Option(None, "--task", help="Bare disse oppgavene (kan gjentas)."),
-    until_idle: bool = typer.Option(False, help="Stopp når køen er tom (én prosess)."),
+    until_idle: bool = typer.Option(
+        False,
+        help="Stopp når køen er tom: ingen elementer venter, kjører eller venter på nytt forsøk "
+        "(med --processes N: N prosesser).",
+    ),
 ) -> None:
     """Start arbeiderprosesser som henter og kjører elementer."""
     from robots.runlog import configure_logging
-    from robots.worker import Supervisor, WorkerProcess
+    from robots.worker import Supervisor, WorkerProcess, run_until_idle
 
     settings = _settings()
     configure_logging(settings)
@@ -565,6 +644,12 @@ def worker(
     registry = discover()
     for name in task or []:
         get_task(name, registry)
+    if until_idle and (processes or 1) > 1:
+        codes = run_until_idle(processes, task or None)
+        console.print(f"Køen er tom; {len(codes)} arbeiderprosesser stoppet.")
+        if any(code != 0 for code in codes):
+            raise typer.Exit(1)
+        return
     if until_idle:
         worker_process = WorkerProcess(settings, registry, tasks=task or None)
         worker_process.install_signal_handlers()
@@ -573,12 +658,87 @@ def worker(
         return
     supervisor = Supervisor(processes or settings.worker_processes, settings, task or None)
     stop = _wait_for_stop()
+    supervisor.on_crash_loop = stop.set  # type: ignore[method-assign]
     supervisor.start()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
     stop.wait()
     console.print("Stopper arbeiderne …")
     supervisor.stop()
+    if supervisor.crash_loop:
+        raise CrashLoop(supervisor.crash_loop)
+
+
+@app.command("run")
+def run(
+    task: str = typer.Argument(..., help="Oppgaven som skal kjøres."),
+    data: str = typer.Option("{}", "--data", help="Inndata som JSON."),
+    ref: str = typer.Option(None, "--ref", help="Referanse (standard: utvikling:<tidspunkt>)."),
+    headed: bool = typer.Option(False, "--headed", help="Vis nettleseren."),
+    slow_mo: int = typer.Option(0, "--slow-mo", min=0, help="Pause mellom handlinger (ms)."),
+    pause_on_error: bool = typer.Option(
+        False, "--pause-on-error", help="Ved feil: la nettleseren stå åpen til du trykker Enter."
+    ),
+) -> None:
+    """Kjør ett element her og nå, uten arbeider: samme kontekst, kjørelogg, bevis og rapport.
+
+    Utviklerens løkke: kjøreloggen skrives mens den går, og til slutt vises utfall, resultat,
+    bevis og stien til HTML-rapporten. Elementet lagres som vanlig (referanse utvikling:...)."""
+    from robots.report import render
+    from robots.runlog import configure_logging
+    from robots.worker import WorkerProcess
+
+    settings = _settings().model_copy(
+        update={
+            "headless": not headed and _settings().headless,
+            "slow_mo_ms": slow_mo or _settings().slow_mo_ms,
+            "log_stderr": True,
+            "trace": "retain_on_failure",
+        }
+    )
+    configure_logging(settings)
+    queue, db = _queue()
+    chosen = get_task(task, queue.registry)
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as exc:
+        reason = f"ikke gyldig JSON ({exc.msg}, tegn {exc.pos})"
+        raise InvalidPayload(task, [("--data", reason)]) from None
+    reference = ref or f"utvikling:{datetime.now(settings.zone):%Y%m%dT%H%M%S.%f}"
+    submitted = queue.submit(chosen.name, reference, payload, submitted_by=cli_actor())
+    worker = WorkerProcess(settings, queue.registry, tasks=[chosen.name])
+    if pause_on_error:
+        worker.on_failure = lambda _ctx: input(
+            "Feil: nettleseren står åpen. Trykk Enter for å lukke den … "
+        )
+    claim = worker.queue.claim_item(worker.identity, submitted.item.id)
+    if claim is None:
+        raise InvalidTransition(
+            f"Element {submitted.item.id} ({reference!r}) venter ikke og kan ikke kjøres nå"
+        )
+    try:
+        worker.run_item(claim)
+    finally:
+        if worker.browsers is not None:
+            worker.browsers.close()
+    with db.session() as session:
+        item = session.get(WorkItem, submitted.item.id)
+        assert item is not None
+        html = render(session, claim.run_id, settings)
+        artifacts = [a.path for a in session.get(Run, claim.run_id).artifacts]  # type: ignore[union-attr]
+    report = settings.data_path / "reports" / f"run-{claim.run_id}.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(html, encoding="utf-8")
+    console.print(f"Element {item.id}, kjøring {claim.run_id}: {status_name(item.status)}")
+    if item.result is not None:
+        console.print(f"Resultat: {json.dumps(mask(item.result), ensure_ascii=False)}")
+    if item.error_message:
+        console.print(f"Feil: {mask_text(item.error_message)}")
+    for path in artifacts:
+        console.print(f"Bevis: {path}")
+    console.print(f"Rapport: {report}")
+    if item.status != ItemStatus.DONE:
+        raise typer.Exit(14)
 
 
 @app.command("scheduler")
@@ -602,17 +762,23 @@ def scheduler() -> None:
 @app.command("serve")
 def serve(
     processes: int = typer.Option(None, "--processes", "-p", min=1, max=64),
-    port: int = typer.Option(8000, help="Konsollens port (0: ingen konsoll)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Konsollens port (0: ingen konsoll)."),
+    host: str = typer.Option("127.0.0.1", help="Adressen konsollen lytter på."),
 ) -> None:
     """Kjør planlegger, arbeidere og konsollen i én kommando (standardoppsettet på SQLite)."""
     from robots.serve import Service
 
-    service = Service(_settings(), processes=processes, web_port=port or None)
+    service = Service(_settings(), processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
+    service.supervisor.on_crash_loop = stop.set  # type: ignore[method-assign]
     service.start()
+    if service.url:
+        console.print(f"Konsollen: {service.url}")
     stop.wait()
     console.print("Stopper …")
     service.stop()
+    if service.supervisor.crash_loop:
+        raise CrashLoop(service.supervisor.crash_loop)
 
 
 @app.command("demo")
@@ -682,6 +848,25 @@ def selectors_validate() -> None:
         console.print(f"{path.name}: {len(spec.all_elements())} elementer i orden")
 
 
+@selectors_app.command("suggest")
+def selectors_suggest(
+    system: str = typer.Argument(..., help="Systemet, f.eks. hr."),
+    path: str = typer.Argument(..., help="Siden, f.eks. /ansatte/1503."),
+    page: str = typer.Option("side", "--page", help="Sidens logiske navn i YAML-en."),
+    headed: bool = typer.Option(False, "--headed", help="Vis siden og Playwrights inspektør."),
+) -> None:
+    """Foreslå selektorer for en side: felt, knapper, lenker, overskrifter og tabeller, med de
+    mest robuste lokatorene først og personopplysninger merket pii; klar til å lime inn."""
+    from robots.locators import load_system
+    from robots.runlog import configure_logging
+    from robots.selector_suggest import suggest_page
+
+    settings = _settings().model_copy(update={"headless": not headed})
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    text = suggest_page(load_system(system), settings, path, page, pause=headed)
+    print(text, end="")
+
+
 @selectors_app.command("check")
 def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.")) -> None:
     """Åpne det levende systemet og rapporter selektorer som ikke lenger virker."""
@@ -710,6 +895,33 @@ def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.
     )
     if missing:
         raise typer.Exit(10)
+
+
+new_app = typer.Typer(help="Lag nye filer for en robot.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+
+
+@new_app.command("task")
+def new_task_command(
+    name: str = typer.Argument(..., help="Oppgavens navn, f.eks. it_tilgang."),
+    system: str = typer.Option(..., "--system", help="Målsystemet, f.eks. hr."),
+) -> None:
+    """Lag en ny oppgave: tasks/NAVN.py, selectors/SYSTEM.yaml (om den mangler) og en test."""
+    from robots.scaffold import new_task
+
+    made = new_task(name, system)
+    console.print(f"Oppgave: {made.task}")
+    console.print(
+        f"Selektorer: {made.selectors}"
+        if made.selectors
+        else f"Selektorer: selectors/{system}"
+        ".yaml fantes fra før (legg til siden start.heading eller endre oppgaven)"
+    )
+    console.print(f"Test: {made.test}")
+    console.print(
+        f"Neste: rediger selektorene, så `python runner.py run {name} --data "
+        '\'{"sak": "1"}\' --headed` og `python -m pytest ' + str(made.test) + "`"
+    )
 
 
 users_app = typer.Typer(help="Brukere av konsollen.", no_args_is_help=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunContext:
+    """What a task function gets for one attempt of one item: `ctx.log` (the run log, masked),
+    `ctx.step(...)` and `ctx.run_step(...)` (logged, timed steps), `ctx.open(system)` (a
+    browser page object), `ctx.submit(...)` (follow-up work), `ctx.send_mail(...)` (at most
+    once per key), `ctx.record_side_effect(...)` and `ctx.add_artifact(...)`."""
+
     claim: Claim
     settings: Settings
     systems: tuple[str, ...] = ()
@@ -28,6 +33,8 @@ class RunContext:
     services: Any = None  # robots.worker.Services: queue and outbox of the worker
     log: Any = field(init=False)  # loguru Logger bound to this run
     current_step: str | None = field(default=None, init=False)
+    failed_step: str | None = field(default=None, init=False)  # innermost step that raised
+    side_effects: list[str] = field(default_factory=list, init=False)
     sessions: dict[str, SystemSession] = field(default_factory=dict, init=False)
     artifacts: list[tuple[str, Path]] = field(default_factory=list, init=False)
 
@@ -36,14 +43,17 @@ class RunContext:
 
     @property
     def reference(self) -> str:
+        """The item's reference (its idempotency key): use it as the key of what you create."""
         return self.claim.reference
 
     @property
     def attempt(self) -> int:
+        """1 for the first attempt, 2 for the first retry, ..."""
         return self.claim.attempt
 
     @property
     def artifact_dir(self) -> Path:
+        """Where this run's evidence files go."""
         return self.settings.artifacts_path / f"run-{self.claim.run_id}"
 
     @contextmanager
@@ -56,6 +66,10 @@ class RunContext:
         try:
             yield
         except BaseException as exc:
+            if getattr(exc, "_rpa_step", None) is None:
+                self.failed_step = name
+                with suppress(AttributeError):
+                    exc._rpa_step = name  # type: ignore[attr-defined]
             elapsed = (time.perf_counter() - started) * 1000
             log.bind(duration_ms=elapsed).warning(
                 f"Feilet: {name} etter {elapsed:.0f} ms ({type(exc).__name__}: {exc})"
@@ -114,15 +128,25 @@ class RunContext:
         self.log.info(f"E-post {key} til {to}: {delivery.status}")
         return delivery.status
 
+    def record_side_effect(self, what: str) -> None:
+        """Say what this run changed in a target system (e.g. "arkivert som journalpost
+        2026/12-3") as soon as it is done. If the run fails later for another reason, the
+        item's error and result still say it, so nobody thinks nothing happened."""
+        self.side_effects.append(what)
+        self.log.info(f"Utført: {what}")
+
     def add_artifact(self, kind: str, path: Path) -> None:
         """Keep a file the run produced (a generated document) with its checksum."""
         self.artifacts.append((kind, path))
 
     def capture_failure(self) -> None:
+        """Keep masked evidence (screenshot, HTML, trace) from every open system; the worker
+        calls it on a failure."""
         for session in self.sessions.values():
             self.artifacts.extend(session.capture_failure(self.artifact_dir))
 
     def close(self) -> None:
+        """Close every browser context of this run (the worker calls it)."""
         for session in self.sessions.values():
             session.close()
         self.sessions.clear()

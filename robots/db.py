@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -21,6 +22,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from robots.masking import mask_text
+
+if TYPE_CHECKING:
+    from robots.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -120,12 +124,21 @@ def check_schema(engine: Engine) -> None:
 
 
 class Database:
-    """An engine plus its session factory; one per process."""
+    """An engine plus its session factory; one per process.
 
-    def __init__(self, url: str) -> None:
+    Given the settings, its sessions also know where the audit trail's signed checkpoints go
+    (otherwise the audit module finds them from the process's settings)."""
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        info = {}
+        if settings is not None:
+            from robots.anchor import Anchor
+            from robots.audit import ANCHOR_KEY
+
+            info[ANCHOR_KEY] = Anchor.for_settings(settings)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
-# 11 digits, optionally written as 6 + space + 5, not part of a longer digit run.
-_CANDIDATE = re.compile(r"(?<!\d)(\d{6})[ ]?(\d{5})(?!\d)")
+# The ways people write a fødselsnummer: 11 digits, the birth date optionally with dots
+# (15.07.65), and between date and personal number nothing or up to three separators: space,
+# no-break space, tab, hyphen, dot, plus, or their URL encodings (%20, +, %2B, %2D, %09, %C2%A0).
+# Never part of a longer digit run.
+_SEPARATOR = r"(?:[ \t\u00a0\u202f\u2007.+\-]|%20|%2[bB]|%2[dD]|%09|%[cC]2%[aA]0)"
+_CANDIDATE = re.compile(
+    rf"(?<!\d)(?P<date>\d{{2}}(\.?)\d{{2}}\2\d{{2}})(?P<sep>{_SEPARATOR}{{0,3}})"
+    rf"(?P<tail>\d{{5}})(?!\d)"
+)
+
+
+def _digits(match: re.Match[str]) -> str:
+    return match.group("date").replace(".", "") + match.group("tail")
 
 
 class InvalidFodselsnummer(ValueError):
@@ -90,20 +102,38 @@ def mask_number(number: str) -> str:
     return digits[:6] + "*" * max(0, len(digits) - 6)
 
 
-def mask_text(text: str) -> str:
-    """Mask every 11-digit run that is, or looks like, a fødselsnummer.
+def looks_like_number(digits: str) -> bool:
+    """True for 11 digits that are, or look like, a fødselsnummer: a plausible birth date
+    (D-, H- and synthetic numbers included; a mistyped number is still personal data), or an
+    FH-number (first digit 8 or 9, no date, valid check digits)."""
+    if len(digits) != 11 or not digits.isdigit():
+        return False
+    if digits[0] in "89":
+        return _check_digits_hold(digits)
+    return _birth_date(digits) is not None
 
-    Valid numbers are masked, and so are numbers that only fail the check digits but carry a
-    plausible birth date: a mistyped fødselsnummer is still personal data.
-    """
+
+def _check_digits_hold(digits: str) -> bool:
+    k1_sum = _weighted(digits[:9], _K1_WEIGHTS) + int(digits[9])
+    k2 = (11 - _weighted(digits[:10], _K2_WEIGHTS) % 11) % 11
+    return k1_sum % 11 in (0, 1, 2, 3) and k2 != 10 and k2 == int(digits[10])
+
+
+def mask_text(text: str) -> str:
+    """Mask every fødselsnummer-like number however it is written (see _CANDIDATE): the birth
+    date part stays as written, the personal number becomes *****."""
 
     def replace(match: re.Match[str]) -> str:
-        digits = match.group(1) + match.group(2)
-        if _birth_date(digits) is None:
+        if not looks_like_number(_digits(match)):
             return match.group(0)
-        return match.group(1) + "*****"
+        return match.group("date") + match.group("sep") + "*****"
 
     return _CANDIDATE.sub(replace, text)
+
+
+def find(text: str) -> list[str]:
+    """The fødselsnummer-like numbers in a text, as written (for checks of public fields)."""
+    return [m.group(0) for m in _CANDIDATE.finditer(text) if looks_like_number(_digits(m))]
 
 
 def generate(birth: date, individ: int, *, synthetic: bool = False) -> str | None:
@@ -121,3 +151,55 @@ def generate(birth: date, individ: int, *, synthetic: bool = False) -> str | Non
     if k2 == 10:
         return None
     return base + str(k2)
+
+
+class Fodselsnummer(str):
+    """A validated fødselsnummer or D-number for a task's input model, shown masked.
+
+    `class Input(BaseModel): fnr: Fodselsnummer` accepts 11 digits (spaces, dots and hyphens
+    removed), refuses a wrong number with a masked reason, and refuses a number that came as a
+    number (an Excel cell): its leading zero may be lost. `repr()` and `str()` in f-strings of
+    the model show `010190*****`; `.digits` is the number itself, for the one place it is
+    needed (a search in the target system)."""
+
+    @property
+    def digits(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Fodselsnummer('{mask_number(self.digits)}')"
+
+    def __str__(self) -> str:
+        return mask_number(self.digits)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda v: v.digits if isinstance(v, Fodselsnummer) else v
+            ),
+            json_schema_input_schema=core_schema.str_schema(min_length=11, max_length=14),
+        )
+
+    @classmethod
+    def _validate(cls, value: Any) -> Fodselsnummer:
+        if isinstance(value, Fodselsnummer):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                "kom som et tall, ikke tekst: formater kolonnen som tekst i Excel "
+                "(et tall mister ledende null)"
+            )
+        if not isinstance(value, str):
+            raise ValueError("må være tekst (11 siffer)")
+        digits = re.sub(r"[\s.\-]", "", value)
+        reason = check_reason(digits)
+        if reason:
+            raise ValueError(f"ugyldig fødselsnummer {mask_number(digits)}: {reason}")
+        return cls(digits)

@@ -8,9 +8,11 @@ the file, the key and what is wrong.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
+import soupsieve
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -22,6 +24,49 @@ LOCATOR_KINDS = ("css", "role", "label", "text", "test_id", "placeholder")
 
 class SelectorFileError(ValueError):
     """A selector file cannot be used; the message names the file, the key and the problem."""
+
+
+# Playwright's own additions to CSS, which a CSS parser does not know.
+_PLAYWRIGHT_CSS = re.compile(
+    r":(has-text|text|text-is|text-matches|visible|nth-match|right-of|left-of|above|below|near)\b"
+)
+_ENGINE_PREFIX = re.compile(
+    r"^(text|xpath|id|nth|visible|data-testid|data-test-id|data-test|internal:\w+)="
+)
+
+
+def check_css(selector: str) -> None:
+    """Raise ValueError naming the problem if `selector` is not a CSS selector Playwright can
+    use: each `>>` part is parsed as CSS (soupsieve), Playwright's pseudo-classes allowed."""
+    for part in (p.strip() for p in selector.split(">>")):
+        if not part:
+            raise ValueError(f"empty part in CSS selector {selector!r}")
+        if _ENGINE_PREFIX.match(part):
+            continue
+        part = part.removeprefix("css=")
+        if _PLAYWRIGHT_CSS.search(part):
+            if not _balanced(part):
+                raise ValueError(f"unbalanced brackets or quotes in CSS selector {part!r}")
+            continue
+        try:
+            soupsieve.compile(part)
+        except soupsieve.SelectorSyntaxError as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise ValueError(f"invalid CSS selector {part!r}: {reason}") from None
+
+
+def _balanced(text: str) -> bool:
+    pairs, stack, quote = {")": "(", "]": "["}, [], ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "([":
+            stack.append(char)
+        elif char in ")]" and (not stack or stack.pop() != pairs[char]):
+            return False
+    return not stack and not quote
 
 
 class LocatorSpec(BaseModel):
@@ -38,6 +83,13 @@ class LocatorSpec(BaseModel):
     placeholder: str | None = None
     exact: bool = False
     nth: int | None = None
+
+    @field_validator("css")
+    @classmethod
+    def _valid_css(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_css(value)
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> LocatorSpec:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from robots import fnr
 
@@ -27,16 +28,24 @@ _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)")
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret value (a password from the vault, a token) so it is masked everywhere."""
+    """Remember a secret value (a password from the vault, a token) so it is masked everywhere,
+    also URL-encoded (as it travels in a form post or a query string)."""
     global _secret_pattern
     if not value or len(value) < 4:
         return
+    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
     with _lock:
-        if value in _secrets:
+        if forms <= _secrets:
             return
-        _secrets.add(value)
+        _secrets.update(forms)
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def registered_secrets() -> list[str]:
+    """The registered secrets as written (for finding them on a page)."""
+    with _lock:
+        return sorted(_secrets, key=len, reverse=True)
 
 
 def mask_text(text: str) -> str:
@@ -54,19 +63,25 @@ _SECRET_FIELD = re.compile(r"(?i)(password|passord|secret|token|api_?key)")
 
 
 def mask(value: Any) -> Any:
-    """Mask strings inside any JSON-like structure; values under secret-looking keys are hidden."""
+    """Mask strings inside any JSON-like structure (keys too, and bytes); values under
+    secret-looking keys are hidden. An 11-digit integer that is a fødselsnummer becomes its
+    masked text; every other number stays the number it was."""
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
         return {
-            k: SECRET_PLACEHOLDER if isinstance(k, str) and _SECRET_FIELD.search(k) else mask(v)
+            (mask_text(k) if isinstance(k, str) else k): SECRET_PLACEHOLDER
+            if isinstance(k, str) and _SECRET_FIELD.search(k)
+            else mask(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and 10**8 <= value < 10**11:
-        # a fødselsnummer stored as a number lost its leading zero
-        text = f"{value:011d}"
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", errors="surrogateescape")
+        return mask_text(text).encode("utf-8", errors="surrogateescape")
+    if isinstance(value, int) and not isinstance(value, bool) and 10**10 <= value < 10**11:
+        text = str(value)
         masked = mask_text(text)
         return masked if masked != text else value
     return value

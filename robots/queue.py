@@ -8,17 +8,21 @@ transaction lock on PostgreSQL (the SQLite write lock already serialises every c
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from loguru import logger
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from robots import audit
@@ -29,7 +33,8 @@ from robots.masking import mask_text
 from robots.models import Artifact, ItemStatus, Pause, Run, RunOutcome, WorkItem, utcnow
 from robots.runlog import ingest_jsonl, store_events
 from robots.settings import Settings
-from robots.tasks import Task, get_task
+from robots.storable import refused_in, storable, storable_text, unstorable
+from robots.tasks import InvalidPayload, Task, get_task
 
 
 class ItemNotFound(LookupError):
@@ -80,6 +85,47 @@ def status_name(status: str) -> str:
     return _STATUS_NAMES.get(status, status)
 
 
+PRIORITY_MIN, PRIORITY_MAX = -100, 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_reference(reference: str) -> None:
+    """A reference is a printable 1-200 character key (it is shown, searched and typed)."""
+    if not reference or len(reference) > 200:
+        raise ValueError("Referansen må ha 1 til 200 tegn")
+    if _CONTROL.search(reference) or refused_in(reference):
+        raise ValueError(
+            "Referansen kan ikke inneholde kontrolltegn (for eksempel NUL eller linjeskift)"
+        )
+
+
+def check_priority(priority: int) -> None:
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ValueError(f"Prioriteten må være mellom {PRIORITY_MIN} og {PRIORITY_MAX}")
+
+
+def _new_run(
+    conn: Connection, item_id: int, attempt: int, worker: WorkerIdentity, now: datetime
+) -> int:
+    """The run row of a claim, in the claim's transaction."""
+    return int(
+        conn.execute(
+            sql.new_run,
+            {
+                "item_id": item_id,
+                "attempt": attempt,
+                "worker_id": worker.id,
+                "host": worker.host,
+                "pid": worker.pid,
+                "started_at": now,
+            },
+        ).scalar_one()
+    )
+
+
+_Settle = Callable[["Queue", datetime, Any, "str | None", int, int], dict[str, Any]]
+
+
 class Queue:
     def __init__(self, db: Database, settings: Settings, registry: dict[str, Task]) -> None:
         self.db = db
@@ -110,9 +156,12 @@ class Queue:
         Raises UnknownTask or InvalidPayload before anything is written.
         """
         task = get_task(task_name, self.registry)
-        if not reference or len(reference) > 200:
-            raise ValueError("Referansen må ha 1 til 200 tegn")
+        check_reference(reference)
+        check_priority(priority)
         model = task.validate(payload)
+        problems = unstorable(model.model_dump(mode="json"))
+        if problems:
+            raise InvalidPayload(task.name, problems)
         if session is None:
             with self.db.session() as own:
                 return self._insert(
@@ -190,7 +239,11 @@ class Queue:
         with self.db.engine.begin() as conn:
             if time.monotonic() >= self._next_reclaim:
                 self._next_reclaim = time.monotonic() + self.settings.reclaim_interval_seconds
-                self._reclaim_expired(conn, now)
+                try:
+                    with conn.begin_nested():
+                        self._reclaim_expired(conn, now)
+                except SQLAlchemyError as exc:  # one bad item must not stop every claim
+                    logger.warning(f"Gjenvinning av utløpte elementer feilet: {exc!s:.300}")
             if any(self._has_limit(name) for name in names):
                 row = self._take_within_limits(conn, params)
             else:
@@ -200,17 +253,29 @@ class Queue:
             if row is None:
                 return None
             item_id, task, reference, payload, attempt = row
-            run_id = conn.execute(
-                sql.new_run,
-                {
-                    "item_id": item_id,
-                    "attempt": attempt,
-                    "worker_id": worker.id,
-                    "host": worker.host,
-                    "pid": worker.pid,
-                    "started_at": now,
-                },
-            ).scalar_one()
+            run_id = _new_run(conn, item_id, attempt, worker, now)
+        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
+
+    def claim_item(self, worker: WorkerIdentity, item_id: int) -> Claim | None:
+        """Lease one given item (if it is waiting) to `worker`: `runner.py run` uses it to run
+        the item it just submitted in its own process, through the same run as a worker's."""
+        now = utcnow()
+        params = {
+            "now": now,
+            "worker_id": worker.id,
+            "lease_until": now + timedelta(seconds=self.settings.lease_seconds),
+            "item_id": item_id,
+        }
+        with self.db.engine.begin() as conn:
+            waiting = conn.execute(
+                select(WorkItem.id)
+                .where(WorkItem.id == item_id, WorkItem.status == ItemStatus.PENDING)
+                .with_for_update()  # no worker takes it meanwhile (SQLite: BEGIN IMMEDIATE)
+            ).first()
+            if waiting is None:
+                return None
+            task, reference, payload, attempt = conn.execute(sql.take, params).one()
+            run_id = _new_run(conn, item_id, attempt, worker, now)
         return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
 
     def _unpaused(self, names: list[str]) -> list[str]:
@@ -288,16 +353,21 @@ class Queue:
         return True
 
     def _reclaim_expired(self, conn: Connection, now: datetime) -> None:
+        conn.execute(
+            sql.mark_dead_workers,
+            {"stale_before": now - timedelta(seconds=self.settings.lease_seconds)},
+        )
         expired = (
             conn.execute(sql.expired_locked if self._pg else sql.expired, {"now": now})
             .scalars()
             .all()
         )
         if expired:
-            session = Session(bind=conn)
-            for item in session.scalars(select(WorkItem).where(WorkItem.id.in_(expired))):
-                self._abandon(session, item, now)
-            session.flush()
+            # The session only flushes into the claim's transaction; the claim commits it.
+            with Session(bind=conn, join_transaction_mode="rollback_only") as session:
+                for item in session.scalars(select(WorkItem).where(WorkItem.id.in_(expired))):
+                    self._abandon(session, item, now)
+                session.flush()
 
     def _abandon(self, session: Session, item: WorkItem, now: datetime) -> None:
         run = session.scalars(
@@ -356,66 +426,152 @@ class Queue:
         events: list[dict[str, Any]] | None = None,
         artifacts: list[tuple[str, Path]] | None = None,
     ) -> str:
-        """Record the run's outcome and move the item on; returns the item's new status."""
+        """Record the run's outcome and move the item on; returns the item's new status.
+
+        Ownership is checked first, under the item's row lock: a result that arrives after the
+        item was reclaimed or cancelled is recorded as `lost` (with what it said), or, if it is
+        a success and nobody else has taken the item meanwhile, accepted. Storing the run's log
+        lines is idempotent, so a retried finish never fails on lines stored before.
+        """
+        if outcome not in _SETTLE:
+            raise ValueError(f"unknown outcome {outcome!r}")
         now = utcnow()
-        error = mask_text(error) if error else None
+        error = storable_text(mask_text(error)) if error else None
+        result = storable(result) if result is not None else None
         rows = artifact_rows(claim.run_id, artifacts or [])
         with self.db.engine.begin() as conn:
-            store_events(conn, events or [])
-            if rows:
-                conn.execute(insert(Artifact), rows)
             status, owner, failures, max_attempts, settled = conn.execute(
                 sql.item_state_locked if self._pg else sql.item_state,
                 {"item_id": claim.item_id, "run_id": claim.run_id},
             ).one()
-            if settled is not None:
-                return status  # already settled by a reclaim
-            if status != ItemStatus.RUNNING or owner != claim.worker_id:
-                self._settle_run(
-                    conn,
-                    claim.run_id,
-                    RunOutcome.LOST,
-                    now,
-                    f"Resultatet ({outcome}) ble forkastet: elementet var ikke "
-                    f"lenger tildelt denne arbeideren (status {status_name(status)})",
-                )
-                return status
+            store_events(conn, events or [])
+            if rows:
+                conn.execute(insert(Artifact), rows)
+            if settled is not None and settled != RunOutcome.ABANDONED:
+                return str(status)  # this run was settled already (a retried finish)
+            if settled is not None or status != ItemStatus.RUNNING or owner != claim.worker_id:
+                return self._late_result(conn, claim, outcome, result, error, status, now)
             self._settle_run(conn, claim.run_id, outcome, now, error)
-            values: dict[str, Any] = dict(lease_owner=None, lease_expires_at=None, updated_at=now)
-            if outcome == RunOutcome.DONE:
-                values.update(
-                    status=ItemStatus.DONE,
-                    result=result,
-                    error_kind=None,
-                    error_message=None,
-                    finished_at=now,
-                )
-            elif outcome == RunOutcome.BUSINESS_ERROR:
-                values.update(
-                    status=ItemStatus.BUSINESS_ERROR,
-                    error_kind="business",
-                    error_message=error,
-                    finished_at=now,
-                )
-            elif outcome == RunOutcome.SYSTEM_ERROR:
-                failures += 1
-                values.update(failures=failures, error_kind="system", error_message=error)
-                if failures >= max_attempts:
-                    values.update(status=ItemStatus.FAILED, finished_at=now)
-                else:
-                    values.update(
-                        status=ItemStatus.PENDING,
-                        not_before=now + timedelta(seconds=self.backoff(failures)),
-                    )
-            elif outcome == RunOutcome.RELEASED:
-                values.update(status=ItemStatus.PENDING, not_before=now)
-            else:
-                raise ValueError(f"unknown outcome {outcome!r}")
+            values = _SETTLE[outcome](self, now, result, error, failures, max_attempts)
+            values.update(lease_owner=None, lease_expires_at=None, updated_at=now)
             conn.execute(
                 sql.settle_item(tuple(sorted(values))),
                 {"item_id": claim.item_id, **{f"v_{k}": v for k, v in values.items()}},
             )
-            return values["status"]
+            return str(values["status"])
+
+    def _late_result(
+        self,
+        conn: Connection,
+        claim: Claim,
+        outcome: str,
+        result: dict[str, Any] | None,
+        error: str | None,
+        status: str,
+        now: datetime,
+    ) -> str:
+        """The worker no longer holds the item. A success for an item that waits (reclaimed,
+        not yet taken again) is kept; anything else is recorded as `lost`, with what it said."""
+        if outcome == RunOutcome.DONE and status == ItemStatus.PENDING:
+            self._settle_run(
+                conn,
+                claim.run_id,
+                RunOutcome.DONE,
+                now,
+                "Resultatet kom etter at leieavtalen var utløpt; godtatt fordi ingen annen "
+                "arbeider hadde tatt elementet",
+            )
+            values = self._done(now, result, None, 0, 0)
+            values.update(lease_owner=None, lease_expires_at=None, updated_at=now)
+            conn.execute(
+                sql.settle_item(tuple(sorted(values))),
+                {"item_id": claim.item_id, **{f"v_{k}": v for k, v in values.items()}},
+            )
+            return ItemStatus.DONE
+        said = f"; feil: {error}" if error else ""
+        if result is not None:
+            said += f"; resultat: {json.dumps(result, ensure_ascii=False, default=str)[:2000]}"
+        self._settle_run(
+            conn,
+            claim.run_id,
+            RunOutcome.LOST,
+            now,
+            f"Resultatet ({outcome}) kom etter at elementet ikke lenger var tildelt denne "
+            f"arbeideren (status {status_name(status)}){said}",
+        )
+        return status
+
+    # What each outcome does to the item: a small table instead of an if/elif chain.
+    def _done(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        return dict(
+            status=ItemStatus.DONE,
+            result=result,
+            error_kind=None,
+            error_message=None,
+            finished_at=now,
+        )
+
+    def _business_error(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        return dict(
+            status=ItemStatus.BUSINESS_ERROR,
+            result=result,
+            error_kind="business",
+            error_message=error,
+            finished_at=now,
+        )
+
+    def _system_error(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        failures += 1
+        values: dict[str, Any] = dict(failures=failures, error_kind="system", error_message=error)
+        if result is not None:
+            values["result"] = result  # side effects done before the failure (see RunContext)
+        if failures >= max_attempts:
+            values.update(status=ItemStatus.FAILED, finished_at=now)
+        else:
+            values.update(
+                status=ItemStatus.PENDING,
+                not_before=now + timedelta(seconds=self.backoff(failures)),
+            )
+        return values
+
+    def _released(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        return dict(status=ItemStatus.PENDING, not_before=now)
+
+    def poison(self, claim: Claim, reason: str) -> bool:
+        """Stop an item whose outcome cannot be stored (after the worker's retries), so it does
+        not hold the queue: failed, error kind `poison`, with the reason. No log lines are
+        written here; they stay in the run's JSONL file. False if the item is not ours."""
+        now = utcnow()
+        reason = storable_text(mask_text(reason))[:2000]
+        with self.db.engine.begin() as conn:
+            owned = conn.execute(
+                update(WorkItem)
+                .where(
+                    WorkItem.id == claim.item_id,
+                    WorkItem.lease_owner == claim.worker_id,
+                    WorkItem.status == ItemStatus.RUNNING,
+                )
+                .values(
+                    status=ItemStatus.FAILED,
+                    error_kind="poison",
+                    error_message=reason,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            ).rowcount
+            if owned:
+                self._settle_run(conn, claim.run_id, RunOutcome.SYSTEM_ERROR, now, reason)
+        return bool(owned)
 
     @staticmethod
     def _settle_run(
@@ -490,3 +646,11 @@ class Queue:
             item.error_kind = item.error_message = None
             audit.record(session, actor, "retry", f"item:{item.id}", {"was": previous})
             return item
+
+
+_SETTLE: dict[str, _Settle] = {
+    RunOutcome.DONE: Queue._done,
+    RunOutcome.BUSINESS_ERROR: Queue._business_error,
+    RunOutcome.SYSTEM_ERROR: Queue._system_error,
+    RunOutcome.RELEASED: Queue._released,
+}

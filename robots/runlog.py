@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 from robots.masking import mask, mask_text
 from robots.models import RunEvent, utcnow
 from robots.settings import Settings
-from robots.statements import add_events
+from robots.statements import add_events_postgresql, add_events_sqlite
+from robots.storable import storable, storable_text
 
 
 def jsonl_path(data_dir: Path, run_id: int) -> Path:
@@ -55,10 +57,10 @@ class RunLog:
                 "seq": self._seq,
                 "ts": utcnow().isoformat(),
                 "level": level,
-                "step": step,
-                "message": mask_text(message),
+                "step": storable_text(step) if step else step,
+                "message": storable_text(mask_text(message)),
                 "duration_ms": None if duration_ms is None else round(duration_ms, 3),
-                "data": mask(data) if data else None,
+                "data": storable(mask(data)) if data else None,
             }
             self._file.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
             self._file.flush()
@@ -80,36 +82,59 @@ class RunLog:
 
 
 def store_events(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """Store run-log lines; a line already stored is skipped, never an error."""
     if events:
-        conn.execute(add_events, [_row(e) for e in events])
+        statement = (
+            add_events_postgresql if conn.dialect.name == "postgresql" else add_events_sqlite
+        )
+        conn.execute(statement, [_row(e) for e in events])
 
 
 def _row(event: dict[str, Any]) -> dict[str, Any]:
-    from datetime import datetime
-
-    row = {k: event[k] for k in ("run_id", "seq", "level", "step", "message", "duration_ms")}
+    row = {k: event.get(k) for k in ("run_id", "seq", "level", "duration_ms")}
+    row["step"] = storable_text(str(event["step"]))[:200] if event.get("step") else None
+    row["message"] = storable_text(str(event.get("message") or ""))
     row["ts"] = datetime.fromisoformat(event["ts"])
-    row["data"] = event.get("data")
+    row["data"] = storable(event.get("data"))
     return row
 
 
 def ingest_jsonl(session: Session, data_dir: Path, run_id: int) -> int:
-    """Store the lines of a run's JSONL file that the database lacks; returns how many."""
+    """Store the lines of a run's JSONL file that the database lacks; returns how many.
+
+    Never raises: a reclaim must go on even if the file holds something the database refuses
+    (the file itself stays on disk as the durable copy, and the refusal is logged)."""
     path = jsonl_path(data_dir, run_id)
     if not path.exists():
         return 0
-    stored = session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
-    missing = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:  # a torn last line from a killed process
-                continue
-            if event.get("seq", 0) > stored:
-                missing.append(event)
-    store_events(session.connection(), missing)
-    return len(missing)
+    try:
+        stored = (
+            session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
+        )
+        missing = []
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                event = _parse_line(line, run_id)
+                if event is not None and event["seq"] > stored:
+                    missing.append(event)
+        with session.begin_nested():
+            store_events(session.connection(), missing)
+        return len(missing)
+    except Exception as exc:  # noqa: BLE001 - a reclaim must not fail on one bad file
+        logger.warning(f"Kunne ikke kopiere kjøreloggen {path.name} til databasen: {exc}")
+        return 0
+
+
+def _parse_line(line: str, run_id: int) -> dict[str, Any] | None:
+    """One JSONL line as an event of this run, or None (a torn last line, a foreign line)."""
+    try:
+        event = json.loads(line)
+        if event.get("run_id") != run_id or not isinstance(event.get("seq"), int):
+            return None
+        datetime.fromisoformat(event["ts"])
+        return event
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 # loguru wiring ------------------------------------------------------------------------------

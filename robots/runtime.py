@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlparse
 
 from loguru import logger
@@ -22,23 +21,14 @@ from playwright.sync_api import Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from robots.browser import launch
+from robots.evidence import mask_trace, masked_screenshot
+from robots.faults import SelectorNotFound, SessionExpired, SystemFault
 from robots.locators import SystemSpec, load_system
-from robots.masking import mask_text
+from robots.masking import mask_text, register_secret
 from robots.settings import Settings
 from robots.vault import Vault
 
-
-class SystemFault(Exception):
-    """The target system failed (HTTP 5xx, an error page): a system exception, retried."""
-
-
-class SessionExpired(SystemFault):
-    """The target system logged the robot out in the middle of a flow."""
-
-
-class SelectorNotFound(SystemFault):
-    """No locator of a logical element matched: the page changed or did not load."""
-
+__all__ = ["BrowserHost", "SelectorNotFound", "SessionExpired", "SystemFault", "SystemSession"]
 
 TRANSIENT = (SystemFault, PlaywrightTimeout)
 
@@ -55,6 +45,11 @@ class BrowserHost:
         self._browser: Any = None
         self.launches = 0
         self.launch_seconds = 0.0
+        # Logged-in browser state (cookies, local storage) per system, kept in this worker's
+        # memory only (never on disk, never in evidence), so a worker logs in once per system
+        # and again only when the session has expired (setting reuse_logins).
+        self.logins: dict[str, Any] = {}
+        self.login_count = 0
 
     def browser(self) -> Any:
         if self._browser is not None and self._browser.is_connected():
@@ -112,9 +107,15 @@ class SystemSession:
         self.settings = settings
         self.log = log
         self.base_url = settings.system_urls.get(spec.system, spec.base_url)
+        self.host = host
+        reused = host.logins.get(spec.system) if settings.reuse_logins else None
         self.context = host.browser().new_context(
-            locale="nb-NO", timezone_id=settings.timezone, base_url=self.base_url
+            locale="nb-NO",
+            timezone_id=settings.timezone,
+            base_url=self.base_url,
+            storage_state=reused,
         )
+        self.reused_login = reused is not None
         self.context.set_default_timeout(spec.timeout_ms)
         self.context.set_default_navigation_timeout(spec.navigation_timeout_ms)
         self.tracing = settings.trace == "retain_on_failure" or (
@@ -161,6 +162,8 @@ class SystemSession:
         for attempt in range(2):
             for index, candidate in enumerate(candidates):
                 if candidate.count() > 0:
+                    if index > 0 and self._primary_after_settling(candidates[0]):
+                        index, candidate = 0, candidates[0]
                     _VERIFIED.add(key)
                     if index > 0:
                         self.log.warning(
@@ -180,6 +183,19 @@ class SystemSession:
             f"{self.spec.system}: fant ikke {name} på {self._path()} (prøvde {tried})"
         )
 
+    def _primary_after_settling(self, primary: Locator) -> bool:
+        """Before using a fallback, let the page settle and give the first locator a moment:
+        right after a navigation a fallback (a label) can be there before the element the
+        first locator names is rendered, and a false "fallback in use" warning sends an
+        operator to fix a selector that works."""
+        with contextlib.suppress(PlaywrightError):
+            self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
+        try:
+            primary.first.wait_for(state="attached", timeout=min(1500, self.spec.timeout_ms))
+        except PlaywrightError:
+            return False
+        return True
+
     def all(self, name: str) -> Locator:
         """Every element matching `name` (table rows): the first locator that matches any."""
         first = self.locate(name)  # waits, reports fallbacks, raises if none
@@ -188,30 +204,77 @@ class SystemSession:
                 return candidate
         return first
 
-    def exists(self, name: str) -> bool:
-        return any(candidate.count() > 0 for candidate in self._candidates(name))
+    def exists(self, name: str, timeout_ms: float = 0) -> bool:
+        """Is the element there? With `timeout_ms`, wait up to that long for it to appear
+        (for messages that show after an action); never raises."""
+        if any(candidate.count() > 0 for candidate in self._candidates(name)):
+            return True
+        if timeout_ms <= 0:
+            return False
+        try:
+            self._union(name).wait_for(state="attached", timeout=timeout_ms)
+        except PlaywrightError:
+            return False
+        return True
+
+    def wait_for(
+        self,
+        name: str,
+        state: Literal["attached", "detached", "visible", "hidden"] = "visible",
+        timeout_ms: float | None = None,
+    ) -> None:
+        """Wait until the element reaches `state`; a timeout is a system fault that names it."""
+        try:
+            self._union(name).wait_for(state=state, timeout=timeout_ms)
+        except PlaywrightTimeout:
+            self.check_page()
+            raise SelectorNotFound(
+                f"{self.spec.system}: {name} ble ikke {state} på {self._path()}"
+            ) from None
+
+    def check(self, name: str) -> None:
+        """Tick a checkbox, safe to repeat: an already ticked box stays ticked (a click would
+        untick it on a retry)."""
+        self.locate(name).set_checked(True)
+        self.check_page()
+
+    def uncheck(self, name: str) -> None:
+        """Untick a checkbox, safe to repeat."""
+        self.locate(name).set_checked(False)
+        self.check_page()
+
+    def is_checked(self, name: str) -> bool:
+        """Is the checkbox ticked?"""
+        return self.locate(name).is_checked()
 
     def fill(self, name: str, value: str) -> None:
+        """Fill a field (replaces what is there: safe to repeat)."""
         self.locate(name).fill(value)
 
     def click(self, name: str) -> None:
+        """Click an element; then the page is checked for HTTP 5xx and an expired session. A
+        click that changes state is not safe to repeat: look before you click."""
         self.locate(name).click()
         if self._page_popups:
             self.page.wait_for_load_state("domcontentloaded")
         self.check_page()
 
     def text(self, name: str) -> str:
+        """The element's visible text, stripped."""
         return self.locate(name).inner_text().strip()
 
     def select(self, name: str, value: str) -> None:
+        """Choose an option in a select by value or label (safe to repeat)."""
         self.locate(name).select_option(value)
 
     def upload(self, name: str, files: list[Path] | Path) -> None:
+        """Set the file(s) of a file input."""
         self.locate(name).set_input_files(files if isinstance(files, list) else [files])
 
     # Navigation, login, faults ----------------------------------------------------------------
 
     def url(self, path: str) -> str:
+        """An absolute URL of the system (base URL from the selectors file or system_urls)."""
         return urljoin(self.base_url, path)
 
     def _path(self) -> str:
@@ -221,6 +284,8 @@ class SystemSession:
         """Open a page of the system, logging in (again) when the system asks for it."""
         self.page.goto(self.url(path))
         self.check_page()
+        if self.reused_login and not self.logged_in and not self.on_login_page():
+            self.logged_in = True  # the worker's earlier login still holds
         if self.spec.login and self.on_login_page():
             self.login()
             if self._path() != urlparse(self.url(path)).path:
@@ -228,6 +293,7 @@ class SystemSession:
                 self.check_page()
 
     def on_login_page(self) -> bool:
+        """Is the page the system's login page?"""
         return self.spec.login is not None and self._path() == self.spec.login.path
 
     def _on_response(self, response: Any) -> None:
@@ -251,7 +317,12 @@ class SystemSession:
 
     def login(self, credentials: Any = None) -> None:
         """Log in with the vault's credentials. A rejected login is a system fault (the robot
-        account needs fixing by an operator); a session that expires at once is tried again."""
+        account needs fixing by an operator); a session that expires at once is tried again.
+
+        A login can succeed slowly: the submit times out while the system has in fact logged
+        the robot in (and, asked for its login page again, sends a logged-in user onward). So
+        before filling the form, and after every timeout, the runtime first looks for the
+        login's `success` element, and is done if it is there."""
         flow = self.spec.login
         if flow is None:
             return
@@ -259,17 +330,30 @@ class SystemSession:
         for attempt in range(3):
             try:
                 if not self.on_login_page() or attempt > 0:
+                    if attempt > 0 and self._already_logged_in():
+                        break
                     self.page.goto(self.url(flow.path))
                     self.check_page()
+                    if not self.on_login_page() and self._already_logged_in():
+                        break  # the system sent a logged-in user onward
                 self.fill(flow.username, creds.username)
                 self.fill(flow.password, creds.password)
                 self.locate(flow.submit).click()
                 self.check_page()
                 self._union(flow.success).wait_for(state="attached")
                 break
-            except (PlaywrightTimeout, SystemFault) as exc:
+            except (PlaywrightError, SystemFault) as exc:
+                refused = (
+                    not isinstance(exc, SystemFault)
+                    and flow.failure is not None
+                    and self.exists(flow.failure)
+                )
+                if not refused and not isinstance(exc, SystemFault) and self._login_went_on():
+                    self.log.info(f"{self.spec.system}: innloggingen var treg, men lyktes")
+                    break
                 reason = str(exc).splitlines()[0]
-                if not isinstance(exc, SystemFault) and flow.failure and self.exists(flow.failure):
+                if refused:
+                    assert flow.failure is not None
                     reason = self.text(flow.failure)
                 if attempt == 2:
                     raise SystemFault(
@@ -280,19 +364,56 @@ class SystemSession:
                     f"{self.spec.system}: innlogging ikke fullført ({reason}); prøver igjen"
                 )
         self.logged_in = True
+        self.host.login_count += 1
+        with contextlib.suppress(PlaywrightError):
+            state = self.context.storage_state()
+            for cookie in state.get("cookies", []):
+                register_secret(cookie.get("value"))  # session cookies never show in evidence
+            if self.settings.reuse_logins:
+                self.host.logins[self.spec.system] = state
         self.log.info(f"{self.spec.system}: logget inn som {creds.username}")
+
+    def _already_logged_in(self) -> bool:
+        """Is the login's success element on the page (and the page not the login page)?"""
+        flow = self.spec.login
+        if flow is None:
+            return True
+        try:
+            return not self.on_login_page() and self._union(flow.success).count() > 0
+        except PlaywrightError:
+            return False
+
+    def _login_went_on(self) -> bool:
+        """After a timeout in the login (no failure message shown): wait, within the navigation
+        timeout, for the browser to leave the login page (a slow answer to the submit is still
+        on its way), then look for the success element. Going to the login page again while
+        that answer is pending would interrupt it."""
+        flow = self.spec.login
+        if flow is None:
+            return True
+        try:
+            self.page.wait_for_url(
+                lambda url: (urlparse(url).path or "/") != flow.path,
+                timeout=self.spec.navigation_timeout_ms,
+            )
+            self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
+        except PlaywrightError:
+            return False
+        return self._already_logged_in()
 
     def _dismiss(self, name: str) -> None:
         self.log.info(f"{self.spec.system}: lukket popup ({name})")
         self._union(name).click()
 
     def ensure_logged_in(self) -> None:
+        """Log in unless this session is logged in (run_step calls it before a retry)."""
         if self.spec.login and not self.logged_in:
             self.login()
 
     # Failure evidence -------------------------------------------------------------------------
 
     def mask_locators(self) -> list[Locator]:
+        """Locators of every element the selectors file marks `pii` or `secret`."""
         return [
             spec.build(self.page)
             for element in self.spec.pii_elements()
@@ -306,13 +427,11 @@ class SystemSession:
         kept: list[tuple[str, Path]] = []
         try:
             shot = stem.with_suffix(".png")
-            self.page.screenshot(
-                path=shot,
-                full_page=True,
-                mask=self.mask_locators(),
-                mask_color="#000000",
-                timeout=10_000,
-            )
+            covered = masked_screenshot(self.page, shot, self.mask_locators())
+            if covered:
+                self.log.info(
+                    f"Skjermbildet: {len(covered)} personopplysninger på siden er sladdet"
+                )
             kept.append(("screenshot", shot))
         except PlaywrightError as exc:
             self.log.warning(f"Kunne ikke ta skjermbilde: {exc}")
@@ -333,7 +452,15 @@ class SystemSession:
                 self.log.warning(f"Kunne ikke lagre Playwright-sporet: {exc}")
         return kept
 
+    def start_tracing(self) -> None:
+        """Record a trace from now on (a retried step), unless one is recording already."""
+        if not self.tracing and self.settings.trace != "off":
+            with contextlib.suppress(PlaywrightError):
+                self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
+                self.tracing = True
+
     def close(self) -> None:
+        """Stop the trace (not kept) and close the browser context."""
         try:
             if self.tracing:
                 self.context.tracing.stop()
@@ -342,41 +469,35 @@ class SystemSession:
             pass  # the browser may be gone; the context went with it
 
 
-def mask_trace(path: Path) -> None:
-    """Rewrite a trace archive with every text entry masked (secrets typed, fødselsnumre shown)."""
-    masked = path.with_suffix(".masking")
-    with (
-        zipfile.ZipFile(path) as source,
-        zipfile.ZipFile(masked, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename.endswith(
-                (".trace", ".network", ".stacks", ".html", ".json", ".txt", ".css")
-            ):
-                data = mask_text(data.decode("utf-8", errors="replace")).encode("utf-8")
-            target.writestr(info, data)
-    masked.replace(path)
-
-
 def run_step(
     ctx: Any, name: str, action: Callable[[], Any], *, retries: int = 1, delay_seconds: float = 1.0
 ) -> Any:
     """Run one step, retrying it on a transient fault (HTTP 5xx, session expiry, timeout)
     after logging in again where needed. Separate from the queue's whole-item retry."""
+    first: BaseException | None = None
     for attempt in range(retries + 1):
         try:
             with ctx.step(name if attempt == 0 else f"{name} (forsøk {attempt + 1})"):
                 if attempt:
                     for session in ctx.sessions.values():
+                        session.start_tracing()  # evidence of the retry, if it fails too
                         session.ensure_logged_in()
                 return action()
         except TRANSIENT as exc:
+            first = first or exc
             if attempt == retries:
+                if first is not exc and _cause(first) != _cause(exc):
+                    with contextlib.suppress(AttributeError):
+                        exc._rpa_first_cause = _cause(first)  # type: ignore[attr-defined]
                 raise
             ctx.log.warning(f"Forbigående feil i steget {name}: {exc}; prøver igjen")
             time.sleep(delay_seconds)
     raise AssertionError("unreachable")
+
+
+def _cause(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def open_system(

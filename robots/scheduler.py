@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import re
 import threading
+import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ from robots.db import Database
 from robots.models import Schedule, utcnow
 from robots.queue import Queue
 from robots.settings import Settings
-from robots.tasks import Task, get_task
+from robots.tasks import InvalidPayload, Task, UnknownTask, get_task
 from robots.workdays import WorkingDays
 
 JOB_PREFIX = "schedule:"
@@ -201,10 +202,19 @@ def fingerprint(schedule: Schedule) -> str:
 
 def sync_config_schedules(db: Database, settings: Settings, registry: dict[str, Task]) -> int:
     """Mirror config/schedules.yaml into the schedule table (source=config)."""
-    specs = load_schedule_file(settings.schedules_path)
+    path = settings.schedules_path
+    specs = load_schedule_file(path)
     for spec in specs:
-        get_task(spec.task, registry)  # unknown task: UnknownTask with the known ones
-        get_task(spec.task, registry).validate(spec.payload)
+        where = f"{path}: tidsplan {spec.name}"
+        try:
+            get_task(spec.task, registry).validate(spec.payload)
+            build_trigger(
+                Schedule(name=spec.name, task=spec.task, trigger=spec.trigger_kind, spec=spec.spec),
+                settings,
+            )
+        except (UnknownTask, InvalidPayload, ScheduleError) as exc:
+            reason = " ".join(str(exc).split()).removeprefix(f"Tidsplan {spec.name}: ")
+            raise ScheduleError(f"{where}: {reason}") from None
     names = {s.name for s in specs}
     with db.session() as session:
         existing = {s.name: s for s in session.scalars(select(Schedule))}
@@ -234,7 +244,6 @@ def sync_config_schedules(db: Database, settings: Settings, registry: dict[str, 
                 row.enabled = spec.enabled
             if changed:
                 row.updated_at = utcnow()
-            build_trigger(row, settings)  # fail early on a bad cron expression
         for name, row in existing.items():
             if row.source == "config" and name not in names:
                 session.delete(row)
@@ -281,9 +290,18 @@ class Scheduler:
         self.queue = Queue(db, settings, registry)
         self.stopping = threading.Event()
         self.is_leader = threading.Event()
+        self.lost_lead = threading.Event()
+        self._lock: LeaderLock | None = None
         self.fired = 0
 
     def fire(self, schedule_name: str, fire_time: datetime) -> None:
+        lock = self._lock
+        if lock is not None and not lock.alive():
+            # The lock went with the connection: another scheduler may lead now. Step down
+            # at once rather than fire beside it.
+            logger.error(f"Mistet lederlåsen; utløser ikke {schedule_name} og går av som leder")
+            self.lost_lead.set()
+            return
         with self.db.session() as session:
             schedule = session.scalars(
                 select(Schedule).where(Schedule.name == schedule_name)
@@ -366,20 +384,31 @@ class Scheduler:
             jobstores={"default": SQLAlchemyJobStore(engine=self.db.engine)},
             executors={"default": EnqueueExecutor(self.fire)},
         )
+        self._lock = lock
+        self.lost_lead.clear()
         aps.start(paused=True)
         self.sync_jobs(aps)
         aps.resume()  # due and missed fire times (within grace) are enqueued now
         self.is_leader.set()
+        # The lock is checked every second (and before every firing), so a leader whose
+        # database connection dropped steps down at once, not at the next schedule sync.
+        check = min(1.0, self.settings.scheduler_sync_seconds)
+        next_sync = time.monotonic() + self.settings.scheduler_sync_seconds
         try:
-            while not self.stopping.wait(self.settings.scheduler_sync_seconds):
-                if not lock.alive():
+            while not self.stopping.wait(check):
+                if self.lost_lead.is_set() or not lock.alive():
                     logger.error("Mistet lederlåsen; stopper planleggingen")
                     return
+                if time.monotonic() < next_sync:
+                    continue
+                next_sync = time.monotonic() + self.settings.scheduler_sync_seconds
                 try:
                     self.sync_jobs(aps)
                 except Exception as exc:  # noqa: BLE001
                     logger.warning(f"Synkronisering av tidsplaner feilet: {exc}")
         finally:
+            self.is_leader.clear()
+            self._lock = None
             aps.shutdown(wait=False)
 
     def stop(self) -> None:
@@ -408,6 +437,7 @@ class PostgresLeaderLock(LeaderLock):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.conn: Connection | None = None
+        self._guard = threading.Lock()
 
     def acquire(self) -> bool:
         try:
@@ -424,6 +454,10 @@ class PostgresLeaderLock(LeaderLock):
         return False
 
     def alive(self) -> bool:
+        with self._guard:  # asked from the lead loop and from APScheduler's firing thread
+            return self._alive()
+
+    def _alive(self) -> bool:
         if self.conn is None:
             return False
         try:

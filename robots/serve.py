@@ -1,4 +1,5 @@
-"""Everything in one process tree: the scheduler (a thread here) and N worker processes."""
+"""Everything in one process tree: the console (a thread), the scheduler (a thread) and N worker
+processes, started and stopped together."""
 
 from __future__ import annotations
 
@@ -11,41 +12,66 @@ from robots.runlog import configure_logging
 from robots.scheduler import Scheduler
 from robots.settings import Settings
 from robots.tasks import discover
+from robots.web import ServerThread
 from robots.worker import Supervisor
 
 
 class Service:
     def __init__(
-        self, settings: Settings, *, processes: int | None = None, web_port: int | None = None
+        self,
+        settings: Settings,
+        *,
+        processes: int | None = None,
+        web_port: int | None = None,
+        web_host: str = "127.0.0.1",
     ) -> None:
         self.settings = settings
         configure_logging(settings)
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, settings)
         check_schema(self.db.engine)
         self.registry = discover(settings.task_packages)
         self.scheduler = Scheduler(self.db, settings, self.registry)
         self.supervisor = Supervisor(processes or settings.worker_processes, settings)
+        self.stopped = threading.Event()  # set on a crash loop: the caller should stop
+        self.supervisor.on_crash_loop = self.stopped.set  # type: ignore[method-assign]
         self._threads: list[threading.Thread] = []
-        self.web = None
+        self.web: ServerThread | None = None
         if web_port is not None:
             from robots.console.app import create_app
-            from sandbox.common import ServerThread
 
-            self.web = ServerThread(create_app(settings, self.db), web_port)
+            self.web = ServerThread(create_app(settings, self.db), web_port, web_host)
+
+    @property
+    def url(self) -> str | None:
+        return self.web.url if self.web is not None else None
 
     def start(self) -> None:
+        """Start the workers, the scheduler and the console; returns once the console answers."""
         self.supervisor.start()
         for target, name in ((self.scheduler.run, "scheduler"), (self.supervisor.watch, "watch")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        logger.info(f"Tjenesten kjører: planlegger og {self.supervisor.count} arbeiderprosesser")
+        if self.web is not None:
+            self.web.start()
+        where = f"; konsollen på {self.web.url}" if self.web is not None else ""
+        logger.info(
+            f"Tjenesten kjører: planlegger og {self.supervisor.count} arbeiderprosesser{where}"
+        )
 
     def stop(self) -> None:
-        if self.web is not None:
-            self.web.stop()
-        self.scheduler.stop()
-        self.supervisor.stop()
+        """Stop everything, each part even if another fails; no worker process is left."""
+        for part, action in (
+            ("konsollen", self.web.stop if self.web is not None else None),
+            ("planleggeren", self.scheduler.stop),
+            ("arbeiderne", self.supervisor.stop),
+        ):
+            if action is None:
+                continue
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - go on stopping the rest
+                logger.error(f"Kunne ikke stoppe {part}: {exc}")
         for thread in self._threads:
             thread.join(timeout=15)
         self.db.dispose()

@@ -5,13 +5,15 @@ An invalid value stops start-up with a message that names the setting and what i
 
 from __future__ import annotations
 
+import difflib
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -74,6 +76,10 @@ class Settings(BaseSettings):
     task_packages: list[str] = Field(
         default_factory=lambda: ["tasks"], description="Python packages the tasks are found in."
     )
+    task_roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Who may start a task by hand, per task (overrides the task's own roles).",
+    )
     system_limits: dict[str, int] = Field(
         default_factory=dict, description="Max concurrent robot sessions per system."
     )
@@ -101,6 +107,11 @@ class Settings(BaseSettings):
         "for retries (Playwright Test's CI default: a first attempt runs at full speed), or off.",
     )
     headless: bool = Field(default=True, description="False shows the browser (debugging).")
+    reuse_logins: bool = Field(
+        default=True,
+        description="A worker keeps each system's logged-in state in memory and logs in again "
+        "only when the session has expired (false: a login per item).",
+    )
     slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")
 
     sandbox_hr_port: int = Field(default=8101, ge=0, le=65535)
@@ -115,6 +126,28 @@ class Settings(BaseSettings):
     smtp_port: int = Field(default=8025, ge=1, le=65535)
     mail_from: str = Field(default="robot@kommune.example")
 
+    console_secure_cookie: bool = Field(
+        default=False,
+        description="Mark the console's session cookie Secure (only sent over HTTPS). Set it "
+        "whenever the console is reached over HTTPS, directly or behind a TLS proxy.",
+    )
+    audit_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key that signs the audit trail's checkpoints. Empty: a key file "
+        "(audit.key, mode 0600) in data_dir; keep it away from the database's backups.",
+    )
+    audit_anchor_file: str = Field(
+        default="",
+        description="Append-only file of signed audit checkpoints. "
+        "Empty: data_dir/audit-anchor.log.",
+    )
+    worker_restart_limit: int = Field(
+        default=5,
+        ge=1,
+        description="Worker restarts within the window before the supervisor "
+        "gives up (a crash loop).",
+    )
+    worker_restart_window_seconds: float = Field(default=120, gt=0)
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )
@@ -141,9 +174,43 @@ class Settings(BaseSettings):
     def _month_day(cls, value: list[str]) -> list[str]:
         for day in value:
             parts = day.split("-")
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
                 raise ValueError(f"{day!r} is not MM-DD")
+            try:
+                date(2024, int(parts[0]), int(parts[1]))  # a leap year: 02-29 is a real day
+            except ValueError:
+                raise ValueError(f"{day!r} is not a day of the year (MM-DD)") from None
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL (e.g. sqlite:///var/rpa.db or "
+                "postgresql://user@host:5432/rpa)"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"database {backend!r} is not supported; use sqlite or postgresql")
+        return value
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Settings:
+        # A lease must survive a missed heartbeat or two (a slow database, a busy machine):
+        # otherwise a working worker loses its item and the work is done twice.
+        if self.heartbeat_seconds > self.lease_seconds / 3:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds:g}) must be at most a third of "
+                f"lease_seconds ({self.lease_seconds:g}), so a lease survives a late heartbeat"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -198,17 +265,45 @@ class Settings(BaseSettings):
 
         values = self.model_dump()
         values["database_url"] = mask_text(self.effective_database_url)
-        values["secret_key"] = "***" if self.secret_key.get_secret_value() else "(ikke satt)"
+        for key in ("secret_key", "audit_key"):
+            values[key] = "***" if getattr(self, key).get_secret_value() else "(ikke satt)"
         return values
 
 
 def _describe(error: dict[str, Any]) -> str:
+    if not error["loc"]:  # a rule across settings
+        return str(error["msg"]).removeprefix("Value error, ")
     name = ENV_PREFIX + "__".join(str(p) for p in error["loc"]).upper()
     given = error.get("input")
-    message = error["msg"]
+    message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"{name}: ukjent innstilling (se `python runner.py config show`)"
+        return f"{name}: ukjent innstilling{_closest(str(error['loc'][0]))}"
+    if isinstance(given, str) and "database_url" in str(error["loc"]):
+        from robots.masking import mask_text
+
+        given = mask_text(given)
     return f"{name}={given!r}: {message}"
+
+
+def _closest(name: str) -> str:
+    match = difflib.get_close_matches(name.lower(), Settings.model_fields, n=1, cutoff=0.6)
+    hint = f"; mente du {ENV_PREFIX}{match[0].upper()}?" if match else ""
+    return hint + " (se `python runner.py config show`)"
+
+
+def unknown_environment() -> list[str]:
+    """RPA_* variables that name no setting (pydantic-settings ignores them silently), each
+    with the closest valid name: a typo must not silently fall back to a default."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    extra = {"RPA_CONFIG_FILE", "RPA_DEBUG"}  # read outside the settings
+    lines = []
+    for variable in sorted(os.environ):
+        if not variable.startswith(ENV_PREFIX) or variable.startswith(("RPA_TEST_", "RPA_CRED_")):
+            continue  # test settings and credentials (robots.vault) are read elsewhere
+        base = variable.split("__")[0]
+        if base not in known and variable not in extra:
+            lines.append(f"{variable}: ukjent innstilling{_closest(base[len(ENV_PREFIX) :])}")
+    return lines
 
 
 def load_settings(**overrides: Any) -> Settings:

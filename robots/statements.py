@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import Update, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from robots.models import ItemStatus, Run, RunEvent, Worker, WorkItem
 
@@ -82,6 +84,17 @@ worker_state = (
 
 new_run = insert(Run).returning(Run.id)
 
+# A worker whose heartbeat is older than a lease is gone (killed, powered off): its items are
+# reclaimed, and the worker table says so instead of showing it idle or busy for ever.
+mark_dead_workers = (
+    update(Worker)
+    .where(
+        Worker.status.in_(("idle", "busy", "stopping")),
+        Worker.heartbeat_at < bindparam("stale_before"),
+    )
+    .values(status="dead", current_item_id=None)
+)
+
 running_on_system = (
     select(func.count())
     .select_from(WorkItem)
@@ -121,7 +134,10 @@ settle_run = (
     )
 )
 
-add_events = insert(RunEvent)
+# Storing a run-log line twice (a retried finish, a reclaim that copied the JSONL first) is a
+# no-op: (run_id, seq) identifies the line.
+add_events_sqlite = sqlite_insert(RunEvent).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+add_events_postgresql = pg_insert(RunEvent).on_conflict_do_nothing(index_elements=["run_id", "seq"])
 
 
 @lru_cache(maxsize=32)

@@ -31,6 +31,10 @@ class UnknownTask(LookupError):
         self.name = name
 
 
+class TaskPackageError(ImportError):
+    """A configured task package cannot be imported; the message names it and the setting."""
+
+
 class InvalidPayload(ValueError):
     """The payload does not fit the task's input model; one line per field."""
 
@@ -53,6 +57,7 @@ class Task:
     max_attempts: int | None = None  # None: the default_max_attempts setting
     description: str = ""
     tags: tuple[str, ...] = field(default=())
+    roles: tuple[str, ...] = ("operator", "admin")  # who may start it (admin always may)
 
     def validate(self, payload: Any) -> BaseModel:
         """The payload as the input model, or InvalidPayload naming each wrong field."""
@@ -103,8 +108,12 @@ def task(
     systems: tuple[str, ...] | list[str] = (),
     max_attempts: int | None = None,
     description: str = "",
+    roles: tuple[str, ...] | list[str] = ("operator", "admin"),
 ) -> Callable[[TaskFunc], TaskFunc]:
-    """Register a task function. `input` is the pydantic model its payload must fit."""
+    """Register a task function. `input` is the pydantic model its payload must fit; `roles`
+    are the console roles that may start it by hand (default: operators and admins, which is
+    right for internal tasks; a caseworker's task says `roles=("caseworker", ...)`). A
+    municipality can override them per task with the `task_roles` setting."""
 
     def register(func: TaskFunc) -> TaskFunc:
         _REGISTRY[name] = Task(
@@ -114,6 +123,7 @@ def task(
             systems=tuple(systems),
             max_attempts=max_attempts,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
+            roles=tuple(roles),
         )
         return func
 
@@ -128,8 +138,16 @@ def discover(packages: list[str] | None = None) -> dict[str, Task]:
 
         packages = get_settings().task_packages
     for package in packages:
-        pkg = importlib.import_module(package)
-        for module in pkgutil.iter_modules(pkg.__path__, prefix=f"{package}."):
+        try:
+            pkg = importlib.import_module(package)
+        except ModuleNotFoundError as exc:
+            if exc.name and (package == exc.name or package.startswith(exc.name + ".")):
+                raise TaskPackageError(
+                    f"Oppgavepakken {package!r} finnes ikke (innstillingen RPA_TASK_PACKAGES: "
+                    f"{packages}). Kontroller navnet og at pakken er installert."
+                ) from None
+            raise
+        for module in pkgutil.iter_modules(getattr(pkg, "__path__", []), prefix=f"{package}."):
             importlib.import_module(module.name)
     return dict(_REGISTRY)
 
@@ -140,3 +158,16 @@ def get_task(name: str, registry: dict[str, Task] | None = None) -> Task:
         return registry[name]
     except KeyError:
         raise UnknownTask(name, list(registry)) from None
+
+
+class NotAllowed(PermissionError):
+    """The person's role may not start this task (exit code 8 on the command line)."""
+
+
+def may_start(role: str, task: Task, overrides: dict[str, list[str]] | None = None) -> bool:
+    """True if `role` may start `task` by hand: admin always; else the task's roles, or the
+    municipality's override for the task (setting task_roles)."""
+    if role == "admin":
+        return True
+    roles = (overrides or {}).get(task.name, task.roles)
+    return role in roles

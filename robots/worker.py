@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,8 @@ class _Current:
 class WorkerProcess:
     """One worker: runs items one at a time in the main thread, heartbeats in another."""
 
+    FINISH_RETRY_DELAYS: tuple[float, ...] = (0.2, 1, 3, 5)  # seconds between finish attempts
+
     def __init__(
         self,
         settings: Settings,
@@ -73,7 +76,7 @@ class WorkerProcess:
         supervised: bool = False,
     ) -> None:
         self.settings = settings
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(settings.effective_database_url, settings)
         self.registry = registry if registry is not None else discover(settings.task_packages)
         self.tasks = tasks or list(self.registry)
         self.queue = Queue(self.db, settings, self.registry)
@@ -85,6 +88,9 @@ class WorkerProcess:
         self._parent = os.getppid() if supervised else None
         self.processed = 0
         self._in_task = False  # Released may only be raised while the task function runs
+        # Called with the context after a failure, before the browser closes (`run --pause-on-
+        # error` lets the developer look at the page); None in a normal worker.
+        self.on_failure: Callable[[RunContext], None] | None = None
         self.browsers: Any = None  # BrowserHost, created when a task first opens a system
 
     # Lifecycle ------------------------------------------------------------------------------
@@ -115,13 +121,24 @@ class WorkerProcess:
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         logger.info(f"Arbeider {self.identity.id} startet; oppgaver: {', '.join(self.tasks)}")
+        backoff = DatabaseBackoff()
         try:
             while not self.stopping.is_set():
                 if max_items is not None and self.processed >= max_items:
                     break
-                claim = self.queue.claim(self.identity, self.tasks)
+                try:
+                    claim = self.queue.claim(self.identity, self.tasks)
+                except Exception as exc:  # noqa: BLE001 - the database may be away for a while
+                    delay = backoff.next()
+                    logger.error(
+                        f"Databasefeil ved henting av neste element ({one_line(exc)}); "
+                        f"prøver igjen om {delay:.1f} s"
+                    )
+                    self.stopping.wait(delay)
+                    continue
+                backoff.reset()
                 if claim is None:
-                    if exit_when_idle:
+                    if exit_when_idle and not self._work_left():
                         break
                     self.stopping.wait(self.settings.poll_seconds * random_factor())
                     continue
@@ -135,6 +152,31 @@ class WorkerProcess:
             self.db.dispose()
             logger.info(f"Arbeider {self.identity.id} stoppet etter {self.processed} elementer")
         return self.processed
+
+    def _work_left(self) -> bool:
+        """For --until-idle: is an item of our tasks still running somewhere, or waiting for a
+        retry (after a system error or a lost worker)? Then idle is not reached yet. Items
+        postponed on purpose (not_before later, no failed attempt) do not hold the worker."""
+        from sqlalchemy import exists, or_, select
+
+        from robots.models import ItemStatus, WorkItem
+
+        query = select(
+            exists().where(
+                WorkItem.task.in_(self.tasks),
+                or_(
+                    WorkItem.status == ItemStatus.RUNNING,
+                    (WorkItem.status == ItemStatus.PENDING)
+                    & or_(WorkItem.failures > 0, WorkItem.abandons > 0),
+                ),
+            )
+        )
+        try:
+            with self.db.engine.connect() as conn:
+                return bool(conn.execute(query).scalar())
+        except Exception as exc:  # noqa: BLE001
+            logger.warning(f"Kunne ikke se om det er arbeid igjen: {one_line(exc)}")
+            return True
 
     # One item -------------------------------------------------------------------------------
 
@@ -153,6 +195,7 @@ class WorkerProcess:
         )
         result: dict[str, Any] | None = None
         error: str | None = None
+        outcome: str = RunOutcome.SYSTEM_ERROR
         started = time.perf_counter()
         ctx.log.info(f"Forsøk {claim.attempt} av {claim.task} {claim.reference!r} startet")
         try:
@@ -177,14 +220,24 @@ class WorkerProcess:
             ctx.log.warning(error)
         except Exception as exc:
             outcome = RunOutcome.SYSTEM_ERROR
-            error = f"{type(exc).__name__}: {exc}"
-            ctx.log.bind(traceback=mask_text(traceback.format_exc(limit=20))).error(
-                f"Systemfeil i steg {ctx.current_step or '-'}: {error}"
-            )
+            step = getattr(exc, "_rpa_step", None) or ctx.failed_step or ctx.current_step
+            where = f"i steg «{step}»" if step else "utenfor et navngitt steg"
+            error = f"Systemfeil {where}: {type(exc).__name__}: {exc}"
+            first_cause = getattr(exc, "_rpa_first_cause", None)
+            if first_cause:
+                error += f" (første feil i steget: {first_cause})"
+            ctx.log.bind(traceback=mask_text(traceback.format_exc(limit=20))).error(error)
             self._capture(ctx)
         finally:
+            if self.on_failure is not None and outcome != RunOutcome.DONE:
+                self.on_failure(ctx)
             ctx.close()
             set_current(None)
+        if ctx.side_effects and outcome != RunOutcome.DONE:
+            # The run changed something before it failed: say so in the error and the result.
+            done_already = "; ".join(ctx.side_effects)
+            error = f"{error} (allerede utført: {done_already})"
+            result = {"utført": list(ctx.side_effects)}
         self.browsers = ctx.browsers
         status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts)
         run_log.close()
@@ -209,9 +262,14 @@ class WorkerProcess:
         error: str | None,
         artifacts: list[tuple[str, Any]] | None = None,
     ) -> str:
-        """Store the outcome; retried while the database is briefly away. If it stays away the
-        lease expires and the item is reclaimed, with its log lines taken from the JSONL file."""
-        for delay in (0.2, 1, 3, 5, None):
+        """Store the outcome; retried while the database is briefly away.
+
+        If the database stays away the lease expires and the item is reclaimed, with its log
+        lines taken from the JSONL file. If the database is there but refuses the outcome
+        (a value it cannot store), the item is stopped as poison with the reason, so that it
+        cannot hold the queue or the worker."""
+        last: Exception | None = None
+        for delay in (*self.FINISH_RETRY_DELAYS, None):
             events = run_log.drain()
             try:
                 return self.queue.finish(
@@ -224,10 +282,30 @@ class WorkerProcess:
                 )
             except Exception as exc:  # noqa: BLE001 - any database failure
                 run_log.give_back(events)
+                last = exc
+                logger.warning(
+                    f"Lagring av utfallet til element {claim.item_id} feilet: {one_line(exc)}"
+                )
                 if delay is None:
-                    logger.error(f"Kunne ikke lagre utfallet av element {claim.item_id}: {exc}")
-                    return "unknown"
+                    break
                 time.sleep(delay)
+        assert last is not None
+        if is_transient(last):
+            logger.error(
+                f"Databasen er utilgjengelig; element {claim.item_id} blir gjenvunnet når "
+                "leieavtalen utløper"
+            )
+            return "unknown"
+        reason = (
+            f"Stoppet: utfallet ({outcome}) kunne ikke lagres ({one_line(last)}). "
+            f"Kjøreloggen ligger i {run_log.path.name}."
+        )
+        try:
+            if self.queue.poison(claim, reason):
+                logger.error(f"Element {claim.item_id}: {reason}")
+                return "failed"
+        except Exception as exc:  # noqa: BLE001
+            logger.error(f"Kunne ikke stoppe element {claim.item_id}: {one_line(exc)}")
         return "unknown"
 
     # Heartbeat ------------------------------------------------------------------------------
@@ -264,15 +342,25 @@ class WorkerProcess:
             logger.warning(f"Hjerteslag feilet: {exc}")
 
     def _register(self) -> None:
-        with self.db.session() as session:
-            session.add(
-                Worker(
-                    id=self.identity.id,
-                    host=self.identity.host,
-                    pid=self.identity.pid,
-                    status="idle",
-                )
-            )
+        """Enter this worker in the worker table; retried with backoff while the database is
+        away (a worker never dies of a database error)."""
+        backoff = DatabaseBackoff()
+        while not self.stopping.is_set():
+            try:
+                with self.db.session() as session:
+                    session.add(
+                        Worker(
+                            id=self.identity.id,
+                            host=self.identity.host,
+                            pid=self.identity.pid,
+                            status="idle",
+                        )
+                    )
+                return
+            except Exception as exc:  # noqa: BLE001
+                delay = backoff.next()
+                logger.error(f"Kan ikke registrere arbeideren ({one_line(exc)}); ny om {delay} s")
+                self.stopping.wait(delay)
 
     def _set_worker(self, **values: Any) -> None:
         try:
@@ -294,6 +382,33 @@ def json_safe(returned: Any) -> dict[str, Any] | None:
     return json.loads(json.dumps(value, default=str))
 
 
+class DatabaseBackoff:
+    """Waits between attempts while the database is away: 0.5 s doubling up to 30 s."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first, self.cap, self.delay = first, cap, 0.0
+
+    def next(self) -> float:
+        self.delay = min(self.cap, self.delay * 2 if self.delay else self.first)
+        return self.delay
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one masked line (database errors carry SQL and parameters below)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return mask_text(f"{type(exc).__name__}: {text[0] if text else ''}")[:300]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A connection-level failure (the database is away), as opposed to a refused value."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | OSError)
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -308,17 +423,41 @@ def random_factor() -> float:
 # Processes ----------------------------------------------------------------------------------
 
 
-def worker_main(tasks: list[str] | None = None, supervised: bool = True) -> None:
+def worker_main(
+    tasks: list[str] | None = None, supervised: bool = True, until_idle: bool = False
+) -> None:
     """Entry point of one worker process (spawned: builds its own engine and browser)."""
     settings = get_settings()
     configure_logging(settings)
     logger.configure(extra={"component": "worker"})
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings)
     check_schema(db.engine)
     db.dispose()
     worker = WorkerProcess(settings, tasks=tasks, supervised=supervised)
     worker.install_signal_handlers()
-    worker.run()
+    worker.run(exit_when_idle=until_idle)
+
+
+def run_until_idle(processes: int, tasks: list[str] | None) -> list[int | None]:
+    """`worker --until-idle --processes N`: N processes that each stop when no item of their
+    tasks is waiting, running or due for a retry; returns their exit codes."""
+    context = mp.get_context("spawn")
+    procs = [
+        context.Process(target=worker_main, args=(tasks, True, True)) for _ in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()
+    return [proc.exitcode for proc in procs]
 
 
 class Supervisor:
@@ -330,6 +469,7 @@ class Supervisor:
         self.tasks = tasks
         self.procs: list[mp.process.BaseProcess] = []
         self.stopping = threading.Event()
+        self.crash_loop: str | None = None
         self._ctx = mp.get_context("spawn")
 
     def _spawn(self) -> mp.process.BaseProcess:
@@ -342,14 +482,43 @@ class Supervisor:
         logger.info(f"Startet {self.count} arbeiderprosesser: {[p.pid for p in self.procs]}")
 
     def watch(self) -> None:
-        """Restart workers that died, until stop() is called."""
+        """Restart workers that died, with a growing pause, until stop() is called. More than
+        `worker_restart_limit` restarts within `worker_restart_window_seconds` is a crash loop:
+        the supervisor stops every worker and says so (`crash_loop` is set) instead of
+        relaunching a browser every second."""
+        restarts: list[float] = []
+        next_start: dict[int, float] = {}
         while not self.stopping.wait(1.0):
+            now = time.monotonic()
             for i, proc in enumerate(self.procs):
-                if not proc.is_alive() and not self.stopping.is_set():
+                if proc.is_alive() or self.stopping.is_set():
+                    continue
+                if i not in next_start:
+                    window = self.settings.worker_restart_window_seconds
+                    restarts[:] = [t for t in restarts if now - t < window]
+                    restarts.append(now)
+                    if len(restarts) > self.settings.worker_restart_limit:
+                        self.crash_loop = (
+                            f"Arbeiderprosessene krasjet {len(restarts)} ganger på "
+                            f"{window:.0f} s (siste avslutningskode {proc.exitcode}); gir opp. "
+                            "Se loggen over for årsaken."
+                        )
+                        logger.error(self.crash_loop)
+                        self.stopping.set()
+                        self.on_crash_loop()
+                        return
+                    delay = min(60.0, 2.0 ** (len(restarts) - 1))
+                    next_start[i] = now + delay
                     logger.warning(
-                        f"Arbeiderprosess {proc.pid} endte med kode {proc.exitcode}; starter ny"
+                        f"Arbeiderprosess {proc.pid} endte med kode {proc.exitcode}; "
+                        f"starter ny om {delay:.0f} s"
                     )
+                if now >= next_start[i]:
+                    del next_start[i]
                     self.procs[i] = self._spawn()
+
+    def on_crash_loop(self) -> None:
+        """Called once when a crash loop is found; the CLI stops and exits non-zero."""
 
     def stop(self) -> None:
         self.stopping.set()

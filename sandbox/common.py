@@ -8,56 +8,19 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-# Server ---------------------------------------------------------------------------------------
+from robots.web import ServerThread
 
-
-class ServerThread:
-    """Runs an ASGI app with uvicorn in a daemon thread on a loopback port (0: any free port)."""
-
-    def __init__(self, app: Any, port: int = 0, host: str = "127.0.0.1") -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Without this, accepted keep-alive connections wait ~40 ms per response (Nagle and
-        # delayed ACK): uvicorn does not set it on sockets handed to it.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.bind((host, port))
-        self.host, self.port = self.sock.getsockname()
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"http-{self.port}")
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _run(self) -> None:
-        self.server.run(sockets=[self.sock])
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"server on port {self.port} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-
+# The server thread is the framework's (robots.web); the sandbox systems use it too.
+__all__ = ["ServerThread"]
 
 # Fault injection ------------------------------------------------------------------------------
 
@@ -71,6 +34,10 @@ class Faults(BaseModel):
     popup_rate: float = Field(default=0.0, ge=0, le=1, description="'Ny versjon' modal")
     session_expiry_rate: float = Field(default=0.0, ge=0, le=1)
     layout_variant: bool = Field(default=False, description="changed ids and classes")
+    slow_logins: int = Field(
+        default=0, ge=0, description="the next N logins succeed, but the page after is slow"
+    )
+    slow_login_ms: int = Field(default=12_000, ge=0, le=60_000)
 
 
 @dataclass
@@ -78,11 +45,13 @@ class FaultState:
     faults: Faults = field(default_factory=Faults)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     injected: dict[str, int] = field(default_factory=lambda: {"error": 0, "popup": 0, "expiry": 0})
+    slow_logins_left: int = 0
 
     def set(self, faults: Faults) -> None:
         self.faults = faults
         self.rng = random.Random(faults.seed)
         self.injected = {"error": 0, "popup": 0, "expiry": 0}
+        self.slow_logins_left = faults.slow_logins
 
     def roll(self, rate: float, kind: str) -> bool:
         hit = rate > 0 and self.rng.random() < rate
@@ -252,12 +221,23 @@ class Site:
         return current_user(request, self.sessions, self.state)
 
     def _install_login(self, app: FastAPI) -> None:
+        from urllib.parse import quote
+
         from fastapi import Form
         from fastapi.responses import RedirectResponse
 
         @app.get("/login", response_class=HTMLResponse)
-        def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> HTMLResponse:
+        def login_page(request: Request, neste: str = "/", utlopt: int = 0) -> Response:
+            if self.sessions.user(request) is not None:  # like Django: logged in, so onward
+                return RedirectResponse(safe_next(neste), status_code=303)
             return self.render(request, "login.html", None, neste=neste, expired=bool(utlopt))
+
+        @app.get("/_sandbox/vent")
+        def slow_onward(neste: str = "/") -> Response:
+            """The slow first page after a login (fault `slow_logins`): the login itself has
+            succeeded and the cookie is set; the browser waits here, then goes on."""
+            time.sleep(self.state.faults.slow_login_ms / 1000)
+            return RedirectResponse(safe_next(neste), status_code=303)
 
         @app.post("/login")
         def login(
@@ -284,7 +264,11 @@ class Site:
                     neste=neste,
                     error="Feil brukernavn eller passord.",
                 )
-            response = RedirectResponse(safe_next(neste), status_code=303)
+            onward = safe_next(neste)
+            if self.state.slow_logins_left > 0:
+                self.state.slow_logins_left -= 1
+                onward = f"/_sandbox/vent?neste={quote(onward)}"
+            response = RedirectResponse(onward, status_code=303)
             response.set_cookie(
                 self.sessions.cookie, self.sessions.create(username), httponly=True, samesite="lax"
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import shutil
 from datetime import date
 from functools import lru_cache
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from robots.artifacts import sha256_file
 from robots.context import RunContext
 from robots.settings import ROOT
 from robots.tasks import BusinessError, task
+from tasks.documents import html_to_pdfa, pdf_kind
 from tasks.noark import (
     ArchiveApi,
     Registration,
@@ -31,6 +34,7 @@ from tasks.noark import (
     find_or_create_case,
     stable_document,
 )
+from tasks.screening import public_title
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +64,7 @@ class Metadata(BaseModel):
     dokumentets_dato: date
     tilgangsrestriksjon: str = ""
     skjermingshjemmel: str = ""
+    skjermede_ord: list[str] = Field(default_factory=list)  # words that reveal the person
     ny_sak: dict[str, str] | None = None  # tittel, klasse, enhet: create the case if missing
 
 
@@ -70,8 +75,24 @@ class ScanInput(BaseModel):
 class FileInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filnavn: str = Field(min_length=1, description="Filen i innboksen")
+    filnavn: str = Field(min_length=1, max_length=255, description="Filen i innboksen")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("filnavn")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        """A bare file name in the inbox: no folders, no way out of the inbox."""
+        if (
+            value in (".", "..")
+            or "/" in value
+            or "\\" in value
+            or any(ord(c) < 32 for c in value)
+            or value.startswith(".")
+        ):
+            raise ValueError(
+                "må være et filnavn i innboksen (uten mapper, «..» eller kontrolltegn)"
+            )
+        return value
 
 
 @task("arkivering.scan_inbox", input=ScanInput, max_attempts=3)
@@ -93,19 +114,38 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     return {"found": found, "queued": queued}
 
 
-@task("arkivering", input=FileInput, systems=("archive",), max_attempts=4)
+@task(
+    "arkivering",
+    input=FileInput,
+    systems=("archive",),
+    max_attempts=4,
+    roles=("caseworker", "operator", "admin"),
+)
 def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""
     folder = inbox(ctx)
-    source = folder / data.filnavn
-    if not source.exists():
-        done = folder / "done" / data.filnavn
-        if done.exists():
+    source = contained(folder, data.filnavn)
+    if not source.is_file():
+        done = contained(folder / "done", data.filnavn)
+        if done.is_file() and sha256_file(done) == data.sha256:
             return {"status": "allerede arkivert", "fil": str(done)}
         raise BusinessError(f"Filen {data.filnavn} finnes ikke i innboksen")
+    with ctx.step("Kontroller filens sjekksum"):
+        if sha256_file(source) != data.sha256:  # not the file this item was made for: leave it
+            raise BusinessError(
+                f"Filen {data.filnavn} i innboksen har ikke sjekksummen elementet ble lagt inn "
+                "med (filen er byttet ut eller endret); ingenting er arkivert eller flyttet"
+            )
     try:
         with ctx.step("Les metadata"):
             meta = read_metadata(source)
+            public = public_title(
+                meta.tittel,
+                given=meta.offentlig_tittel,
+                restriction=meta.tilgangsrestriksjon,
+                words=meta.skjermede_ord,
+                templates=config()["public_title"],
+            )
         with ctx.step("Lag PDF"):
             pdf = as_pdf(ctx, source)
         archive = ctx.open("archive")
@@ -118,14 +158,19 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
                 )
             if case is None:
                 assert meta.ny_sak is not None
+                case_title = meta.ny_sak.get("tittel", meta.tittel)
                 case = find_or_create_case(
                     ctx,
                     archive,
                     api,
                     ekstern_referanse=meta.saksreferanse,
-                    tittel=meta.ny_sak.get("tittel", meta.tittel),
-                    offentlig_tittel=meta.ny_sak.get(
-                        "offentlig_tittel", meta.ny_sak.get("tittel", meta.tittel)
+                    tittel=case_title,
+                    offentlig_tittel=public_title(
+                        case_title,
+                        given=meta.ny_sak.get("offentlig_tittel", ""),
+                        restriction=meta.tilgangsrestriksjon,
+                        words=meta.skjermede_ord,
+                        templates=config()["public_title"],
                     ),
                     klasse=meta.ny_sak.get("klasse", "033"),
                     enhet=meta.ny_sak.get("enhet", "Servicetorget"),
@@ -138,7 +183,7 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
                 case,
                 Registration(
                     tittel=meta.tittel,
-                    offentlig_tittel=meta.offentlig_tittel or meta.tittel,
+                    offentlig_tittel=public,
                     journalposttype=meta.journalposttype,
                     dokumentets_dato=meta.dokumentets_dato.isoformat(),
                     tilgangsrestriksjon=meta.tilgangsrestriksjon,
@@ -157,26 +202,41 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     return {"journalpost": record["registreringsID"], "sak": case["mappeID"]}
 
 
+def contained(folder: Path, name: str) -> Path:
+    """`folder/name`, refused unless it resolves (symlinks included) to a file directly in it."""
+    base = folder.resolve()
+    path = (folder / name).resolve()
+    if path.parent != base:
+        raise BusinessError(f"Filnavnet {name[:80]!r} peker ut av innboksen; ingenting er flyttet")
+    return folder / name
+
+
 def read_metadata(source: Path) -> Metadata:
     side = source.with_name(source.name + ".json")
     try:
         if side.exists():
             raw = json.loads(side.read_text(encoding="utf-8"))
         else:
-            parts = source.stem.split("__")
-            if len(parts) != 4:
+            # An upload from the console carries a prefix of its own (u<16 hex>-) before the
+            # user's file name: the metadata is in the user's part.
+            parts = re.sub(r"^u[0-9a-f]{16}-", "", source.stem).split("__")
+            if len(parts) not in (4, 5):
                 raise BusinessError(
                     f"Filnavnet {source.name} følger ikke mønsteret "
-                    "<saksreferanse>__<tittel>__<journalposttype>__<dato>, og det finnes ingen "
-                    f"{side.name}"
+                    "<saksreferanse>__<tittel>__<journalposttype>__<dato>[__<tilgangskode>], "
+                    f"og det finnes ingen {side.name}"
                 )
-            raw = dict(
-                zip(
-                    ("saksreferanse", "tittel", "journalposttype", "dokumentets_dato"),
-                    parts,
-                    strict=True,
-                )
-            )
+            names = ("saksreferanse", "tittel", "journalposttype", "dokumentets_dato")
+            raw = dict(zip(names, parts[:4], strict=True))
+            if len(parts) == 5:
+                code = parts[4]
+                hjemmel = config().get("skjermingshjemmel", {}).get(code)
+                if not hjemmel:
+                    raise BusinessError(
+                        f"Filnavnet {source.name} har tilgangskoden {code!r}, som det ikke er "
+                        "oppgitt noen skjermingshjemmel for (config/arkivering.yaml)"
+                    )
+                raw.update(tilgangsrestriksjon=code, skjermingshjemmel=hjemmel)
         return Metadata.model_validate(raw)
     except json.JSONDecodeError as exc:
         raise BusinessError(f"{side.name} er ikke gyldig JSON: {exc.msg}") from None
@@ -192,6 +252,14 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
     if suffix in cfg["accepted"]:
         if not source.read_bytes()[:5].startswith(b"%PDF"):
             raise BusinessError(f"{source.name} er ikke en lesbar PDF-fil")
+        kind = pdf_kind(source)
+        if kind.variantformat != "A":
+            if cfg.get("pdf_not_pdfa") != "produksjonsformat":
+                raise BusinessError(
+                    f"{source.name} er ikke PDF/A (arkivformat), og konfigurasjonen tillater "
+                    "ikke å arkivere den i produksjonsformat"
+                )
+            ctx.log.info(f"{source.name} er ikke PDF/A; arkiveres i produksjonsformat (P)")
         return source
     if suffix not in cfg["convert_to_pdf"]:
         raise BusinessError(
@@ -202,12 +270,16 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise BusinessError(f"{source.name} kan ikke leses som tekst (UTF-8)") from None
-    from RPA.PDF import PDF
-
-    body = text if suffix in (".html", ".htm") else f"<pre>{html.escape(text)}</pre>"
+    body = (
+        text
+        if suffix in (".html", ".htm")
+        else f"<pre style='white-space:pre-wrap'>{html.escape(text)}</pre>"
+    )
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     return stable_document(
-        ctx, f"arkiv-{digest[:32]}.pdf", lambda path: PDF().html_to_pdf(body, str(path))
+        ctx,
+        f"arkiv-{digest[:32]}.pdf",
+        lambda path: html_to_pdfa(body, path, title=source.stem),
     )
 
 

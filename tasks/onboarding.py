@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jinja2 import Environment, StrictUndefined
@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from robots import fnr
 from robots.context import RunContext
-from robots.runtime import SystemSession
 from robots.settings import ROOT
 from robots.tasks import BusinessError, task
+from tasks.documents import html_to_pdfa
 from tasks.noark import (
     ArchiveApi,
     Registration,
@@ -28,6 +28,10 @@ from tasks.noark import (
     find_or_create_case,
     stable_document,
 )
+from tasks.screening import check_public
+
+if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
+    from robots.runtime import SystemSession
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +46,7 @@ class FindNewHiresInput(BaseModel):
 class OnboardingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    employee_id: int = Field(ge=1, description="Ansattnummer i personalsystemet")
+    employee_id: int = Field(ge=1, le=999_999_999, description="Ansattnummer i personalsystemet")
 
 
 @task("onboarding.find_new_hires", input=FindNewHiresInput, systems=("hr",), max_attempts=3)
@@ -73,7 +77,13 @@ def find_new_hires(ctx: RunContext, data: FindNewHiresInput) -> dict[str, Any]:
     return {"found": len(ids), "queued": created}
 
 
-@task("onboarding", input=OnboardingInput, systems=("hr", "archive"), max_attempts=4)
+@task(
+    "onboarding",
+    input=OnboardingInput,
+    systems=("hr", "archive"),
+    max_attempts=4,
+    roles=("caseworker", "operator", "admin"),
+)
 def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
     """Arbeidsavtale arkiveres, IT-tilgang bestilles, sjekklisten oppdateres, leder varsles."""
     cfg = config()
@@ -84,12 +94,13 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             f"Ansatt {data.employee_id} har ingen sjekkliste for nyansatte i personalsystemet"
         )
     fnr.validate(employee["fnr"])  # a wrong number is a business error for HR to fix
+    terms = contract_terms(employee, cfg["contract"])  # missing fields: a business error
 
     with ctx.step("Lag arbeidsavtale (PDF)"):
         contract = stable_document(
             ctx,
             f"arbeidsavtale-{data.employee_id}.pdf",
-            lambda path: render_contract(ctx, employee, path),
+            lambda path: render_contract(ctx, employee, terms, path),
         )
 
     archive = ctx.open("archive")
@@ -102,7 +113,7 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             api,
             ekstern_referanse=f"ansatt:{data.employee_id}",
             tittel=a["personalmappe_tittel"].format(name=employee["name"]),
-            offentlig_tittel=a["personalmappe_offentlig_tittel"],
+            offentlig_tittel=check_public(a["personalmappe_offentlig_tittel"], [employee["name"]]),
             klasse=a["klasse"],
             enhet=a["administrativ_enhet"],
             tilgangsrestriksjon=a["tilgangsrestriksjon"],
@@ -114,7 +125,9 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             case,
             Registration(
                 tittel=a["arbeidsavtale_tittel"].format(name=employee["name"]),
-                offentlig_tittel=a["arbeidsavtale_offentlig_tittel"],
+                offentlig_tittel=check_public(
+                    a["arbeidsavtale_offentlig_tittel"], [employee["name"]]
+                ),
                 journalposttype=a["journalposttype"],
                 dokumentets_dato=date.today().isoformat(),
                 tilgangsrestriksjon=a["tilgangsrestriksjon"],
@@ -132,16 +145,23 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
         lambda: order_it_access(hr, data.employee_id, cfg["it_systems"], it_reference),
         retries=3,
     )
-    for code in ("arbeidsavtale", "it_tilgang"):
-        if code in employee["checklist"]:
-            ctx.run_step(
-                f"Kryss av {code}", lambda c=code: tick(hr, data.employee_id, c), retries=3
-            )
+    # The robot made and filed a draft; the contract is not signed yet. So the item is marked
+    # "sendt til signering", and ticking it done ("signert") is left to a person.
+    if "arbeidsavtale" in employee["checklist"]:
+        ctx.run_step(
+            "Merk arbeidsavtalen sendt til signering",
+            lambda: mark_sent_for_signing(hr, data.employee_id),
+            retries=3,
+        )
+    if "it_tilgang" in employee["checklist"]:
+        ctx.run_step(
+            "Kryss av it_tilgang", lambda: tick(hr, data.employee_id, "it_tilgang"), retries=3
+        )
 
     employee = ctx.run_step(
         "Les sjekkliste", lambda: read_employee(hr, data.employee_id), retries=3
     )
-    open_items = open_checklist(employee, cfg["checklist"])
+    open_items = open_checklist(employee, cfg["checklist"], terms)
     mail = "ingen åpne punkter"
     if open_items:
         mail = ctx.send_mail(
@@ -164,9 +184,15 @@ def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:
             checklist[row.get_attribute("data-punkt") or cells[0]] = {
                 "label": cells[0],
                 "done": cells[1].strip() == "Utført",
+                "state": cells[1].strip(),
             }
+    terms = {}
+    if hr.exists("employee.terms"):
+        for field in hr.all("employee.terms").all():
+            terms[field.get_attribute("data-felt") or ""] = field.inner_text().strip()
     return {
         "id": employee_id,
+        "terms": terms,
         "name": hr.text("employee.name"),
         "fnr": hr.text("employee.fnr"),
         "unit": hr.text("employee.unit"),
@@ -179,10 +205,54 @@ def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:
     }
 
 
-def render_contract(ctx: RunContext, employee: dict[str, Any], path: Path) -> None:
-    """The arbeidsavtale from the configured template, as PDF (rpaframework PDF)."""
-    from RPA.PDF import PDF
+# What aml. § 14-6 (1) asks of a written arbeidsavtale, by field, and who provides it: the HR
+# system (per employee) or config/onboarding.yaml (the municipality's standard terms).
+FIELD_NAMES = {
+    "arbeidssted": "arbeidssted (§ 14-6 første ledd b)",
+    "arbeidstid": "arbeidstid (§ 14-6 første ledd j)",
+    "lonn": "lønn (§ 14-6 første ledd i)",
+    "midlertidig_grunnlag": "grunnlag for midlertidig ansettelse (§ 14-6 første ledd e)",
+}
 
+
+def contract_terms(employee: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """The contract's terms: the HR system's per-employee fields (each required one present,
+    else a business error naming them), the standard terms from config, the probation (at most
+    `probation_months`, and at most half a fixed term, aml. § 15-6 first paragraph), and the
+    deadline for the written agreement (aml. § 14-5: at once for at most one month, else
+    within `written_within_days` days)."""
+    given = {k: v for k, v in employee.get("terms", {}).items() if v}
+    start = date.fromisoformat(employee["start_date"])
+    end_text = given.get("sluttdato", "")
+    end = date.fromisoformat(end_text) if end_text[:4].isdigit() else None
+    required = list(cfg["required_from_hr"]) + (["midlertidig_grunnlag"] if end else [])
+    missing = [FIELD_NAMES.get(f, f) for f in required if not given.get(f)]
+    if missing:
+        raise BusinessError(
+            f"Personalsystemet mangler opplysninger arbeidsavtalen må ha (aml. § 14-6) for "
+            f"ansatt {employee['id']}: {', '.join(missing)}. Arbeidsavtalen er ikke laget."
+        )
+    months = int(cfg["probation_months"])
+    probation = f"{months} måneder"
+    duration = (end - start).days + 1 if end else None
+    if duration is not None and duration < months * 30.44 * 2:
+        days = duration // 2  # at most half the duration of a fixed-term employment
+        probation = f"{days} dager (halvparten av ansettelsens lengde)"
+    short = duration is not None and duration <= int(cfg["short_employment_days"])
+    return {
+        **cfg["standard"],
+        **given,
+        "sluttdato": end.isoformat() if end else "",
+        "varighet_dager": duration,
+        "provetid": probation,
+        "skriftlig_innen_dager": 0 if short else int(cfg["written_within_days"]),
+    }
+
+
+def render_contract(
+    ctx: RunContext, employee: dict[str, Any], terms: dict[str, Any], path: Path
+) -> None:
+    """The arbeidsavtale from the configured template, as PDF/A-2b (archive format)."""
     template = (ROOT / config()["template"]).read_text(encoding="utf-8")
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
@@ -196,12 +266,13 @@ def render_contract(ctx: RunContext, employee: dict[str, Any], path: Path) -> No
             title=employee["title"],
             start_date=employee["start_date"],
             manager=employee["manager"],
+            terms=terms,
             generated=datetime.now(ctx.settings.zone).strftime("%d.%m.%Y %H:%M"),
             robot="RPA-roboten",
         )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    PDF().html_to_pdf(html, str(path))
+    html_to_pdfa(html, path, title="Arbeidsavtale")
 
 
 def order_it_access(hr: SystemSession, employee_id: int, systems: str, reference: str) -> None:
@@ -217,9 +288,20 @@ def order_it_access(hr: SystemSession, employee_id: int, systems: str, reference
         )
 
 
+def mark_sent_for_signing(hr: SystemSession, employee_id: int) -> None:
+    """Look, then act: only an item that is neither done nor already sent gets the state."""
+    hr.goto(f"/ansatte/{employee_id}")
+    row = hr.page.locator("tr[data-punkt='arbeidsavtale']")
+    if row.get_attribute("data-status") in ("sendt_til_signering", "utfort"):
+        return
+    row.locator("button[value=sendt_til_signering]").click()
+    hr.check_page()
+    hr.locate("employee.status_message")
+
+
 def tick(hr: SystemSession, employee_id: int, code: str) -> None:
     hr.goto(f"/ansatte/{employee_id}")
-    button = hr.page.locator(f"tr[data-punkt='{code}'] button")
+    button = hr.page.locator(f"tr[data-punkt='{code}'] button[value=utfort]")
     if button.count() == 0:
         return  # already ticked
     button.click()
@@ -228,17 +310,22 @@ def tick(hr: SystemSession, employee_id: int, code: str) -> None:
 
 
 def open_checklist(
-    employee: dict[str, Any], deadlines: dict[str, dict[str, Any]]
+    employee: dict[str, Any],
+    deadlines: dict[str, dict[str, Any]],
+    terms: dict[str, Any] | None = None,
 ) -> list[tuple[str, date]]:
     start = date.fromisoformat(employee["start_date"])
     items = []
     for code, state in employee["checklist"].items():
         if state["done"]:
             continue
-        rule = deadlines.get(code, {"deadline_days": 0, "text": state["label"]})
-        items.append(
-            (rule.get("text", state["label"]), start + timedelta(days=int(rule["deadline_days"])))
-        )
+        rule = dict(deadlines.get(code, {"deadline_days": 0, "text": state["label"]}))
+        if code == "arbeidsavtale" and terms is not None:  # aml. § 14-5, by duration
+            rule["deadline_days"] = terms["skriftlig_innen_dager"]
+        text = rule.get("text", state["label"])
+        if state.get("state") == "Sendt til signering":
+            text += " (sendt til signering, venter på signatur)"
+        items.append((text, start + timedelta(days=int(rule["deadline_days"]))))
     return sorted(items, key=lambda item: item[1])
 
 

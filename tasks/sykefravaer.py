@@ -8,19 +8,22 @@ to the manager: name, milestone, due date, what to do; never the fødselsnummer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict
 
 from robots.context import RunContext
-from robots.runtime import SystemSession
 from robots.settings import ROOT
 from robots.tasks import task
 from robots.workdays import WorkingDays
+
+if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
+    from robots.runtime import SystemSession
 
 
 @lru_cache(maxsize=1)
@@ -61,8 +64,9 @@ class Milestone:
     todo: str
 
 
-def join_periods(absences: list[Absence], gap_days: int) -> list[Period]:
-    """Join an employee's absences that start within `gap_days` days of returning."""
+def join_periods(absences: list[Absence], new_period_after_days_at_work: int) -> list[Period]:
+    """Join each employee's absences into periods: a new absence after fewer than
+    `new_period_after_days_at_work` days back at work joins the period (ftrl. § 8-19)."""
     periods: list[Period] = []
     by_employee: dict[int, list[Absence]] = {}
     for absence in absences:
@@ -71,15 +75,21 @@ def join_periods(absences: list[Absence], gap_days: int) -> list[Period]:
         items.sort(key=lambda a: a.first_day)
         group = [items[0]]
         for absence in items[1:]:
-            previous_end = group[-1].end_date
-            back_at_work = None if previous_end is None else previous_end + timedelta(days=1)
-            if back_at_work is None or (absence.first_day - back_at_work).days <= gap_days:
+            ends = [a.end_date for a in group]
+            if None in ends or days_at_work(max(ends), absence.first_day) < (  # type: ignore[type-var]
+                new_period_after_days_at_work
+            ):
                 group.append(absence)
             else:
                 periods.append(_period(employee_id, group))
                 group = [absence]
         periods.append(_period(employee_id, group))
     return periods
+
+
+def days_at_work(previous_end: date, next_first_day: date) -> int:
+    """Days between two absences (both excluded): back at work the day after the end."""
+    return max(0, (next_first_day - previous_end).days - 1)
 
 
 def _period(employee_id: int, group: list[Absence]) -> Period:
@@ -91,6 +101,65 @@ def _period(employee_id: int, group: list[Absence]) -> Period:
         group[-1].grade,
         tuple(group),
     )
+
+
+def _sick(period: Period, day: date) -> bool:
+    return any(
+        a.first_day <= day and (a.end_date is None or day <= a.end_date) for a in period.absences
+    )
+
+
+def employer_period_end(period: Period, days: int = 16) -> date | None:
+    """The last day of the arbeidsgiverperiode: the `days`-th sick day of the period, counting
+    calendar days but only sick ones. None if the period ended before it was reached."""
+    counted = 0
+    day = period.start
+    last = period.end
+    while last is None or day <= last:
+        if _sick(period, day):
+            counted += 1
+            if counted == days:
+                return day
+        day += timedelta(days=1)
+    return None
+
+
+def max_date(period: Period, employer_end: date | None, benefit_days: int = 248) -> date | None:
+    """The day the sykepenger run out if the leave goes on: the `benefit_days`-th sick weekday
+    after the arbeidsgiverperiode (Monday to Friday; holidays count). None for a period that has
+    ended or has not passed its arbeidsgiverperiode (see config/sykefravaer.yaml)."""
+    if employer_end is None or period.end is not None:
+        return None
+    counted = 0
+    day = employer_end
+    while counted < benefit_days:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and _sick(period, day):
+            counted += 1
+    return day
+
+
+def read_window(
+    read: Callable[[int], list[Absence]],
+    today: date,
+    first_window: int,
+    new_period_after_days_at_work: int,
+) -> list[Absence]:
+    """Absences read with a growing window (`read(days)`: active absences and those ended within
+    `days` days) until it reaches back to where every active period could have started: an
+    absence that ended fewer than `new_period_after_days_at_work` days before an active
+    period's first day joins it, and so on back, however long ago."""
+    window = first_window
+    while True:
+        absences = read(window)
+        periods = join_periods(absences, new_period_after_days_at_work)
+        starts = [p.start for p in periods if p.end is None or p.end >= today]
+        if not starts:
+            return absences
+        needed = (today - min(starts)).days + new_period_after_days_at_work
+        if window >= needed:
+            return absences
+        window = needed
 
 
 def milestones(period: Period, calendar: WorkingDays, cfg: dict[str, Any]) -> list[Milestone]:
@@ -128,10 +197,21 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     today = data.dato or datetime.now(ctx.settings.zone).date()
     calendar = WorkingDays(ctx.settings.closed_days)
     hr = ctx.open("hr")
+    new_period_after = int(cfg["new_period_after_days_at_work"])
+    # The sandbox and a real HR system count "ended within N days" from their own today;
+    # reading from the later of the two days keeps the window wide enough for both.
+    reference_day = max(today, datetime.now(ctx.settings.zone).date())
     absences = ctx.run_step(
-        "Les sykefravær", lambda: read_absences(hr, cfg["recent_days"]), retries=3
+        "Les sykefravær",
+        lambda: read_window(
+            lambda days: logged(ctx, days, read_absences(hr, days)),
+            reference_day,
+            int(cfg["recent_days"]),
+            new_period_after,
+        ),
+        retries=3,
     )
-    periods = join_periods(absences, int(cfg["join_gap_days"]))
+    periods = join_periods(absences, new_period_after)
     by_id = {a.employee_id: a for a in absences}
     sent = skipped = 0
     overview = []
@@ -140,6 +220,7 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
             if period.end is not None and period.end < today:
                 continue
             person = by_id[period.employee_id]
+            dates = key_dates(period, cfg)
             for milestone in due_reminders(period, today, calendar, cfg):
                 key = (
                     f"sykefravaer:{period.employee_id}:{period.start.isoformat()}:{milestone.code}"
@@ -149,13 +230,13 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
                     person.manager_email,
                     f"Påminnelse: {milestone.name} for {person.name} "
                     f"innen {milestone.due:%d.%m.%Y}",
-                    reminder_text(person, period, milestone),
+                    reminder_text(person, period, milestone, dates),
                 )
                 sent += status == "sent"
                 skipped += status != "sent"
             for milestone in milestones(period, calendar, cfg):
                 if today <= milestone.due <= today + timedelta(days=60):
-                    overview.append((person, period, milestone))
+                    overview.append((person, period, milestone, dates))
     with ctx.step("Lag Excel-oversikt"):
         path = write_overview(ctx, today, overview)
         ctx.add_artifact("document", path)
@@ -169,8 +250,14 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     }
 
 
+def logged(ctx: RunContext, days: int, absences: list[Absence]) -> list[Absence]:
+    ctx.log.info(f"Leste {len(absences)} fravær (aktive og avsluttet siste {days} dager)")
+    return absences
+
+
 def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
     hr.goto(f"/sykefravaer?avsluttet_siste={recent_days}")
+    hr.locate("absences.table")  # the list itself, not an error page: an empty list is a fact
     absences = []
     while True:
         for row in hr.all("absences.rows").all():
@@ -194,17 +281,43 @@ def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
         hr.locate("absences.rows")
 
 
-def reminder_text(person: Absence, period: Period, milestone: Milestone) -> str:
+@dataclass(frozen=True)
+class KeyDates:
+    """What HR asks about first: when the employer stops paying, when sykepenger run out."""
+
+    employer_period_end: date | None
+    max_date: date | None
+
+
+def key_dates(period: Period, cfg: dict[str, Any]) -> KeyDates:
+    end = employer_period_end(period, int(cfg["employer_period_days"]))
+    return KeyDates(end, max_date(period, end, int(cfg["max_sickness_benefit_days"])))
+
+
+def _day(value: date | None, missing: str = "-") -> str:
+    return f"{value:%d.%m.%Y}" if value else missing
+
+
+def reminder_text(
+    person: Absence, period: Period, milestone: Milestone, dates: KeyDates | None = None
+) -> str:
+    facts = ""
+    if dates is not None:
+        facts = (
+            f"Arbeidsgiverperioden slutter: {_day(dates.employer_period_end, 'ikke nådd')}.\n"
+            f"Sykepenger til og med (beregnet, om fraværet fortsetter): "
+            f"{_day(dates.max_date, 'ikke beregnet')}.\n\n"
+        )
     return (
         f"Hei {person.manager},\n\n{person.name} ({person.unit}) har vært sykmeldt siden "
         f"{period.start:%d.%m.%Y} (nå {period.grade} %).\n\nFrist: {milestone.name} innen "
-        f"{milestone.due:%d.%m.%Y}.\nHva du skal gjøre: {milestone.todo}\n\n"
+        f"{milestone.due:%d.%m.%Y}.\nHva du skal gjøre: {milestone.todo}\n\n{facts}"
         "Denne påminnelsen sendes én gang. Hilsen RPA-roboten"
     )
 
 
 def write_overview(
-    ctx: RunContext, today: date, rows: list[tuple[Absence, Period, Milestone]]
+    ctx: RunContext, today: date, rows: list[tuple[Absence, Period, Milestone, KeyDates]]
 ) -> Any:
     """Upcoming deadlines for HR (rpaframework Excel); names but never fødselsnumre."""
     from RPA.Excel.Files import Files
@@ -225,8 +338,12 @@ def write_overview(
                 "Frist": m.name,
                 "Dato": m.due.isoformat(),
                 "Påminnelse fra": m.remind_from.isoformat(),
+                "Arbeidsgiverperioden slutter": d.employer_period_end.isoformat()
+                if d.employer_period_end
+                else "",
+                "Maksdato sykepenger (beregnet)": d.max_date.isoformat() if d.max_date else "",
             }
-            for a, p, m in sorted(rows, key=lambda r: r[2].due)
+            for a, p, m, d in sorted(rows, key=lambda r: r[2].due)
         ]
         or [{"Ansattnr": "", "Navn": "Ingen frister de neste 60 dagene"}],
         header=True,

@@ -29,7 +29,7 @@ def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
     """Sletter kjøreloggens hendelser og vedlegg eldre enn oppbevaringstiden."""
     days = data.days or ctx.settings.retention_days
     cutoff = utcnow() - timedelta(days=days)
-    db = Database(ctx.settings.effective_database_url)
+    db = Database(ctx.settings.effective_database_url, ctx.settings)
     try:
         with ctx.step("Slett gamle hendelser og vedlegg"), db.session() as session:
             old_runs = select(Run.id).where(Run.started_at < cutoff, Run.id != ctx.claim.run_id)

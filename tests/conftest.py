@@ -189,7 +189,7 @@ def _make_env(
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     settings = load_settings()
-    db = Database(url)
+    db = Database(url, settings)
     upgrade(db.engine)
     env = Env(url, tmp_path, settings, db, {**os.environ, "PYTHONPATH": str(ROOT)})
     try:

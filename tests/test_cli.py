@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date
+from pathlib import Path
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -126,3 +127,138 @@ def test_worker_run_log_is_masked_everywhere(sqlite_env: Env) -> None:
     ):
         assert number not in text
     assert item.status == "failed" and item.error_kind == "system"
+
+
+def test_bad_input_ends_in_one_line_and_an_exit_code(sqlite_env: Env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Inputs that used to end in a traceback (issue 9, item 10)."""
+    env = sqlite_env
+    cases = [
+        (("submit", "probe", "--ref", "p", "--priority", "99999999999"), {}, 3, "Prioriteten"),
+        (("items", "show", "[/x]"), {}, 8, "Fant ikke element '[/x]'"),
+        (("items", "list"), {"RPA_DATABASE_URL": "notaurl"}, 7, "RPA_DATABASE_URL"),
+        (("items", "list"), {"RPA_DATABASE_URL": "mysql://u:pw1234@h/x"}, 7, "'mysql'"),
+        (("tasks", "list"), {"RPA_TASK_PACKAGES": '["finnes_ikke"]'}, 7, "finnes_ikke"),
+        (("items", "list"), {"RPA_CLOSED_DAYS": '["13-45"]'}, 7, "13-45"),
+        (("items", "list"), {"RPA_HEARTBEAT_SECONDS": "30"}, 7, "heartbeat_seconds"),
+    ]
+    for args, extra, code, needle in cases:
+        result = env.runner(*args, extra_env=extra)
+        assert result.returncode == code, (args, result.stderr)
+        assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "pw1234" not in result.stderr
+    typo = env.runner("items", "list", extra_env={"RPA_POLL_SECOND": "1"})
+    assert typo.returncode == 0 and "mente du RPA_POLL_SECONDS?" in typo.stderr
+    assert items(env) == 0
+
+
+def test_csv_with_duplicates_a_huge_cell_or_a_nul_is_refused_whole(
+    sqlite_env: Env,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    env = sqlite_env
+    duplicates = tmp_path / "dobbel.csv"
+    duplicates.write_text("reference,sleep_s\na,0\nb,0\na,0\n", encoding="utf-8")
+    result = env.runner("submit", "probe", "--file", str(duplicates))
+    assert result.returncode == 3 and "rad 4: referansen 'a' står også på rad 2" in result.stderr
+    huge = tmp_path / "stor.csv"
+    huge.write_text("reference,note\na," + "x" * 200_000 + "\n", encoding="utf-8")
+    result = env.runner("submit", "probe", "--file", str(huge))
+    assert result.returncode == 3 and "større enn" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    nul = tmp_path / "nul.csv"
+    nul.write_text("reference,note\na,x\x00y\n", encoding="utf-8")
+    result = env.runner("submit", "probe", "--file", str(nul))
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    assert items(env) == 0
+
+
+def test_submit_as_a_console_user_is_held_to_the_tasks_roles(sqlite_env: Env) -> None:
+    from robots.console.auth import add_user
+
+    env = sqlite_env
+    with env.db.session() as session:
+        add_user(session, "kari", "riktig-passord-1", "caseworker", "test")
+    refused = env.runner("submit", "vedlikehold.retention", "--ref", "r", "--as", "kari")
+    assert refused.returncode == 8 and "kan ikke starte" in refused.stderr
+    unknown = env.runner("submit", "probe", "--ref", "r", "--as", "finnes-ikke")
+    assert unknown.returncode == 8 and "Fant ingen konsollbruker" in unknown.stderr
+    allowed = env.runner("submit", "probe", "--ref", "r", "--as", "kari")
+    assert allowed.returncode == 0, allowed.stderr
+    assert items(env) == 1
+
+
+def test_schedule_errors_name_the_schedule_and_the_file(sqlite_env: Env) -> None:
+    env = sqlite_env
+    path = env.settings.schedules_path
+    path.write_text(
+        "schedules:\n  - name: morgen\n    task: finnes.ikke\n    cron: '0 7 * * *'\n",
+        encoding="utf-8",
+    )
+    unknown = env.runner("schedules", "list")
+    assert unknown.returncode == 7
+    assert f"{path}: tidsplan morgen: Ukjent oppgave 'finnes.ikke'" in " ".join(
+        unknown.stderr.split()
+    )
+    path.write_text(
+        "schedules:\n  - name: natt\n    task: selftest\n    cron: '99 7 * * *'\n",
+        encoding="utf-8",
+    )
+    bad = env.runner("schedules", "list")
+    assert bad.returncode == 7 and "tidsplan natt: '99 7 * * *'" in " ".join(bad.stderr.split())
+
+
+def test_run_one_item_here_and_now(sqlite_env: Env) -> None:
+    """`runner.py run`: the developer's loop, without a worker; the run log as it goes, the
+    outcome, the evidence and the report."""
+    env = sqlite_env
+    done = env.runner("run", "probe", "--data", '{"note": "hei fra utvikleren"}')
+    assert done.returncode == 0, done.stderr
+    assert "Notat: hei fra utvikleren" in done.stderr  # the run log, printed as it goes
+    assert "ferdig" in done.stdout and "Rapport:" in done.stdout
+    report = done.stdout.split("Rapport:")[1].strip().splitlines()[0]
+    assert Path(report).exists() and "hei fra utvikleren" in Path(report).read_text()
+    failed = env.runner("run", "probe", "--data", '{"fail": "business"}')
+    assert failed.returncode == 14
+    assert "Ansatt finnes ikke i HR-systemet" in failed.stdout
+    bad = env.runner("run", "probe", "--data", '{"fail": 1}')
+    assert bad.returncode == 3
+    with env.db.session() as session:
+        references = session.scalars(select(WorkItem.reference)).all()
+    assert len(references) == 2 and all(r.startswith("utvikling:") for r in references)
+
+
+def test_new_task_scaffold_runs_its_own_test(sqlite_env: Env) -> None:
+    """`new task` writes a task, a selectors file and a test; the test it wrote passes (it runs
+    the task with `runner.py run` in real Chromium against a local stand-in page)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = sqlite_env
+    name, system = "stillas_sjekk", "stillas"
+    written = [
+        ROOT / "tasks" / f"{name}.py",
+        ROOT / "selectors" / f"{system}.yaml",
+        ROOT / "tests" / f"test_{name}.py",
+    ]
+    assert not any(p.exists() for p in written)
+    try:
+        made = env.runner("new", "task", name, "--system", system)
+        assert made.returncode == 0, made.stderr
+        assert all(p.exists() for p in written)
+        again = env.runner("new", "task", name, "--system", system)
+        assert again.returncode == 3 and "finnes allerede" in again.stderr
+        assert env.runner("selectors", "validate").returncode == 0
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(written[2])],
+            cwd=ROOT,
+            env=env.environ,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)

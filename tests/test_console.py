@@ -11,9 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from robots.console import auth
 from robots.console.app import create_app
 from robots.console.auth import add_user, new_token
-from robots.models import AuditEvent, Run, RunEvent, User, utcnow
+from robots.models import AuditEvent, Run, RunEvent, User, WorkItem, utcnow
 from sandbox.common import ServerThread
 from tests.conftest import Env
 from tests.test_fnr import make
@@ -124,9 +125,7 @@ def test_submit_form_validation_escaping_and_own_items_only(console: Any) -> Non
     assert bad.status_code == 400 and "sleep_s: må være et tall" in bad.text
     number = make(date(1990, 5, 17), 123)
     script = "<script>alert('x')</script>"
-    ok = kari.post(
-        "/ny/selftest", data={"csrf": token, "reference": script, "note": f"fnr {number}"}
-    )
+    ok = kari.post("/ny/probe", data={"csrf": token, "reference": script, "note": f"fnr {number}"})
     assert ok.status_code == 303
     page = kari.get(ok.headers["location"]).text
     assert script not in page and "&lt;script&gt;" in page
@@ -170,27 +169,63 @@ def test_sql_injection_in_search_fields_is_just_text(console: Any) -> None:
     assert api(server, tokens["admin"]).get("/api/items").status_code == 200  # table intact
 
 
-def test_login_back_off_after_failures(console: Any) -> None:
+def test_login_back_off_after_failures(console: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     env, server, _ = console
+    verifications: list[str] = []
+    real = auth._hasher
+
+    class CountingHasher:
+        def verify(self, hashed: str, password: str) -> bool:
+            verifications.append(hashed)
+            return real.verify(hashed, password)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(auth, "_hasher", CountingHasher())
     client = httpx.Client(base_url=server.url)
-    for _ in range(3):
+
+    def attempt(username: str, password: str) -> httpx.Response:
         token = csrf_of(client, "/login")
-        response = client.post(
-            "/login", data={"username": "auditor", "password": "feil", "csrf": token}
+        return client.post(
+            "/login", data={"username": username, "password": password, "csrf": token}
         )
-        assert response.status_code == 401
-    token = csrf_of(client, "/login")
-    locked = client.post(
-        "/login", data={"username": "auditor", "password": PASSWORD, "csrf": token}
-    )
-    assert locked.status_code == 401 and "Prøv igjen om" in locked.text
+
+    for _ in range(3):
+        assert attempt("auditor", "feil").status_code == 401
+    locked = attempt("auditor", PASSWORD)
+    unknown = attempt("finnes-ikke", "feil")
+    assert locked.status_code == unknown.status_code == 401
+    # The same answer whether the user exists, is locked or gave a wrong password ...
+    assert auth.REFUSED in locked.text and auth.REFUSED in unknown.text
+    assert locked.text.replace("auditor", "") == unknown.text.replace("finnes-ikke", "")
+    # ... and the same work: one argon2 verification on every path (no timing difference).
+    assert len(verifications) == 5
     with env.db.session() as session:
         user = session.scalars(select(User).where(User.username == "auditor")).one()
         assert user.failed_logins == 3 and user.locked_until is not None
         actions = session.scalars(
             select(AuditEvent.action).where(AuditEvent.actor == "web:auditor")
         ).all()
-    assert actions.count("login_failed") == 3
+        unknown_actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor == "web:finnes-ikke")
+        ).all()
+    assert actions.count("login_failed") == 3 and actions.count("login_locked") == 1
+    assert unknown_actions == ["login_failed"]
+
+
+def test_session_cookie_is_secure_when_configured(sqlite_env: Env) -> None:
+    env = sqlite_env
+    with env.db.session() as session:
+        add_user(session, "kari", PASSWORD, "caseworker", "test")
+    settings = env.settings.model_copy(update={"console_secure_cookie": True})
+    server = ServerThread(create_app(settings, env.db)).start()
+    try:
+        client = httpx.Client(base_url=server.url)
+        response = client.get("/login")
+        assert "secure" in response.headers["set-cookie"].lower()
+    finally:
+        server.stop()
 
 
 def test_audit_verification_reports_edits_and_deletions(console: Any) -> None:
@@ -206,6 +241,7 @@ def test_audit_verification_reports_edits_and_deletions(console: Any) -> None:
         "checked": 2,
         "first_broken_id": ids[2],
         "reason": "innholdet er endret",
+        "anchored_from": None,
     }
     assert (
         f"Kjeden er brutt ved hendelse {ids[2]}"
@@ -242,7 +278,8 @@ def test_retention_purges_old_events_and_the_chain_still_verifies(console: Any) 
         remaining = set(session.scalars(select(RunEvent.run_id)).all())
     assert 1 not in remaining and 2 not in remaining and 3 in remaining
     assert not (env.data_dir / "runs" / "run-1.jsonl").exists()
-    assert api(server, tokens["auditor"]).get("/api/audit/verify").json()["intact"]
+    check = api(server, tokens["auditor"]).get("/api/audit/verify").json()
+    assert check["intact"], check
 
 
 def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
@@ -261,7 +298,7 @@ def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
     # caseworker: submit through the generated form, see the item and its status
     sign_in("caseworker")
     page.get_by_role("heading", name="Mine saker").wait_for()
-    page.goto(f"{server.url}/ny/selftest")
+    page.goto(f"{server.url}/ny/probe")  # a caseworker's task (selftest is for operators)
     page.get_by_label("Referanse").fill("sak-100")
     page.get_by_label("Fritekst som logges").fill("Hei fra saksbehandler")
     page.get_by_role("button", name="Send inn").click()
@@ -308,3 +345,53 @@ def test_users_and_tokens_from_the_command_line(sqlite_env: Env) -> None:
     with env.db.session() as session:
         user = session.scalars(select(User).where(User.username == "per")).one()
         assert user.password_hash.startswith("$argon2")
+
+
+def test_who_may_start_which_task(console: Any) -> None:
+    """Role x task: a caseworker cannot start internal tasks (retention deletes run logs), in
+    the form list, the form, the API; an operator can; the municipality can override."""
+    env, server, tokens = console
+    retention = {"task": "vedlikehold.retention", "reference": "r-1", "payload": {"days": 3650}}
+    caseworker = api(server, tokens["caseworker"])
+    assert caseworker.post("/api/items", json=retention).status_code == 403
+    assert api(server, tokens["auditor"]).post("/api/items", json=retention).status_code == 403
+    assert api(server, tokens["operator"]).post("/api/items", json=retention).status_code == 201
+    page = login(server, "caseworker")
+    listing = page.get("/mine").text
+    assert "/ny/probe" in listing and "vedlikehold.retention" not in listing
+    assert page.get("/ny/vedlikehold.retention").status_code == 403
+    assert caseworker.post(
+        "/api/items", json={"task": "onboarding", "reference": "o-1", "payload": {"employee_id": 7}}
+    ).status_code in (200, 201)
+    # A municipality lets caseworkers run the selftest too.
+    settings = env.settings.model_copy(update={"task_roles": {"selftest": ["caseworker"]}})
+    other = ServerThread(create_app(settings, env.db)).start()
+    try:
+        client = httpx.Client(
+            base_url=other.url, headers={"Authorization": f"Bearer {tokens['caseworker']}"}
+        )
+        body = {"task": "selftest", "reference": "s-1", "payload": {}}
+        assert client.post("/api/items", json=body).status_code == 201
+    finally:
+        other.stop()
+    with env.db.session() as session:
+        tasks = set(session.scalars(select(WorkItem.task)).all())
+    assert tasks == {"vedlikehold.retention", "onboarding", "selftest"}
+
+
+def test_live_refresh_keeps_the_local_time(console: Any, page: Any) -> None:
+    """After a live poll, "Mine saker" used to show UTC instead of Europe/Oslo (issue 11)."""
+    env, server, tokens = console
+    api(server, tokens["caseworker"]).post(
+        "/api/items", json={"task": "probe", "reference": "tid-1", "payload": {}}
+    )
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Brukernavn").fill("caseworker")
+    page.get_by_label("Passord").fill(PASSWORD)
+    page.get_by_role("button", name="Logg inn").click()
+    page.goto(f"{server.url}/mine")
+    cell = page.locator("#elementer tr td").nth(5)
+    before = cell.inner_text()
+    page.evaluate("refresh()")  # the poll itself, not a wait for the timer
+    page.wait_for_function("() => document.querySelector('#elementer tr td:nth-child(6)') !== null")
+    assert page.locator("#elementer tr td").nth(5).inner_text() == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from robots import fnr
 from robots.masking import mask, mask_text, register_secret
@@ -74,11 +76,99 @@ def test_masking_in_text_structures_and_secrets() -> None:
     number = make(date(1990, 1, 1), 123)
     text = f"Ansatt {number} og {number[:6]} {number[6:]}, ordre 99999999999, tlf 12345678901234"
     masked = mask_text(text)
-    assert number not in masked and masked.count("010190*****") == 2
+    assert number not in masked and masked.count("010190*****") == 1
+    assert masked.count("010190 *****") == 1  # the separator stays as written
     assert "99999999999" in masked  # not a date: not personal data
     register_secret("hemmelig-passord-42")
     data = {"note": "pw hemmelig-passord-42", "password": "abc", "nested": [number, int(number)]}
     shown = mask(data)
-    assert shown == {"note": "pw ***", "password": "***", "nested": ["010190*****", "010190*****"]}
+    # int(number) lost its leading zero: 10 digits are not a fødselsnummer and stay an int
+    assert shown == {"note": "pw ***", "password": "***", "nested": ["010190*****", int(number)]}
     assert mask_text("postgresql://rpa:topsecret@db/rpa") == "postgresql://rpa:***@db/rpa"
     assert mask_text("token=abcdef123") == "token=***"
+
+
+# Property-based: every kind of number, written every way people write it, is masked.
+
+WEIGHTS_1, WEIGHTS_2 = (3, 7, 6, 1, 8, 9, 4, 5, 2), (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+SEPARATORS = ["", " ", "  ", "\u00a0", "\t", "-", ".", "+", "%20", "%2B", " - "]
+
+
+def _complete(nine: str, *, rule_2032: bool = False) -> str | None:
+    """Add the control digits, computed here independently of robots.fnr."""
+    total = sum(int(d) * w for d, w in zip(nine, WEIGHTS_1, strict=True))
+    k1 = (11 - total % 11) % 11
+    if rule_2032:  # 2032: k1 may leave remainder 1, 2 or 3 as well (Skatteetaten)
+        options = [k for k in range(10) if (total + k) % 11 in (1, 2, 3)]
+        if not options:
+            return None
+        k1 = options[0]
+    elif k1 == 10:
+        return None
+    ten = nine + str(k1)
+    k2 = (11 - sum(int(d) * w for d, w in zip(ten, WEIGHTS_2, strict=True)) % 11) % 11
+    return None if k2 == 10 else ten + str(k2)
+
+
+@st.composite
+def numbers(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["fnr", "d", "h", "nav", "skatt", "fh", "2032"]))
+    if kind == "fh":
+        nine = draw(st.sampled_from("89")) + draw(st.from_regex(r"\A[0-9]{8}\Z"))
+    else:
+        birth = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2039, 12, 31)))
+        day, month = birth.day, birth.month
+        day += 40 if kind == "d" else 0
+        month += {"h": 40, "nav": 40, "skatt": 80}.get(kind, 0)
+        individ = draw(st.integers(0, 999))
+        nine = f"{day:02d}{month:02d}{birth.year % 100:02d}{individ:03d}"
+    number = _complete(nine, rule_2032=kind == "2032")
+    assume(number is not None)
+    assert number is not None
+    return number
+
+
+@settings(max_examples=400, deadline=None)
+@given(number=numbers(), separator=st.sampled_from(SEPARATORS), dotted=st.booleans())
+def test_every_kind_and_every_way_of_writing_is_masked(
+    number: str, separator: str, dotted: bool
+) -> None:
+    written_date = f"{number[:2]}.{number[2:4]}.{number[4:6]}" if dotted else number[:6]
+    written = f"{written_date}{separator}{number[6:]}"
+    hidden = f"{written_date}{separator}*****"
+    for text in (f"Ansatt {written} er syk", f"{written}", f"q={written}&x=1"):
+        assert mask_text(text) == text.replace(written, hidden)
+    assert mask({written: 1}) == {hidden: 1}  # as a key
+    assert mask(f"fnr={written}".encode()) == f"fnr={hidden}".encode()  # inside bytes
+    if number[0] != "0":  # as an 11-digit integer
+        assert mask(int(number)) == f"{number[:6]}*****"
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.integers(min_value=10**9, max_value=10**10 - 1))
+def test_ten_digit_numbers_stay_numbers(value: int) -> None:
+    assert mask(value) == value and isinstance(mask(value), int)
+    assert mask({"ordre": value}) == {"ordre": value}
+
+
+def test_fodselsnummer_type_for_task_inputs() -> None:
+    from pydantic import BaseModel
+
+    from robots.fnr import Fodselsnummer
+    from robots.tasks import InvalidPayload, Task
+
+    class Input(BaseModel):
+        fnr: Fodselsnummer
+
+    number = make(date(1965, 7, 15), 5)
+    task = Task("t", lambda ctx, data: None, Input)
+    given = task.validate({"fnr": f"{number[:6]} {number[6:]}"})
+    assert given.fnr.digits == number  # type: ignore[attr-defined]
+    assert number not in repr(given) and number not in f"{given.fnr}"
+    assert given.model_dump(mode="json") == {"fnr": number}  # stored as the number
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    with pytest.raises(InvalidPayload) as refused:
+        task.validate({"fnr": wrong})
+    assert wrong not in str(refused.value) and "feil kontrollsiffer" in str(refused.value)
+    with pytest.raises(InvalidPayload, match="formater kolonnen som tekst"):
+        task.validate({"fnr": int(number)})

@@ -30,7 +30,13 @@ def test_duplicate_reference_returns_existing_item(env: Env) -> None:
     again = queue.submit("probe", "ref-1", {"sleep_s": 5}, submitted_by="t")
     assert first.created and not again.created
     assert again.item.id == first.item.id
-    assert again.item.payload == {"sleep_s": 0, "fail": "none", "secret_note": ""}
+    assert again.item.payload == {
+        "sleep_s": 0,
+        "fail": "none",
+        "secret_note": "",
+        "note": "",
+        "side_effect": "",
+    }
     assert count_items(env) == 1
     # the same reference under another task is another item
     assert queue.submit("selftest", "ref-1", {}, submitted_by="t").created
@@ -116,16 +122,19 @@ def test_expired_lease_is_reclaimed_as_abandoned_then_poison(env: Env) -> None:
     expire(env)
     second = queue.claim(W2)
     assert second is not None and second.item_id == first.item_id and second.attempt == 2
-    # the first worker comes back late: its result is discarded, not double-counted
-    assert queue.finish(first, RunOutcome.DONE) == ItemStatus.RUNNING
+    # the first worker comes back late while W2 holds the item: recorded as lost, with what
+    # it said, and not double-counted
+    assert queue.finish(first, RunOutcome.DONE, result={"svar": 1}) == ItemStatus.RUNNING
     expire(env)
     assert queue.claim(W1) is None  # second abandon: poison
     with env.db.session() as session:
         item = session.scalars(select(WorkItem)).one()
         outcomes = [r.outcome for r in item.runs]
+        lost_message = item.runs[0].error_message
         assert item.status == ItemStatus.FAILED and item.error_kind == "poison"
         assert "giftig" in item.error_message
-    assert outcomes == [RunOutcome.ABANDONED, RunOutcome.ABANDONED]
+    assert outcomes == [RunOutcome.LOST, RunOutcome.ABANDONED]
+    assert "kom etter" in lost_message and '"svar": 1' in lost_message
 
 
 def expire(env: Env) -> None:

@@ -248,3 +248,99 @@ def test_html_report_is_self_contained_and_masked(sqlite_env: Env, sandbox) -> N
     assert "Åpne ansatt" in html and " ms</td>" in html
     assert "data:image/png;base64," in html and "<script" not in html
     assert person["fnr"] not in html and f"{person['fnr'][:6]}*****" in html
+
+
+def test_a_slow_login_that_succeeded_is_not_retried_into_a_loop(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    """The login POST succeeds but the page after it takes longer than the element timeout;
+    the system sends a logged-in user away from its login page. The runtime must notice it is
+    logged in instead of trying to fill a login form that is no longer there (issue 10)."""
+    env = sqlite_env
+    sandbox.set_faults(Faults(slow_logins=1, slow_login_ms=12_000))
+    hire = sandbox.hr_app.state.data.new_hire_ids[0]
+    env.queue().submit("hr_lookup", "treg-1", {"employee_id": hire}, submitted_by="t")
+    run_worker(env, sandbox)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+        assert item.status == ItemStatus.DONE, item.error_message
+        assert item.attempts == 1
+    assert sandbox.hr_app.state.faults.slow_logins_left == 0  # the fault did fire
+
+
+def test_run_a_browser_task_against_the_hr_portal(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    hire = sandbox.hr_app.state.data.new_hire_ids[0]
+    person = employee(sandbox, hire)
+    done = env.runner(
+        "run",
+        "hr_lookup",
+        "--data",
+        json.dumps({"employee_id": hire}),
+        extra_env=robot_env(sandbox),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "hr: logget inn som robot" in done.stderr and person["fnr"] not in done.stderr
+    failed = env.runner(
+        "run",
+        "hr_lookup",
+        "--data",
+        json.dumps({"employee_id": hire, "fail": "system"}),
+        extra_env=robot_env(sandbox),
+    )
+    assert failed.returncode == 14 and "Bevis:" in failed.stdout  # screenshot, HTML, trace
+    assert "trace" in failed.stdout and person["fnr"] not in failed.stdout + failed.stderr
+
+
+def test_a_worker_logs_in_once_per_system_and_again_when_asked(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    env = sqlite_env
+    hires = sandbox.hr_app.state.data.new_hire_ids[:3]
+
+    def logins() -> int:
+        with env.db.session() as session:
+            messages = session.scalars(select(RunEvent.message)).all()
+        return sum("hr: logget inn som robot" in m for m in messages)
+
+    for hire in hires:
+        env.queue().submit("hr_lookup", f"gjenbruk-{hire}", {"employee_id": hire}, submitted_by="t")
+    settle(env, robot_env(sandbox), processes=1, timeout=180)
+    assert logins() == 1  # one worker, three items, one login
+    for hire in hires:
+        env.queue().submit("hr_lookup", f"uten-{hire}", {"employee_id": hire}, submitted_by="t")
+    settle(env, {**robot_env(sandbox), "RPA_REUSE_LOGINS": "false"}, processes=1, timeout=180)
+    assert logins() == 1 + 3
+    with env.db.session() as session:
+        assert {i.status for i in session.scalars(select(WorkItem))} == {ItemStatus.DONE}
+
+
+def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    """`selectors suggest` against the sandbox HR portal: a logged-in page, label first, the
+    fødselsnummer marked pii and never printed, every element valid for a selectors file."""
+    import yaml
+
+    from robots.locators import ElementSpec
+
+    env = sqlite_env
+    hire = sandbox.hr_app.state.data.new_hire_ids[0]
+    person = employee(sandbox, hire)
+    result = env.runner(
+        "selectors",
+        "suggest",
+        "hr",
+        f"/ansatte/{hire}",
+        "--page",
+        "ansatt",
+        extra_env=robot_env(sandbox),
+    )
+    assert result.returncode == 0, result.stderr
+    assert person["fnr"] not in result.stdout
+    elements = yaml.safe_load(result.stdout)["pages"]["ansatt"]
+    for spec in elements.values():
+        ElementSpec.model_validate(spec)
+    systems = next(v for k, v in elements.items() if k.startswith("systemer"))
+    assert systems["locators"][0] == {"label": "Systemer"}  # the label first
+    assert any(v.get("pii") for v in elements.values())  # the fødselsnummer field
+    buttons = [v for k, v in elements.items() if k.endswith("_knapp")]
+    assert any(
+        loc.get("role") == "button" and loc.get("name") == "Bestill IT-tilgang"
+        for b in buttons
+        for loc in b["locators"]
+    )

@@ -8,12 +8,14 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -23,7 +25,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -45,9 +47,16 @@ from robots.models import (
     WorkItem,
     utcnow,
 )
-from robots.queue import InvalidTransition, ItemNotFound, Queue, status_name
+from robots.queue import (
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    InvalidTransition,
+    ItemNotFound,
+    Queue,
+    status_name,
+)
 from robots.settings import Settings
-from robots.tasks import InvalidPayload, Task, UnknownTask, discover
+from robots.tasks import InvalidPayload, Task, UnknownTask, discover, may_start
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["status"] = status_name
@@ -60,13 +69,25 @@ HOME = {
 }
 
 
+# A row id in a path: bounded to what both databases can hold (a larger number is a 422).
+RowId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+WORKER_STATES = {
+    "idle": "ledig",
+    "busy": "opptatt",
+    "stopping": "stopper",
+    "stopped": "stoppet",
+    "dead": "borte (hjerteslaget uteble)",
+}
+
+
 class SubmitBody(BaseModel):
     """An item to submit through the API."""
 
-    task: str
-    reference: str
+    task: str = Field(max_length=100)
+    reference: str = Field(min_length=1, max_length=200)
     payload: dict[str, Any] = {}
-    priority: int = 0
+    priority: int = Field(0, ge=PRIORITY_MIN, le=PRIORITY_MAX)
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,7 @@ class Forbidden(Exception):
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    db = db or Database(settings.effective_database_url)
+    db = db or Database(settings.effective_database_url, settings)
     registry = discover(settings.task_packages)
     queue = Queue(db, settings, registry)
     app = FastAPI(
@@ -104,7 +125,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         session_cookie="rpa_konsoll",
         max_age=8 * 3600,
         same_site="strict",
-        https_only=False,
+        https_only=settings.console_secure_cookie,
     )
     zone = settings.zone
 
@@ -134,6 +155,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     def require(who: Principal, permission: str) -> None:
         if not can(who.role, permission):
+            raise Forbidden()
+
+    def require_start(who: Principal, task: Task) -> None:
+        """Starting a task by hand: the task (or the municipality's task_roles) names who may."""
+        if not may_start(who.role, task, settings.task_roles):
             raise Forbidden()
 
     async def form_with_csrf(request: Request) -> dict[str, Any]:
@@ -236,6 +262,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             "submitted_by": item.submitted_by,
             "created_at": item.created_at.isoformat(),
             "finished_at": item.finished_at.isoformat() if item.finished_at else None,
+            # For display: in the installation's time zone, as the page renders it.
+            "created_local": local(item.created_at),
+            "finished_local": local(item.finished_at),
             "payload": mask(item.payload),
             "result": mask(item.result),
         }
@@ -262,7 +291,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             "mine.html",
             who,
             items=list_items(who),
-            tasks=sorted(registry.values(), key=lambda t: t.name),
+            tasks=sorted(
+                (t for t in registry.values() if may_start(who.role, t, settings.task_roles)),
+                key=lambda t: t.name,
+            ),
         )
 
     @app.get("/ny/{task_name}", response_class=HTMLResponse, include_in_schema=False)
@@ -271,6 +303,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     ) -> HTMLResponse:
         require(who, "submit")
         task = _task(registry, task_name)
+        require_start(who, task)
         return page(
             request,
             "form.html",
@@ -288,6 +321,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     ) -> Response:
         require(who, "submit")
         task = _task(registry, task_name)
+        require_start(who, task)
         form = await form_with_csrf(request)
         reference = str(form.pop("reference", "")).strip()
         form.pop("csrf", None)
@@ -323,7 +357,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/elementer/{item_id}", response_class=HTMLResponse, include_in_schema=False)
     def item_page(
-        request: Request, item_id: int, who: Principal = Depends(principal)
+        request: Request, item_id: RowId, who: Principal = Depends(principal)
     ) -> HTMLResponse:
         with db.session() as session:
             item = visible_item(session, who, item_id)
@@ -350,7 +384,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.post("/elementer/{item_id}/{action}", include_in_schema=False)
     async def item_action(
-        request: Request, item_id: int, action: str, who: Principal = Depends(principal)
+        request: Request, item_id: RowId, action: str, who: Principal = Depends(principal)
     ) -> Response:
         await form_with_csrf(request)
         _act(who, item_id, action)
@@ -397,10 +431,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
                     "id": w.id,
                     "host": w.host,
                     "pid": w.pid,
-                    "status": w.status,
+                    "status": WORKER_STATES.get(w.status, w.status),
                     "heartbeat": local(w.heartbeat_at),
                     "item": w.current_item_id,
-                    "online": w.status != "stopped"
+                    "online": w.status not in ("stopped", "dead")
                     and (utcnow() - w.heartbeat_at).total_seconds()
                     < 3 * settings.heartbeat_seconds,
                 }
@@ -435,11 +469,21 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             items=list_items(who, limit=30),
         )
 
+    def check_pausable(kind: str, name: str) -> None:
+        """Only a known task or system can be paused (a typo must not look like a pause)."""
+        known = registry if kind == "task" else {s for t in registry.values() for s in t.systems}
+        if kind not in ("task", "system"):
+            raise HTTPException(422, "Bare en oppgave (task) eller et system kan settes på pause")
+        if name not in known:
+            what = "oppgave" if kind == "task" else "system"
+            raise HTTPException(404, f"Ukjent {what} {name!r}")
+
     @app.post("/pause", include_in_schema=False)
     async def pause(request: Request, who: Principal = Depends(principal)) -> Response:
         require(who, "pause")
         form = await form_with_csrf(request)
         kind, name = str(form.get("kind")), str(form.get("name"))
+        check_pausable(kind, name)
         if form.get("resume"):
             queue.resume(kind, name, who.actor)
         else:
@@ -547,7 +591,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/kjoringer/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(
-        request: Request, run_id: int, who: Principal = Depends(principal)
+        request: Request, run_id: RowId, who: Principal = Depends(principal)
     ) -> HTMLResponse:
         require(who, "runs")
         with db.session() as session:
@@ -561,7 +605,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         )
 
     @app.get("/artefakter/{artifact_id}", include_in_schema=False)
-    def artifact(artifact_id: int, who: Principal = Depends(principal)) -> FileResponse:
+    def artifact(artifact_id: RowId, who: Principal = Depends(principal)) -> FileResponse:
         require(who, "runs")
         with db.session() as session:
             row = session.get(Artifact, artifact_id)
@@ -571,12 +615,15 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         return FileResponse(row.path, filename=Path(row.path).name)
 
     @app.get("/kjoringer/{run_id}/rapport", response_class=HTMLResponse, include_in_schema=False)
-    def run_report(run_id: int, who: Principal = Depends(principal)) -> HTMLResponse:
+    def run_report(run_id: RowId, who: Principal = Depends(principal)) -> HTMLResponse:
         require(who, "runs")
         from robots.report import render
 
         with db.session() as session:
-            html = render(session, run_id, settings)
+            try:
+                html = render(session, run_id, settings)
+            except ItemNotFound as exc:
+                raise HTTPException(404, str(exc)) from None
         audit_view(who, f"report:{run_id}")
         return HTMLResponse(html)
 
@@ -653,13 +700,21 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/items", tags=["elementer"])
     def api_items(
-        status: str = "", task: str = "", limit: int = 100, who: Principal = Depends(principal)
+        status: str = "",
+        task: str = "",
+        limit: int = Query(100, ge=1, le=1000),
+        who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
         return [item_json(i) for i in list_items(who, status, task, limit)]
 
     @app.post("/api/items", tags=["elementer"], status_code=201)
     def api_submit(body: SubmitBody, who: Principal = Depends(principal)) -> JSONResponse:
-        require(who, "submit")
+        if body.priority > 0:
+            require(who, "prioritise")  # jumping the queue is an operator's decision
+        if body.task in registry:
+            require_start(who, registry[body.task])
+        elif not can(who.role, "submit"):
+            raise Forbidden()
         try:
             submitted = queue.submit(
                 body.task,
@@ -682,13 +737,13 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         )
 
     @app.get("/api/items/{item_id}", tags=["elementer"])
-    def api_item(item_id: int, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def api_item(item_id: RowId, who: Principal = Depends(principal)) -> dict[str, Any]:
         with db.session() as session:
             return item_json(visible_item(session, who, item_id))
 
     @app.post("/api/items/{item_id}/{action}", tags=["elementer"])
     def api_item_action(
-        item_id: int, action: str, who: Principal = Depends(principal)
+        item_id: RowId, action: str, who: Principal = Depends(principal)
     ) -> dict[str, Any]:
         return item_json(_act(who, item_id, action))
 
@@ -712,18 +767,22 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     @app.post("/api/pauses/{kind}/{name}", tags=["drift"])
     def api_pause(kind: str, name: str, who: Principal = Depends(principal)) -> dict[str, str]:
         require(who, "pause")
+        check_pausable(kind, name)
         queue.pause(kind, name, who.actor)
         return {"paused": f"{kind}:{name}"}
 
     @app.delete("/api/pauses/{kind}/{name}", tags=["drift"])
     def api_resume(kind: str, name: str, who: Principal = Depends(principal)) -> dict[str, str]:
         require(who, "pause")
+        check_pausable(kind, name)
         queue.resume(kind, name, who.actor)
         return {"resumed": f"{kind}:{name}"}
 
     @app.get("/api/runs", tags=["revisjon"])
     def api_runs(
-        f: RunFilter = Depends(), limit: int = 200, who: Principal = Depends(principal)
+        f: RunFilter = Depends(),
+        limit: int = Query(200, ge=1, le=1000),
+        who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
         require(who, "runs")
         return [
@@ -743,7 +802,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         ]
 
     @app.get("/api/runs/{run_id}/events", tags=["revisjon"])
-    def api_run_events(run_id: int, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
+    def api_run_events(run_id: RowId, who: Principal = Depends(principal)) -> list[dict[str, Any]]:
         require(who, "runs")
         with db.session() as session:
             events = session.scalars(
@@ -763,7 +822,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/audit", tags=["revisjon"])
     def api_audit(
-        actor: str = "", action: str = "", limit: int = 200, who: Principal = Depends(principal)
+        actor: str = "",
+        action: str = "",
+        limit: int = Query(200, ge=1, le=1000),
+        who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
         require(who, "audit")
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(min(limit, 1000))
@@ -795,6 +857,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             "checked": check.checked,
             "first_broken_id": check.first_broken_id,
             "reason": check.reason,
+            "anchored_from": check.anchored_from,
         }
 
     @app.get("/api/tasks", tags=["elementer"])
@@ -845,12 +908,22 @@ def _fields(task: Task) -> list[dict[str, Any]]:
 
 
 def _store_upload(settings: Settings, filename: str, content: bytes) -> dict[str, str]:
-    """An attached file goes into the archive inbox; the item names it by file and checksum."""
+    """An attached file goes into the archive inbox under a name of its own: a prefix from its
+    checksum, then the user's file name made safe. Two uploads with the same name can never
+    replace each other, and a name like `..` or `/etc/x` cannot leave the inbox."""
+    digest = hashlib.sha256(content).hexdigest()
     inbox = settings.data_path / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
-    safe = Path(filename).name.replace("/", "_") or "vedlegg"
-    (inbox / safe).write_bytes(content)
-    return {"filnavn": safe, "sha256": hashlib.sha256(content).hexdigest()}
+    base = re.sub(r"[^\w.\-æøåÆØÅ ]", "_", Path(filename.replace("\\", "/")).name).strip(". ")
+    name = f"u{digest[:16]}-{base[:150] or 'vedlegg'}"
+    path = inbox / name
+    try:
+        with path.open("xb") as handle:  # never overwrite
+            handle.write(content)
+    except FileExistsError:
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise HTTPException(409, "En annen fil med samme navn venter allerede") from None
+    return {"filnavn": name, "sha256": digest}
 
 
 def _transition(action: Any) -> WorkItem:

@@ -25,7 +25,15 @@ MAX_LOCK = timedelta(minutes=15)
 # What each role may do. Admin may do everything.
 PERMISSIONS = {
     Role.CASEWORKER: {"submit", "own_items", "retry_own"},
-    Role.OPERATOR: {"dashboard", "all_items", "retry", "cancel", "schedules", "pause"},
+    Role.OPERATOR: {
+        "dashboard",
+        "all_items",
+        "retry",
+        "cancel",
+        "schedules",
+        "pause",
+        "prioritise",
+    },
     Role.AUDITOR: {"runs", "audit", "export", "all_items_read"},
 }
 
@@ -74,34 +82,53 @@ def add_user(
     return user
 
 
+# One refusal for every reason (unknown user, wrong password, locked account): which usernames
+# exist must not show in the message, nor in the time the answer takes.
+REFUSED = (
+    "Innloggingen mislyktes. Kontroller brukernavn og passord. Etter flere mislykkede forsøk "
+    "må du vente noen minutter før du prøver igjen."
+)
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     """The user, or LoginRefused. After FREE_ATTEMPTS failures each further failure locks the
-    account for twice as long (capped), whether the password was right or not meanwhile."""
+    account for twice as long (capped), whether the password was right or not meanwhile.
+
+    Every path does exactly one argon2 verification, so an unknown user, a locked account and a
+    wrong password take the same time and get the same message. Every refusal is audited."""
     now = utcnow()
     user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        _hasher.hash(password)  # same time as a real check: no user enumeration by timing
-        audit.record(session, f"web:{username}", "login_failed", "console", {"reason": "ukjent"})
-        raise LoginRefused("Feil brukernavn eller passord.")
-    if user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise LoginRefused(f"For mange mislykkede forsøk. Prøv igjen om {wait} sekunder.")
+    actor = f"web:{username[:100]}"
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+        password_ok = user is not None
     except VerificationError:
+        password_ok = False
+    if user is None:
+        audit.record(session, actor, "login_failed", "console", {"reason": "ukjent bruker"})
+        raise LoginRefused(REFUSED)
+    if user.locked_until and user.locked_until > now:
+        audit.record(
+            session,
+            actor,
+            "login_locked",
+            "console",
+            {"until": user.locked_until.isoformat(timespec="seconds")},
+        )
+        raise LoginRefused(REFUSED)
+    if not password_ok:
         user.failed_logins += 1
         if user.failed_logins >= FREE_ATTEMPTS:
             lock = min(MAX_LOCK, FIRST_LOCK * 2 ** (user.failed_logins - FREE_ATTEMPTS))
             user.locked_until = now + lock
-        audit.record(
-            session, f"web:{username}", "login_failed", "console", {"failed": user.failed_logins}
-        )
-        raise LoginRefused("Feil brukernavn eller passord.") from None
+        audit.record(session, actor, "login_failed", "console", {"failed": user.failed_logins})
+        raise LoginRefused(REFUSED)
     user.failed_logins = 0
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    audit.record(session, f"web:{username}", "login", "console")
+    audit.record(session, actor, "login", "console")
     return user
 
 

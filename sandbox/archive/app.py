@@ -356,7 +356,7 @@ def create_app(
                         {
                             "systemID": str(d["id"]),
                             "versjonsnummer": 1,
-                            "variantformat": "A",
+                            "variantformat": d["variantformat"],
                             "format": d["format"],
                             "mimeType": d["mime_type"],
                             "filnavn": d["filnavn"],

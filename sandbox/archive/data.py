@@ -55,9 +55,35 @@ CREATE TABLE dokument (
     id INTEGER PRIMARY KEY, journalpost_id INTEGER NOT NULL REFERENCES journalpost(id),
     tilknyttet_som TEXT NOT NULL, dokumentnummer INTEGER NOT NULL, tittel TEXT NOT NULL,
     filnavn TEXT NOT NULL, format TEXT NOT NULL, mime_type TEXT NOT NULL,
+    variantformat TEXT NOT NULL DEFAULT 'P',
     filstoerrelse INTEGER NOT NULL, sjekksum TEXT NOT NULL, path TEXT NOT NULL
 );
 """
+
+
+def archive_format(content: bytes) -> tuple[str, str]:
+    """(variantformat, PRONOM code) of an uploaded PDF, as an archive system decides it: PDF/A
+    (by the XMP identification pdfaid:part/conformance) is arkivformat "A"; any other PDF is
+    produksjonsformat "P" (fmt/276, PDF 1.7)."""
+    import io
+    import re
+
+    import pypdf
+
+    pronom = {("1", "A"): "fmt/95", ("1", "B"): "fmt/354", ("2", "A"): "fmt/476",
+              ("2", "B"): "fmt/477", ("2", "U"): "fmt/478"}  # fmt: skip
+    try:
+        metadata = pypdf.PdfReader(io.BytesIO(content)).trailer["/Root"].get("/Metadata")
+        xmp = metadata.get_object().get_data() if metadata is not None else b""
+    except Exception:  # noqa: BLE001
+        xmp = b""
+    part = re.search(rb"pdfaid:part(?:=\"|>)\s*(\d)", xmp)
+    level = re.search(rb"pdfaid:conformance(?:=\"|>)\s*([ABUabu])", xmp)
+    if part and level:
+        key = (part.group(1).decode(), level.group(1).decode().upper())
+        if key in pronom:
+            return "A", pronom[key]
+    return "P", "fmt/276"
 
 
 class ArchiveError(ValueError):
@@ -122,6 +148,9 @@ class ArchiveData:
             errors["klasse"] = "Velg en gyldig klasse."
         if not enhet.strip():
             errors["administrativEnhet"] = "Administrativ enhet må fylles ut."
+        if tilgangsrestriksjon and not offentlig_tittel.strip():
+            # A screened case never gets its title as public title (offentlig journal).
+            errors["offentligTittel"] = "Offentlig tittel må fylles ut når tilgangskode er satt."
         with self.lock:
             if ekstern_referanse and self.query(
                 "SELECT 1 FROM saksmappe WHERE ekstern_referanse = ?", (ekstern_referanse,)
@@ -218,6 +247,8 @@ class ArchiveData:
             errors["tilgangsrestriksjon"] = "Ukjent tilgangskode."
         elif tilgangsrestriksjon and not skjermingshjemmel.strip():
             errors["skjermingshjemmel"] = "Skjermingshjemmel må fylles ut når tilgangskode er satt."
+        if tilgangsrestriksjon and not offentlig_tittel.strip():
+            errors["offentligTittel"] = "Offentlig tittel må fylles ut når tilgangskode er satt."
         if hoveddokument is None or not hoveddokument.content:
             errors["hoveddokument"] = "Hoveddokument må lastes opp."
         else:
@@ -289,21 +320,23 @@ class ArchiveData:
         digest = hashlib.sha256(upload.content).hexdigest()
         path = self.files / f"{record_id}-{number}-{digest[:12]}.pdf"
         path.write_bytes(upload.content)
+        variant, pronom = archive_format(upload.content)
         self.conn.execute(
             "INSERT INTO dokument (journalpost_id, tilknyttet_som, dokumentnummer, tittel, "
-            "filnavn, format, mime_type, filstoerrelse, sjekksum, path) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "filnavn, format, mime_type, filstoerrelse, sjekksum, path, variantformat) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record_id,
                 role,
                 number,
                 Path(upload.filename).stem,
                 upload.filename,
-                "PDF",
+                pronom,
                 "application/pdf",
                 len(upload.content),
                 digest,
                 str(path),
+                variant,
             ),
         )
 

@@ -108,6 +108,10 @@ PER_PAGE_NEW_HIRES = 5
 PER_PAGE = 25
 
 
+# Intermediate states of a checklist item before it is done (shown as text on the page).
+CHECKLIST_STATES = {"sendt_til_signering": "Sendt til signering"}
+
+
 def create_app(
     data_dir: Path,
     *,
@@ -190,6 +194,7 @@ def create_app(
             user,
             status=status,
             e=employee,
+            job=data.employment(employee_id),
             checklist=data.checklist(employee_id),
             it_requests=data.it_requests(employee_id),
             **extra,
@@ -201,11 +206,22 @@ def create_app(
         return employee_page(request, user, employee_id, message=melding)
 
     @app.post("/ansatte/{employee_id}/sjekkliste/{code}")
-    def tick(request: Request, employee_id: int, code: str, note: str = Form("")) -> Response:
+    def tick(
+        request: Request,
+        employee_id: int,
+        code: str,
+        note: str = Form(""),
+        status: str = Form("utfort"),
+    ) -> Response:
         user = login_required(request)
         if not any(item["code"] == code for item in data.checklist(employee_id)):
             raise HTTPException(404, "Ukjent sjekklistepunkt")
-        data.tick(employee_id, code, user, note)
+        if status == "utfort":
+            data.tick(employee_id, code, user, note)
+        elif status in CHECKLIST_STATES:
+            data.set_status(employee_id, code, status, user)
+        else:
+            raise HTTPException(422, "Ukjent status")
         return RedirectResponse(
             f"/ansatte/{employee_id}?melding=Punktet+er+registrert", status_code=303
         )
@@ -237,7 +253,9 @@ def create_app(
 
     @app.get("/sykefravaer", response_class=HTMLResponse)
     def absences(
-        request: Request, side: int = Query(1, ge=1), avsluttet_siste: int = Query(0, ge=0, le=365)
+        request: Request,
+        side: int = Query(1, ge=1),
+        avsluttet_siste: int = Query(0, ge=0, le=36_500),
     ) -> HTMLResponse:
         user = login_required(request)
         rows, total = data.absences(side, PER_PAGE, avsluttet_siste)
@@ -262,6 +280,7 @@ def create_app(
         return {
             "employee": dict(employee),
             "checklist": [dict(r) for r in data.checklist(employee_id)],
+            "employment": dict(job) if (job := data.employment(employee_id)) else None,
             "it_requests": [dict(r) for r in data.it_requests(employee_id)],
             "absences": [dict(r) for r in data.absence_history(employee_id)],
         }

@@ -140,6 +140,8 @@ CHECKLIST = [
     ("nokkelkort", "Nøkkelkort / tilgangskort"),
     ("fadder", "Fadder tildelt"),
     ("hms", "HMS-opplæring"),
+    ("infosikkerhet", "Kurs i informasjonssikkerhet og personvern"),
+    ("innforingsdag", "Innføringsdag for nyansatte (innen seks måneder)"),
 ]
 USERS = {"robot": "robot-passord", "hr": "hr-passord"}
 
@@ -151,7 +153,13 @@ CREATE TABLE employee (
 );
 CREATE TABLE checklist_item (
     employee_id INTEGER NOT NULL, code TEXT NOT NULL, label TEXT NOT NULL,
-    done_by TEXT, done_at TEXT, note TEXT, PRIMARY KEY (employee_id, code)
+    done_by TEXT, done_at TEXT, note TEXT,
+    status TEXT, status_by TEXT, status_at TEXT,  -- e.g. sendt_til_signering, before done
+    PRIMARY KEY (employee_id, code)
+);
+CREATE TABLE employment (
+    employee_id INTEGER PRIMARY KEY, workplace TEXT, weekly_hours TEXT, salary TEXT,
+    end_date TEXT, fixed_term_reason TEXT
 );
 CREATE TABLE absence (
     id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, first_day TEXT NOT NULL,
@@ -226,6 +234,8 @@ class HRData:
             self.new_hire_ids.append(next_id)
             next_id += 1
         self.conn.executemany("INSERT INTO employee VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        for n, employee_id in enumerate(self.new_hire_ids):
+            self._employment(employee_id, n)
         for employee_id in self.new_hire_ids:
             needs = self.conn.execute(
                 "SELECT needs_politiattest FROM employee WHERE id=?", (employee_id,)
@@ -289,6 +299,37 @@ class HRData:
             0,
         )
 
+    def _employment(self, employee_id: int, n: int) -> None:
+        """The terms of a new hire's employment: permanent, or fixed-term for under a month
+        (a summer job) or for half a year (a vikariat)."""
+        unit, start = self.conn.execute(
+            "SELECT unit, start_date FROM employee WHERE id = ?", (employee_id,)
+        ).fetchone()
+        first = date.fromisoformat(start)
+        end, reason = None, None
+        if n % 4 == 1:
+            end, reason = first + timedelta(days=20), "Sommervikariat (aml. § 14-9 andre ledd a)"
+        elif n % 4 == 2:
+            end = first + timedelta(days=182)
+            reason = "Vikariat for fast ansatt i permisjon (aml. § 14-9 andre ledd b)"
+        self.conn.execute(
+            "INSERT INTO employment VALUES (?,?,?,?,?,?)",
+            (
+                employee_id,
+                f"{unit}, Rådhusgata {5 + n}, 4001 Eksempel",
+                "37,5 timer per uke" if n % 3 else "28,1 timer per uke (75 %)",
+                f"Lønnstrinn {40 + n % 10}, kr {480_000 + 10_000 * (n % 7):_} per år".replace(
+                    "_", " "
+                ),
+                end.isoformat() if end else None,
+                reason,
+            ),
+        )
+
+    def employment(self, employee_id: int) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM employment WHERE employee_id = ?", (employee_id,))
+        return rows[0] if rows else None
+
     def _past(self, rng: random.Random) -> str:
         return (self.today - timedelta(days=rng.randint(60, 7000))).isoformat()
 
@@ -345,6 +386,26 @@ class HRData:
                 "UPDATE checklist_item SET done_by = ?, done_at = ?, note = ? "
                 "WHERE employee_id = ? AND code = ? AND done_at IS NULL",
                 (user, datetime.now().isoformat(timespec="seconds"), note, employee_id, code),
+            )
+            == 1
+        )
+
+    def set_status(self, employee_id: int, code: str, status: str, user: str) -> bool:
+        """Record an intermediate state (e.g. sendt_til_signering) of an item not yet done;
+        the same state again changes nothing (idempotent)."""
+        return (
+            self.execute(
+                "UPDATE checklist_item SET status = ?, status_by = ?, status_at = ? "
+                "WHERE employee_id = ? AND code = ? AND done_at IS NULL "
+                "AND coalesce(status, '') <> ?",
+                (
+                    status,
+                    user,
+                    datetime.now().isoformat(timespec="seconds"),
+                    employee_id,
+                    code,
+                    status,
+                ),
             )
             == 1
         )

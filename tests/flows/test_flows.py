@@ -76,16 +76,22 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
             "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
         }
         assert record["offentligTittel"] == "Arbeidsavtale"
+        contract = record["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
+        assert (contract["variantformat"], contract["format"]) == ("A", "fmt/477")  # PDF/A-2b
         assert person["name"] in record["tittel"]
         assert person["fnr"] not in json.dumps(record)
     for hire, state in employees.items():
         done = {i["code"] for i in state["checklist"] if i["done_at"]}
-        assert done == {"arbeidsavtale", "it_tilgang"}
+        assert done == {"it_tilgang"}  # the contract is a draft: signing is a person's act
+        (contract,) = [i for i in state["checklist"] if i["code"] == "arbeidsavtale"]
+        assert contract["status"] == "sendt_til_signering" and contract["status_by"] == "robot"
         assert [r["reference"] for r in state["it_requests"]] == [f"onboarding:{hire}:it"]
     sent = mails(box)
     assert len(sent) == len(hires)
     for message in sent:
         assert "Taushetserklæring" in message["body"] and "frist" in message["body"]
+        assert "sendt til signering, venter på signatur" in message["body"]
+        assert "Innføringsdag" in message["body"] and "personvern" in message["body"]
         assert not any(e["employee"]["fnr"] in message["body"] for e in employees.values())
     # A second pass over the same hires (new references) files, orders and mails nothing new.
     for hire in hires[:1]:
@@ -177,9 +183,31 @@ def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sand
                 "tittel": "Vedtak",
                 "journalposttype": "U",
                 "dokumentets_dato": "2026-02-03",
+                "offentlig_tittel": "Vedtak",
                 "tilgangsrestriksjon": "U",
                 "skjermingshjemmel": "Offl. § 13",
-                "ny_sak": {"tittel": "Ny sak fra innboksen", "klasse": "033", "enhet": "Arkiv"},
+                "ny_sak": {
+                    "tittel": "Ny sak fra innboksen",
+                    "offentlig_tittel": "Ny sak",
+                    "klasse": "033",
+                    "enhet": "Arkiv",
+                },
+            }
+        )
+    )
+    # The leak found in review: a screened personnel document with no public title.
+    leak = "Legeerklæring Kari Nordmann 150765 00565"
+    (inbox / "legeerklaering.pdf").write_bytes(PDF + b"% lege\n")
+    (inbox / "legeerklaering.pdf.json").write_text(
+        json.dumps(
+            {
+                "saksreferanse": "PERS-1042",
+                "tittel": leak,
+                "journalposttype": "I",
+                "dokumentets_dato": "2026-02-03",
+                "tilgangsrestriksjon": "P",
+                "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
+                "ny_sak": {"tittel": "Personalmappe Kari Nordmann 15076500565", "klasse": "033"},
             }
         )
     )
@@ -188,15 +216,29 @@ def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sand
     env.queue().submit("arkivering.scan_inbox", "skann-1", {}, submitted_by="t")
     run_worker(env, box)
     filed = records(box)
-    assert sorted(r["tittel"] for r in filed) == ["Søknad om garasje", "Vedtak"]
+    assert sorted(r["tittel"] for r in filed) == [leak, "Søknad om garasje", "Vedtak"]
+    screened = next(r for r in filed if r["tittel"] == leak)
+    assert screened["offentligTittel"] == "Personalsak"
+    cases = httpx.get(f"{box.archive.url}/api/arkivstruktur/saksmappe", auth=AUTH).json()
+    personal = next(c for c in cases["results"] if c["eksternReferanse"] == "PERS-1042")
+    assert personal["offentligTittel"] == "Personalsak"
+    public = json.dumps([screened["offentligTittel"], personal["offentligTittel"]])
+    assert "Kari" not in public and "00565" not in public
     vedtak = next(r for r in filed if r["tittel"] == "Vedtak")
     assert vedtak["skjerming"]["tilgangsrestriksjon"] == "U"
     main = vedtak["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
     import hashlib
 
     assert main["sjekksum"] == hashlib.sha256(PDF).hexdigest()
+    # A PDF that is not PDF/A is filed as produksjonsformat; a converted text file is PDF/A-2b.
+    assert (main["variantformat"], main["format"]) == ("P", "fmt/276")
+    converted = next(r for r in filed if r["tittel"] == "Søknad om garasje")
+    document = converted["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
+    assert (document["variantformat"], document["format"]) == ("A", "fmt/477")
     assert sorted(p.name for p in (inbox / "done").iterdir()) == [
         "BYGG-2026-002__Søknad om garasje__I__2026-02-01.txt",
+        "legeerklaering.pdf",
+        "legeerklaering.pdf.json",
         "vedtak.pdf",
         "vedtak.pdf.json",
     ]
@@ -210,11 +252,11 @@ def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sand
         in (rejected / "INGEN-SAK__Brev__I__2026-02-01.txt.grunn.txt").read_text()
     )
     counts = Counter(statuses(env).values())
-    assert counts == {"done": 3, "business_error": 2}
+    assert counts == {"done": 4, "business_error": 2}
     # scanning again finds nothing new to file
     env.queue().submit("arkivering.scan_inbox", "skann-2", {}, submitted_by="t")
     run_worker(env, box)
-    assert len(records(box)) == 2
+    assert len(records(box)) == 3
 
 
 def test_faults_end_done_or_business_error_without_duplicates(env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,17 @@ from datetime import date
 import pytest
 
 from robots.workdays import WorkingDays
-from tasks.sykefravaer import Absence, config, due_reminders, join_periods, milestones
+from tasks.sykefravaer import (
+    Absence,
+    config,
+    due_reminders,
+    employer_period_end,
+    join_periods,
+    key_dates,
+    max_date,
+    milestones,
+    read_window,
+)
 
 CAL = WorkingDays(["12-24", "12-31"])
 
@@ -96,20 +106,146 @@ def test_milestones_and_reminder_days(
     assert plan(first, grade) == expected
 
 
-def test_absences_within_16_days_join_the_same_period() -> None:
-    first = absence("2026-01-05", "2026-01-20")
-    # back at work 2026-01-21; new absence 16 days later (2026-02-06) joins
-    joined = absence("2026-02-06", None)
-    (period,) = join_periods([joined, first], 16)
-    assert period.start == date(2026, 1, 5) and period.end is None
-    assert plan("2026-01-05")["oppfolgingsplan"][0] == "2026-02-01"
-    # 17 days later starts a new period: the clock restarts
-    separate = absence("2026-02-07", None)
-    periods = join_periods([first, separate], 16)
-    assert sorted(p.start for p in periods) == [date(2026, 1, 5), date(2026, 2, 7)]
-    # another employee never joins
-    other = absence("2026-01-25", None, employee=2)
+@pytest.mark.parametrize(
+    ("days_at_work", "joined"),
+    [(10, True), (15, True), (16, False), (20, False)],
+)
+def test_fewer_than_16_days_at_work_join_16_or_more_start_a_new_period(
+    days_at_work: int, joined: bool
+) -> None:
+    """ftrl. § 8-19: back at work 16 days or more starts a new arbeidsgiverperiode."""
+    first = absence("2026-01-05", "2026-01-20")  # back at work from 2026-01-21
+    # 2026-01-21 + days_at_work days: 10 -> 01-31, 15 -> 02-05, 16 -> 02-06, 20 -> 02-10
+    starts = {10: "2026-01-31", 15: "2026-02-05", 16: "2026-02-06", 20: "2026-02-10"}
+    second = absence(starts[days_at_work])
+    periods = join_periods([second, first], 16)
+    if joined:
+        (period,) = periods
+        assert period.start == date(2026, 1, 5) and period.end is None
+    else:
+        assert sorted(p.start for p in periods) == [
+            date(2026, 1, 5),
+            date.fromisoformat(starts[days_at_work]),
+        ]
+    other = absence("2026-01-25", None, employee=2)  # another employee never joins
     assert len(join_periods([first, other], 16)) == 2
+
+
+# Arbeidsgiverperiode end and the sykepenger maximum date, computed by hand (and checked with
+# a plain loop over the calendar, independent of the code): the 16th sick day, and the 248th
+# weekday (Monday-Friday, holidays count) after it.
+@pytest.mark.parametrize(
+    ("absences", "employer_end", "maximum"),
+    [
+        # Monday start: day 16 = Tue 2026-01-20; 245 weekdays = 49 weeks from Wed 01-21 end
+        # Tue 2026-12-29; +3 weekdays: Wed 30, Thu 31, Fri 2027-01-01 (a holiday, still counted).
+        ([("2026-01-05", None)], "2026-01-20", "2027-01-01"),
+        # Sunday 2026-12-20: day 16 = Mon 2027-01-04; the 248th weekday after it Thu 2027-12-16.
+        ([("2026-12-20", None)], "2027-01-04", "2027-12-16"),
+        # Just before Easter 2027 (Wed 03-24): day 16 = Thu 2027-04-08 (skjærtorsdag was 03-25).
+        ([("2027-03-24", None)], "2027-04-08", "2028-03-21"),
+        # Joined period: 8 sick days (01-05..01-12), 10 days at work, sick again from 01-23:
+        # sick day 9 = 01-23, sick day 16 = 01-30; then 248 weekdays from Mon 02-02: 2027-01-13.
+        ([("2026-01-05", "2026-01-12"), ("2026-01-23", None)], "2026-01-30", "2027-01-13"),
+        # A period that ended before day 16 has no arbeidsgiverperiode end and no maximum.
+        ([("2026-01-05", "2026-01-10")], None, None),
+    ],
+)
+def test_employer_period_end_and_maximum_date(
+    absences: list[tuple[str, str | None]], employer_end: str | None, maximum: str | None
+) -> None:
+    (period,) = join_periods([absence(first, end) for first, end in absences], 16)
+    end = employer_period_end(period)
+    assert (end.isoformat() if end else None) == employer_end
+    top = max_date(period, end)
+    assert (top.isoformat() if top else None) == maximum
+    dates = key_dates(period, config())
+    assert dates.employer_period_end == end and dates.max_date == top
+
+
+def test_graded_leave_counts_whole_days_and_has_no_mandatory_dialogmote1() -> None:
+    (period,) = join_periods([absence("2026-01-05", grade=50)], 16)
+    assert employer_period_end(period) == date(2026, 1, 20)
+    assert max_date(period, employer_period_end(period)) == date(2027, 1, 1)
+    assert "dialogmote1" not in plan("2026-01-05", grade=50)
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # Start on Sunday 2026-12-20: every due date falls on a Saturday and every reminder
+        # (7 days before, also a Saturday) moves back to the Friday.
+        (
+            "2026-12-20",
+            {
+                "oppfolgingsplan": ("2027-01-16", "2027-01-08"),
+                "dialogmote1": ("2027-02-06", "2027-01-29"),
+                "aktivitetsplikt": ("2027-02-13", "2027-02-05"),
+                "oppfolgingsplan_nav": ("2027-06-12", "2027-06-04"),
+                "dialogmote2": ("2027-06-19", "2027-06-11"),
+            },
+        ),
+        # Reminder on skjærtorsdag: day 28 from Fri 2027-03-05 is Thu 2027-04-01; 7 days
+        # before is skjærtorsdag 2027-03-25, moved back to Wed 2027-03-24.
+        (
+            "2027-03-05",
+            {
+                "oppfolgingsplan": ("2027-04-01", "2027-03-24"),
+                "dialogmote1": ("2027-04-22", "2027-04-15"),
+                "aktivitetsplikt": ("2027-04-29", "2027-04-22"),
+                "oppfolgingsplan_nav": ("2027-08-26", "2027-08-19"),
+                "dialogmote2": ("2027-09-02", "2027-08-26"),
+            },
+        ),
+        # Start just before Easter 2027 (Wed 03-24): calendar days run through the holidays.
+        (
+            "2027-03-24",
+            {
+                "oppfolgingsplan": ("2027-04-20", "2027-04-13"),
+                "dialogmote1": ("2027-05-11", "2027-05-04"),
+                "aktivitetsplikt": ("2027-05-18", "2027-05-11"),
+                "oppfolgingsplan_nav": ("2027-09-14", "2027-09-07"),
+                "dialogmote2": ("2027-09-21", "2027-09-14"),
+            },
+        ),
+    ],
+)
+def test_more_golden_milestones(first: str, expected: dict[str, tuple[str, str]]) -> None:
+    assert plan(first) == expected
+
+
+def test_a_joined_period_keeps_its_true_start_however_far_back() -> None:
+    """The reproduction from issue 16: 2026-01-05..01-20, back at work, sick again from 01-30.
+    On 2026-02-20 the first absence ended 31 days ago, outside a 30-day window. The robot must
+    still see one period from 01-05, with the same outbox key and the real due dates."""
+    history = [
+        absence("2025-11-01", "2025-11-20"),  # 16+ days at work before 01-05: its own period
+        absence("2026-01-05", "2026-01-20"),
+        absence("2026-01-30"),
+    ]
+    reads: list[int] = []
+    today = date(2026, 2, 20)
+
+    def read(days: int) -> list[Absence]:  # what the HR system lists for "ended within days"
+        reads.append(days)
+        cutoff = date.fromordinal(today.toordinal() - days)
+        return [a for a in history if a.end_date is None or a.end_date >= cutoff]
+
+    absences = read_window(read, today, 30, 16)
+    assert reads[0] == 30 and len(reads) > 1  # it had to read further back
+    periods = [p for p in join_periods(absences, 16) if p.end is None]
+    (period,) = periods
+    assert period.start == date(2026, 1, 5)
+    due = {m.code: m.due for m in milestones(period, CAL, config())}
+    assert due["aktivitetsplikt"] == date(2026, 3, 1)  # day 56 from 01-05, not from 01-30
+    # dialogmøte 1 (due 02-22) and aktivitetsplikt (due 03-01, reminder from Fri 02-20)
+    assert [m.code for m in due_reminders(period, today, CAL, config())] == [
+        "dialogmote1",
+        "aktivitetsplikt",
+    ]
+    assert [m.code for m in due_reminders(period, date(2026, 2, 27), CAL, config())] == [
+        "aktivitetsplikt"
+    ]
 
 
 def test_due_reminders_window() -> None:
@@ -125,3 +261,34 @@ def test_due_reminders_window() -> None:
     assert codes("2026-02-16") == ["dialogmote1"]
     (ended,) = join_periods([absence("2026-01-05", "2026-01-20")], 16)
     assert due_reminders(ended, date(2026, 1, 23), CAL, config()) == []
+
+
+# Arbeidsavtale (aml. §§ 14-5, 14-6, 15-6) ---------------------------------------------------
+
+
+def _hire(**terms: str) -> dict[str, object]:
+    return {"id": 7, "start_date": "2026-08-01", "terms": terms}
+
+
+def test_contract_terms_name_missing_fields_and_follow_the_law() -> None:
+    from robots.tasks import BusinessError
+    from tasks.onboarding import config as onboarding_config
+    from tasks.onboarding import contract_terms
+
+    cfg = onboarding_config()["contract"]
+    base = {"arbeidssted": "Skole", "lonn": "kr 500 000", "arbeidstid": "37,5 t"}
+    with pytest.raises(BusinessError) as missing:
+        contract_terms(_hire(arbeidssted="Skole"), cfg)
+    assert "lønn (§ 14-6 første ledd i)" in str(missing.value)
+    assert "arbeidstid (§ 14-6 første ledd j)" in str(missing.value)
+    with pytest.raises(BusinessError, match="grunnlag for midlertidig"):
+        contract_terms(_hire(**base, sluttdato="2026-12-31"), cfg)
+    permanent = contract_terms(_hire(**base), cfg)
+    assert permanent["provetid"] == "6 måneder" and permanent["skriftlig_innen_dager"] == 7
+    assert permanent["tariffavtale"] and permanent["pensjon"] and permanent["oppsigelse"]
+    # A 20-day summer job: written agreement at once (§ 14-5), probation at most half (§ 15-6).
+    summer = contract_terms(_hire(**base, sluttdato="2026-08-20", midlertidig_grunnlag="x"), cfg)
+    assert summer["skriftlig_innen_dager"] == 0 and summer["provetid"].startswith("10 dager")
+    # Half a year (182 days, 2026-08-01..2027-01-30): probation 91 days, not six months.
+    half = contract_terms(_hire(**base, sluttdato="2027-01-30", midlertidig_grunnlag="x"), cfg)
+    assert half["provetid"].startswith("91 dager") and half["skriftlig_innen_dager"] == 7

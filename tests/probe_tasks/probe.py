@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from robots.context import RunContext
 from robots.tasks import BusinessError, task
@@ -18,13 +18,15 @@ class ProbeInput(BaseModel):
     sleep_s: float = 0
     fail: str = "none"  # none | business | system
     secret_note: str = ""
+    note: str = Field("", description="Fritekst som logges")  # logged as it is
+    side_effect: str = ""  # recorded as done before the failure asked for
 
 
 def executions_file(ctx: RunContext) -> Path:
     return ctx.settings.data_path / "executions.log"
 
 
-@task("probe", input=ProbeInput, max_attempts=3)
+@task("probe", input=ProbeInput, max_attempts=3, roles=("caseworker",))
 def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
     """Appends one line per execution, then sleeps or fails as asked."""
     path = executions_file(ctx)
@@ -36,7 +38,11 @@ def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
         os.close(fd)
     with ctx.step("Sov"):
         ctx.log.info(f"Behandler {data.secret_note}")
+        if data.note:
+            ctx.log.info(f"Notat: {data.note}")
         time.sleep(data.sleep_s)
+    if data.side_effect:
+        ctx.record_side_effect(data.side_effect)
     if data.fail == "business":
         raise BusinessError("Ansatt finnes ikke i HR-systemet")
     if data.fail == "system":
