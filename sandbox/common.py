@@ -11,7 +11,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -20,7 +22,12 @@ from pydantic import BaseModel, Field
 from robots.web import ServerThread
 
 # The server thread is the framework's (robots.web); the sandbox systems use it too.
-__all__ = ["ServerThread"]
+__all__ = ["ServerThread", "local_today"]
+
+
+def local_today() -> date:
+    """Today in Norway: the sandbox systems, like the municipality's, live in Europe/Oslo."""
+    return datetime.now(ZoneInfo("Europe/Oslo")).date()
 
 # Fault injection ------------------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
                     a["arbeidsavtale_offentlig_tittel"], [employee["name"]]
                 ),
                 journalposttype=a["journalposttype"],
-                dokumentets_dato=date.today().isoformat(),
+                dokumentets_dato=datetime.now(ctx.settings.zone).date().isoformat(),
                 tilgangsrestriksjon=a["tilgangsrestriksjon"],
                 skjermingshjemmel=a["skjermingshjemmel"],
                 ekstern_referanse=f"onboarding:{data.employee_id}:arbeidsavtale",

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.common import local_today
+
 USERS = {"robot": "robot-passord", "arkivar": "arkivar-passord"}
 JOURNALPOSTTYPER = {
     "I": "Inngående dokument",
@@ -105,7 +107,7 @@ class ArchiveData:
         self.dir = data_dir / "archive"
         self.files = self.dir / "dokumenter"
         self.files.mkdir(parents=True, exist_ok=True)
-        self.today = today or date.today()
+        self.today = today or local_today()
         path = self.dir / "archive.db"
         if path.exists():
             path.unlink()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from robots import fnr
+from sandbox.common import local_today
 
 FIRST = [
     "Ola",
@@ -177,7 +178,7 @@ class HRData:
 
     def __init__(self, path: Path, today: date | None = None, seed: int = 2026) -> None:
         self.path = path
-        self.today = today or date.today()
+        self.today = today or local_today()
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             path.unlink()

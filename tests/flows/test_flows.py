@@ -145,7 +145,9 @@ def expected_reminders(box: Any) -> set[str]:
 
 def test_sykefravaer_reminders_once_per_milestone_and_excel(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
     env, box = sqlite_env, sandbox
-    env.queue().submit("sykefravaer.reminders", "dag-1", {}, submitted_by="t")
+    # The robot's "today" is the sandbox's: no race with midnight between the two clocks.
+    as_of = {"dato": box.hr_app.state.data.today.isoformat()}
+    env.queue().submit("sykefravaer.reminders", "dag-1", as_of, submitted_by="t")
     run_worker(env, box)
     expected = expected_reminders(box)
     sent = mails(box)
@@ -155,7 +157,7 @@ def test_sykefravaer_reminders_once_per_milestone_and_excel(sqlite_env: Env, san
     for message in sent:
         assert "Frist:" in message["body"] and "Hva du skal gjøre" in message["body"]
         assert not any(n in message["body"] or n in message["subject"] for n in numbers)
-    env.queue().submit("sykefravaer.reminders", "dag-1-igjen", {}, submitted_by="t")
+    env.queue().submit("sykefravaer.reminders", "dag-1-igjen", as_of, submitted_by="t")
     run_worker(env, box)
     assert len(mails(box)) == len(expected)  # nothing twice
     with env.db.session() as session:
