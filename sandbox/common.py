@@ -29,6 +29,7 @@ def local_today() -> date:
     """Today in Norway: the sandbox systems, like the municipality's, live in Europe/Oslo."""
     return datetime.now(ZoneInfo("Europe/Oslo")).date()
 
+
 # Fault injection ------------------------------------------------------------------------------
 
 

@@ -61,8 +61,8 @@ class Sandbox:
             (
                 "Sak og arkiv (Noark 5)",
                 self.archive.url,
-                "robot / robot-passord, arkivar / arkivar-passord; API: "
-                + f"{self.archive.url}/api/arkivstruktur/saksmappe",
+                "robot / robot-passord, arkivar / arkivar-passord; Noark 5-API: "
+                + f"{self.archive.url}/api",
             ),
             ("E-post (web)", self.mail_web.url, "ingen innlogging"),
             ("E-post (SMTP)", f"smtp://{self.smtp.host}:{self.smtp.port}", "ingen innlogging"),

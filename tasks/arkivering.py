@@ -65,7 +65,7 @@ class Metadata(BaseModel):
     tilgangsrestriksjon: str = ""
     skjermingshjemmel: str = ""
     skjermede_ord: list[str] = Field(default_factory=list)  # words that reveal the person
-    ny_sak: dict[str, str] | None = None  # tittel, klasse, enhet: create the case if missing
+    ny_sak: dict[str, str] | None = None  # tittel, arkivdel, klasse, enhet: create if missing
 
 
 class ScanInput(BaseModel):
@@ -159,11 +159,12 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
             if case is None:
                 assert meta.ny_sak is not None
                 case_title = meta.ny_sak.get("tittel", meta.tittel)
+                reference = meta.saksreferanse
                 case = find_or_create_case(
                     ctx,
                     archive,
-                    api,
-                    ekstern_referanse=meta.saksreferanse,
+                    lambda: api.case_by_reference(reference),
+                    ekstern_referanse=reference,
                     tittel=case_title,
                     offentlig_tittel=public_title(
                         case_title,
@@ -172,6 +173,7 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
                         words=meta.skjermede_ord,
                         templates=config()["public_title"],
                     ),
+                    arkivdel=meta.ny_sak.get("arkivdel", "Sakarkiv"),
                     klasse=meta.ny_sak.get("klasse", "033"),
                     enhet=meta.ny_sak.get("enhet", "Servicetorget"),
                     tilgangsrestriksjon=meta.tilgangsrestriksjon,

@@ -6,12 +6,10 @@ No task lives here; onboarding and arkivering share it.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from robots.artifacts import sha256_file
 from robots.context import RunContext
@@ -19,8 +17,7 @@ from robots.faults import SystemFault
 from robots.tasks import BusinessError
 from robots.vault import Vault
 from tasks.documents import pdf_kind
-
-NOARK = "application/vnd.noark5+json"
+from tasks.noark5 import Noark5Client, NoarkError, code_of, quoted
 
 if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
     from robots.runtime import SystemSession
@@ -40,49 +37,81 @@ class Registration:
     document: Path
 
 
+@dataclass(frozen=True)
+class Filed:
+    """A journalpost as the archive holds it, with the dokumentobjekt of its hoveddokument."""
+
+    journalpost: dict[str, Any]
+    hoveddokument: dict[str, Any]
+
+
 class ArchiveApi:
-    """Read side of the archive (Noark 5 tjenestegrensesnitt), with the robot's credentials."""
+    """The archive's Noark 5 tjenestegrensesnitt with the robot's credentials (tasks/noark5.py,
+    a client that knows only the standard); errors become system faults (retried)."""
 
     def __init__(self, ctx: RunContext, session: SystemSession) -> None:
         creds = Vault(ctx.settings).get("archive")
-        self.client = self.client_for(session.base_url, creds.username, creds.password)
+        self.client = Noark5Client(f"{session.base_url}/api", creds.username, creds.password)
 
-    @staticmethod
-    def client_for(base_url: str, username: str, password: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=base_url, auth=(username, password), headers={"Accept": NOARK}, timeout=30
+    def _call(self, what: Callable[[], Any]) -> Any:
+        try:
+            return what()
+        except NoarkError as exc:
+            raise SystemFault(f"archive: {exc}") from exc
+
+    def arkivdel(self, tittel: str) -> dict[str, Any]:
+        found = self._call(
+            lambda: self.client.first(
+                self.client.href(self.client.follow("arkivstruktur"), "arkivstruktur/arkivdel"),
+                f"tittel eq {quoted(tittel)}",
+            )
+        )
+        if found is None:
+            raise SystemFault(f"archive: fant ikke arkivdelen {tittel}")
+        return dict(found)
+
+    def case_in(self, arkivdel: str, klasse: str) -> dict[str, Any] | None:
+        """The mappe of an arkivdel ordered by this class (in Personalmapper: the person's
+        employee number)."""
+        part = self.arkivdel(arkivdel)
+        return self._call(
+            lambda: self.client.first(
+                self.client.href(part, "arkivstruktur/mappe"),
+                f"klasse/klasseID eq {quoted(klasse)}",
+            )
         )
 
-    # A read is safe to repeat: transient failures (transport errors, HTTP 5xx) are retried
-    # here with a short backoff before the step gives up (measured: at 15 % HTTP 500, four
-    # item attempts were not enough without this).
-    RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
-
-    def _get(self, path: str, **params: str) -> dict[str, Any]:
-        fault: SystemFault | None = None
-        for delay in (*self.RETRY_DELAYS, None):
-            try:
-                response = self.client.get(f"/api/arkivstruktur/{path}", params=params)
-            except httpx.HTTPError as exc:
-                fault = SystemFault(f"archive: API-et svarer ikke: {exc}")
-            else:
-                if response.status_code < 500:
-                    response.raise_for_status()
-                    return response.json()
-                fault = SystemFault(f"archive: API-et svarte HTTP {response.status_code}")
-            if delay is None:
-                break
-            time.sleep(delay)
-        assert fault is not None
-        raise fault
-
     def case_by_reference(self, reference: str) -> dict[str, Any] | None:
-        results = self._get("saksmappe", eksternReferanse=reference)["results"]
-        return results[0] if results else None
+        """The saksmappe a fagsystem knows by this reference (kept in the archive's
+        virksomhetsspesifikkeMetadata, the standard's place for such fields)."""
+        return self._call(
+            lambda: self.client.first(
+                self.client.href(self.client.follow("sakarkiv"), "sakarkiv/saksmappe"),
+                f"virksomhetsspesifikkeMetadata/eksternReferanse eq {quoted(reference)}",
+            )
+        )
 
-    def record_by_reference(self, reference: str) -> dict[str, Any] | None:
-        results = self._get("journalpost", eksternReferanse=reference)["results"]
-        return results[0] if results else None
+    def record_by_reference(self, reference: str) -> Filed | None:
+        """The journalpost whose hoveddokument carries this eksternReferanse (the standard's
+        field on dokumentbeskrivelse), with that document's stored object."""
+
+        def look() -> Filed | None:
+            client = self.client
+            structure = client.follow("arkivstruktur")
+            description = client.first(
+                client.href(structure, "arkivstruktur/dokumentbeskrivelse"),
+                f"eksternReferanse eq {quoted(reference)}",
+            )
+            if description is None:
+                return None
+            record = client.get(client.href(description, "arkivstruktur/registrering"))
+            objects = client.list(description, "arkivstruktur/dokumentobjekt")
+            if not objects:
+                raise NoarkError(f"journalposten {record['registreringsID']} har ingen fil")
+            return Filed(record, objects[-1])
+
+        result: Filed | None = self._call(look)
+        return result
 
     def close(self) -> None:
         self.client.close()
@@ -107,6 +136,7 @@ def create_case(
     *,
     tittel: str,
     offentlig_tittel: str,
+    arkivdel: str,
     klasse: str,
     enhet: str,
     ekstern_referanse: str,
@@ -115,7 +145,8 @@ def create_case(
     archive.goto("/saker/ny")
     archive.fill("new_case.title", tittel)
     archive.fill("new_case.public_title", offentlig_tittel)
-    archive.select("new_case.klasse", klasse)
+    archive.select("new_case.arkivdel", arkivdel)
+    archive.fill("new_case.klasse", klasse)
     archive.fill("new_case.unit", enhet)
     archive.fill("new_case.external", ekstern_referanse)
     archive.select("new_case.access", tilgangsrestriksjon)
@@ -126,31 +157,22 @@ def create_case(
 def find_or_create_case(
     ctx: RunContext,
     archive: SystemSession,
-    api: ArchiveApi,
-    *,
-    ekstern_referanse: str,
+    lookup: Callable[[], dict[str, Any] | None],
     **new_case: str,
 ) -> dict[str, Any]:
-    """The saksmappe with this external reference, created through the UI if missing."""
-    case = api.case_by_reference(ekstern_referanse)
+    """The saksmappe `lookup` finds through the API, created through the UI if missing."""
+    case = lookup()
     if case is None:
         ctx.run_step(
             "Opprett saksmappe",
-            lambda: _create_once(archive, api, ekstern_referanse, new_case),
+            lambda: None if lookup() is not None else create_case(archive, **new_case),
             retries=2,
         )
-        case = api.case_by_reference(ekstern_referanse)
+        case = lookup()
         if case is None:
-            raise SystemFault(f"archive: saksmappen {ekstern_referanse} ble ikke opprettet")
+            raise SystemFault(f"archive: saksmappen «{new_case['tittel']}» ble ikke opprettet")
         ctx.record_side_effect(f"saksmappe {case['mappeID']} opprettet")
     return case
-
-
-def _create_once(
-    archive: SystemSession, api: ArchiveApi, reference: str, new_case: dict[str, str]
-) -> None:
-    if api.case_by_reference(reference) is None:  # a retried step may find it made
-        create_case(archive, ekstern_referanse=reference, **new_case)
 
 
 def file_record(
@@ -163,37 +185,39 @@ def file_record(
     """Create the journalpost unless it exists (looked up by its external reference), then
     check through the API that the stored document has the same SHA-256."""
     expected = sha256_file(reg.document)
-    record = api.record_by_reference(reg.ekstern_referanse)
-    if record is not None:
+    filed = api.record_by_reference(reg.ekstern_referanse)
+    if filed is not None:
         ctx.log.info(
-            f"Journalpost {record['registreringsID']} finnes allerede; arkiverer ikke på nytt"
+            f"Journalpost {filed.journalpost['registreringsID']} finnes allerede; "
+            "arkiverer ikke på nytt"
         )
     else:
         ctx.run_step("Journalfør", lambda: _register_once(archive, api, case, reg), retries=2)
-        record = api.record_by_reference(reg.ekstern_referanse)
-        if record is None:
+        filed = api.record_by_reference(reg.ekstern_referanse)
+        if filed is None:
             raise SystemFault(f"archive: journalposten {reg.ekstern_referanse} ble ikke lagret")
-        ctx.record_side_effect(f"arkivert som journalpost {record['registreringsID']}")
+        ctx.record_side_effect(f"arkivert som journalpost {filed.journalpost['registreringsID']}")
+    number = filed.journalpost["registreringsID"]
     with ctx.step("Kontroller sjekksum"):
-        main = next(
-            d for d in record["dokumentbeskrivelse"] if d["tilknyttetRegistreringSom"] == "H"
-        )["dokumentobjekt"][0]
-        if main["sjekksum"] != expected:
+        stored = filed.hoveddokument
+        if stored.get("sjekksumAlgoritme") != "SHA-256" or stored.get("sjekksum") != expected:
             raise SystemFault(
-                f"archive: sjekksummen i arkivet ({main['sjekksum'][:12]}…) er ikke lik "
-                f"dokumentets ({expected[:12]}…) for {record['registreringsID']}"
+                f"archive: sjekksummen i arkivet ({str(stored.get('sjekksum'))[:12]}…, "
+                f"{stored.get('sjekksumAlgoritme')}) er ikke lik dokumentets SHA-256 "
+                f"({expected[:12]}…) for {number}"
             )
         kind = pdf_kind(reg.document)
-        if (main.get("variantformat"), main.get("format")) != (kind.variantformat, kind.format):
+        registered = (code_of(stored.get("variantformat")), code_of(stored.get("format")))
+        if registered != (kind.variantformat, kind.format):
             raise SystemFault(
-                f"archive: arkivet registrerte {main.get('variantformat')}/{main.get('format')} "
-                f"for {record['registreringsID']}, dokumentet er {kind.variantformat}/{kind.format}"
+                f"archive: arkivet registrerte {registered[0]}/{registered[1]} for {number}, "
+                f"dokumentet er {kind.variantformat}/{kind.format}"
             )
         ctx.log.info(
-            f"Journalpost {record['registreringsID']} lagret med riktig SHA-256 "
+            f"Journalpost {number} lagret med riktig SHA-256 "
             f"(variantformat {kind.variantformat}, {kind.conformance or 'PDF'} {kind.format})"
         )
-    return record
+    return filed.journalpost
 
 
 def _register_once(

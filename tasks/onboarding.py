@@ -107,14 +107,18 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
     api = ArchiveApi(ctx, archive)
     try:
         a = cfg["archive"]
+        # The personalmappe is found by the person, as the archive orders it: in the
+        # arkivdel for personnel files, by the employee number as klasse.
+        employee_number = str(data.employee_id)
         case = find_or_create_case(
             ctx,
             archive,
-            api,
+            lambda: api.case_in(a["arkivdel"], employee_number),
             ekstern_referanse=f"ansatt:{data.employee_id}",
             tittel=a["personalmappe_tittel"].format(name=employee["name"]),
             offentlig_tittel=check_public(a["personalmappe_offentlig_tittel"], [employee["name"]]),
-            klasse=a["klasse"],
+            arkivdel=a["arkivdel"],
+            klasse=employee_number,
             enhet=a["administrativ_enhet"],
             tilgangsrestriksjon=a["tilgangsrestriksjon"],
         )

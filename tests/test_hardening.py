@@ -333,28 +333,48 @@ def test_rollbacks_and_a_crash_between_commit_and_confirmation_still_verify(env:
 
 
 def test_archive_api_reads_are_retried_on_5xx() -> None:
+    from fastapi.responses import JSONResponse
+
     from tasks.noark import ArchiveApi
+    from tasks.noark5 import Noark5Client
 
     calls: list[int] = []
     app = FastAPI()
+    rel = "https://rel.arkivverket.no/noark5/v5/api/"
 
-    @app.get("/api/arkivstruktur/journalpost")
-    def journalpost() -> Any:
+    @app.get("/api")
+    def root() -> Any:
+        return {
+            "_links": {
+                f"{rel}login/rfc7617/": {"href": "/api/login"},
+                f"{rel}arkivstruktur/": {"href": "/api/a"},
+            }
+        }
+
+    @app.get("/api/login")
+    def login() -> Any:
+        return {}
+
+    @app.get("/api/a")
+    def structure() -> Any:  # hrefs relative to the server, resolved by the client
+        return {
+            "_links": {f"{rel}arkivstruktur/dokumentbeskrivelse/": {"href": "/api/d{?$filter}"}}
+        }
+
+    @app.get("/api/d")
+    def descriptions() -> Any:
         calls.append(1)
         if len(calls) <= 2:
-            from fastapi.responses import JSONResponse
-
             return JSONResponse({"feil": "intern"}, status_code=500)
-        return {"results": []}
+        return {"count": 0, "_links": {}}
 
     server = ServerThread(app).start()
     try:
         api = object.__new__(ArchiveApi)
-        api.client = ArchiveApi.client_for(server.url, "robot", "passord")
-        api.RETRY_DELAYS = (0, 0, 0)  # type: ignore[misc]
+        api.client = Noark5Client(f"{server.url}/api", "robot", "passord", retry_delays=(0, 0, 0))
         assert api.record_by_reference("x") is None and len(calls) == 3
         calls.clear()
-        api.RETRY_DELAYS = (0,)  # type: ignore[misc]
+        api.client.retry_delays = (0,)
         from robots.runtime import SystemFault
 
         with pytest.raises(SystemFault, match="HTTP 500"):

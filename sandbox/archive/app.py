@@ -1,29 +1,28 @@
-"""Sak og arkiv: a Noark 5 style web UI plus a JSON API shaped like the Noark 5
-tjenestegrensesnitt (media type application/vnd.noark5+json, HATEOAS `_links`)."""
+"""Sak og arkiv: a Noark 5 style web UI (where caseworkers and robots register) and the Noark 5
+tjenestegrensesnitt under /api (sandbox/archive/noark_api.py)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from sandbox.archive.data import (
+    ARKIVDELER,
     JOURNALPOSTTYPER,
     KLASSER,
+    SAKARKIV,
     TILGANGSKODER,
     USERS,
     ArchiveData,
     ArchiveError,
     Upload,
-    case_number,
     record_number,
 )
+from sandbox.archive.noark_api import noark_api
 from sandbox.common import Faults, Site
 
 # The system's own templates first, then those every sandbox system shares (login.html).
@@ -66,6 +65,7 @@ _FIELDS = [
     "dokumentnr",
     "vis_tittel",
     "vis_offentlig",
+    "arkivdel",
 ]
 IDS = {
     False: {f: f.replace("_", "-") for f in _FIELDS},
@@ -114,19 +114,15 @@ def create_app(
         ids=IDS,
         classes=CLASSES,
         users=USERS,
-        context={"klasser": KLASSER, "koder": TILGANGSKODER, "typer": JOURNALPOSTTYPER},
+        context={
+            "arkivdeler": ARKIVDELER,
+            "klasser": KLASSER,
+            "koder": TILGANGSKODER,
+            "typer": JOURNALPOSTTYPER,
+        },
     )
-    basic = HTTPBasic()
     app.state.data = data
     render, login_required = site.render, site.user
-
-    def api_user(credentials: HTTPBasicCredentials = Depends(basic)) -> str:
-        expected = USERS.get(credentials.username, "")
-        if not expected or not secrets.compare_digest(credentials.password, expected):
-            raise HTTPException(
-                401, "Feil brukernavn eller passord", headers={"WWW-Authenticate": "Basic"}
-            )
-        return credentials.username
 
     # Web UI -----------------------------------------------------------------------------------
 
@@ -146,7 +142,8 @@ def create_app(
     empty_case = {
         "tittel": "",
         "offentlig_tittel": "",
-        "klasse": "221",
+        "arkivdel": SAKARKIV,
+        "klasse": "",
         "administrativ_enhet": "",
         "ekstern_referanse": "",
         "tilgangsrestriksjon": "",
@@ -162,6 +159,7 @@ def create_app(
         request: Request,
         tittel: str = Form(""),
         offentlig_tittel: str = Form(""),
+        arkivdel: str = Form(SAKARKIV),
         klasse: str = Form(""),
         administrativ_enhet: str = Form(""),
         ekstern_referanse: str = Form(""),
@@ -171,6 +169,7 @@ def create_app(
         form = dict(
             tittel=tittel,
             offentlig_tittel=offentlig_tittel,
+            arkivdel=arkivdel,
             klasse=klasse,
             administrativ_enhet=administrativ_enhet,
             ekstern_referanse=ekstern_referanse,
@@ -185,6 +184,7 @@ def create_app(
                 ekstern_referanse.strip() or None,
                 offentlig_tittel,
                 tilgangsrestriksjon,
+                arkivdel=arkivdel,
             )
         except ArchiveError as exc:
             return render(request, "case_new.html", user, status=400, f=form, errors=exc.errors)
@@ -295,137 +295,7 @@ def create_app(
             raise HTTPException(404, "Fant ikke dokumentet")
         return FileResponse(row["path"], media_type=row["mime_type"], filename=row["filnavn"])
 
-    # Noark 5 tjenestegrensesnitt (the parts the robots and tests use) -------------------------
-
-    base = "/api/arkivstruktur"
-
-    def noark(body: dict[str, Any]) -> JSONResponse:
-        return JSONResponse(body, media_type=NOARK)
-
-    def case_json(row: Any) -> dict[str, Any]:
-        return {
-            "systemID": str(row["id"]),
-            "saksaar": row["saksaar"],
-            "sakssekvensnummer": row["sakssekvensnummer"],
-            "mappeID": case_number(row),
-            "tittel": row["tittel"],
-            "offentligTittel": row["offentlig_tittel"],
-            "saksdato": row["saksdato"],
-            "administrativEnhet": row["administrativ_enhet"],
-            "saksansvarlig": row["saksansvarlig"],
-            "saksstatus": row["saksstatus"],
-            "klasse": row["klasse"],
-            "eksternReferanse": row["ekstern_referanse"],
-            "_links": {
-                "self": {"href": f"{base}/saksmappe/{row['id']}"},
-                "registrering": {"href": f"{base}/saksmappe/{row['id']}/registrering"},
-            },
-        }
-
-    def record_json(row: Any) -> dict[str, Any]:
-        docs = data.documents(row["id"])
-        return {
-            "systemID": str(row["id"]),
-            "registreringsID": record_number(row),
-            "journalaar": row["journalaar"],
-            "journalsekvensnummer": row["journalsekvensnummer"],
-            "journalpostnummer": row["dokumentnummer"],
-            "tittel": row["tittel"],
-            "offentligTittel": row["offentlig_tittel"],
-            "journalposttype": row["journalposttype"],
-            "journalstatus": row["journalstatus"],
-            "journaldato": row["journaldato"],
-            "dokumentetsDato": row["dokumentets_dato"],
-            "mottattDato": row["mottatt_dato"],
-            "skjerming": (
-                {
-                    "tilgangsrestriksjon": row["tilgangsrestriksjon"],
-                    "skjermingshjemmel": row["skjermingshjemmel"],
-                }
-                if row["tilgangsrestriksjon"]
-                else None
-            ),
-            "eksternReferanse": row["ekstern_referanse"],
-            "dokumentbeskrivelse": [
-                {
-                    "tilknyttetRegistreringSom": d["tilknyttet_som"],
-                    "dokumentnummer": d["dokumentnummer"],
-                    "tittel": d["tittel"],
-                    "dokumentstatus": "F",
-                    "dokumentobjekt": [
-                        {
-                            "systemID": str(d["id"]),
-                            "versjonsnummer": 1,
-                            "variantformat": d["variantformat"],
-                            "format": d["format"],
-                            "mimeType": d["mime_type"],
-                            "filnavn": d["filnavn"],
-                            "filstoerrelse": d["filstoerrelse"],
-                            "sjekksum": d["sjekksum"],
-                            "sjekksumAlgoritme": "SHA256",
-                            "_links": {
-                                "referanseFil": {
-                                    "href": f"{base}/dokumentobjekt/{d['id']}/referanseFil"
-                                }
-                            },
-                        }
-                    ],
-                }
-                for d in docs
-            ],
-            "_links": {
-                "self": {"href": f"{base}/journalpost/{row['id']}"},
-                "saksmappe": {"href": f"{base}/saksmappe/{row['saksmappe_id']}"},
-            },
-        }
-
-    @app.get(f"{base}/saksmappe")
-    def api_cases(
-        tittel: str = "",
-        klasse: str = "",
-        user: str = Depends(api_user),
-        aar: str = "",
-        eksternReferanse: str = "",
-    ) -> JSONResponse:  # noqa: N803
-        rows = data.search_cases(tittel, klasse, aar, eksternReferanse)
-        return noark(
-            {
-                "count": len(rows),
-                "results": [case_json(r) for r in rows],
-                "_links": {"self": {"href": f"{base}/saksmappe"}},
-            }
-        )
-
-    @app.get(f"{base}/saksmappe/{{case_id}}")
-    def api_case(case_id: int, user: str = Depends(api_user)) -> JSONResponse:
-        row = data.case(case_id)
-        if row is None:
-            raise HTTPException(404, "Fant ikke saksmappen")
-        return noark(case_json(row))
-
-    @app.get(f"{base}/saksmappe/{{case_id}}/registrering")
-    def api_case_records(case_id: int, user: str = Depends(api_user)) -> JSONResponse:
-        rows = data.records(case_id)
-        return noark({"count": len(rows), "results": [record_json(r) for r in rows]})
-
-    @app.get(f"{base}/journalpost")
-    def api_records(
-        eksternReferanse: str = "",  # noqa: N803
-        user: str = Depends(api_user),
-    ) -> JSONResponse:
-        rows = data.records(ekstern=eksternReferanse)
-        return noark({"count": len(rows), "results": [record_json(r) for r in rows]})
-
-    @app.get(f"{base}/journalpost/{{record_id}}")
-    def api_record(record_id: int, user: str = Depends(api_user)) -> JSONResponse:
-        row = data.record(record_id)
-        if row is None:
-            raise HTTPException(404, "Fant ikke journalposten")
-        return noark(record_json(row))
-
-    @app.get(f"{base}/dokumentobjekt/{{document_id}}/referanseFil")
-    def api_file(document_id: int, user: str = Depends(api_user)) -> FileResponse:
-        return _file(document_id)
+    app.include_router(noark_api(data, USERS))
 
     return app
 

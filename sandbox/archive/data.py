@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.archive.odata import where as odata_where
 from sandbox.common import local_today
 
 USERS = {"robot": "robot-passord", "arkivar": "arkivar-passord"}
@@ -27,17 +28,38 @@ TILGANGSKODER = {
     "U": "Unntatt offentlighet",
     "13": "Taushetsplikt",
 }
+# K-koder (KS' classification for municipal case archives; class 2 is økonomi, 4 personal).
 KLASSER = {
-    "221": "Personalmappe",
     "400": "Personalforvaltning",
     "L42": "Byggesak",
     "033": "Arkiv og dokumentasjon",
     "210": "Økonomi",
 }
 
+# The arkivdeler of the archive (Noark 5: arkiv -> arkivdel -> klassifikasjonssystem -> klasse).
+# Personnel files have their own arkivdel ordered by the person: the klasse is the employee
+# number (klassifikasjonstype UO, objektbasert), never the fødselsnummer (PNR), so that no
+# class ID, title or URL carries a national identity number.
+SAKARKIV, PERSONALMAPPER = "Sakarkiv", "Personalmapper"
+ARKIVDELER = {
+    SAKARKIV: ("KK", "K-koder"),
+    PERSONALMAPPER: ("UO", "Ansattnummer"),
+}
+
 SCHEMA = """
+CREATE TABLE arkiv (
+    id INTEGER PRIMARY KEY, tittel TEXT NOT NULL, arkivstatus TEXT NOT NULL DEFAULT 'O',
+    opprettet_dato TEXT NOT NULL
+);
+CREATE TABLE arkivdel (
+    id INTEGER PRIMARY KEY, arkiv_id INTEGER NOT NULL REFERENCES arkiv(id),
+    tittel TEXT NOT NULL UNIQUE, klassifikasjonstype TEXT NOT NULL,
+    klassifikasjonssystem TEXT NOT NULL, arkivdelstatus TEXT NOT NULL DEFAULT 'A',
+    opprettet_dato TEXT NOT NULL
+);
 CREATE TABLE saksmappe (
-    id INTEGER PRIMARY KEY, saksaar INTEGER NOT NULL, sakssekvensnummer INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY, arkivdel_id INTEGER NOT NULL REFERENCES arkivdel(id),
+    saksaar INTEGER NOT NULL, sakssekvensnummer INTEGER NOT NULL,
     tittel TEXT NOT NULL, offentlig_tittel TEXT NOT NULL, klasse TEXT NOT NULL,
     administrativ_enhet TEXT NOT NULL, saksansvarlig TEXT NOT NULL, saksdato TEXT NOT NULL,
     saksstatus TEXT NOT NULL DEFAULT 'B', ekstern_referanse TEXT UNIQUE,
@@ -53,13 +75,25 @@ CREATE TABLE journalpost (
     skjermingshjemmel TEXT NOT NULL, ekstern_referanse TEXT UNIQUE, opprettet_av TEXT NOT NULL,
     UNIQUE (saksmappe_id, dokumentnummer)
 );
-CREATE TABLE dokument (
+CREATE TABLE dokumentbeskrivelse (
     id INTEGER PRIMARY KEY, journalpost_id INTEGER NOT NULL REFERENCES journalpost(id),
     tilknyttet_som TEXT NOT NULL, dokumentnummer INTEGER NOT NULL, tittel TEXT NOT NULL,
-    filnavn TEXT NOT NULL, format TEXT NOT NULL, mime_type TEXT NOT NULL,
-    variantformat TEXT NOT NULL DEFAULT 'P',
-    filstoerrelse INTEGER NOT NULL, sjekksum TEXT NOT NULL, path TEXT NOT NULL
+    dokumentstatus TEXT NOT NULL DEFAULT 'F', ekstern_referanse TEXT UNIQUE,
+    UNIQUE (journalpost_id, dokumentnummer)
 );
+CREATE TABLE dokumentobjekt (
+    id INTEGER PRIMARY KEY,
+    dokumentbeskrivelse_id INTEGER NOT NULL REFERENCES dokumentbeskrivelse(id),
+    versjonsnummer INTEGER NOT NULL DEFAULT 1, variantformat TEXT NOT NULL DEFAULT 'P',
+    format TEXT, mime_type TEXT, filnavn TEXT, filstoerrelse INTEGER, sjekksum TEXT, path TEXT
+);
+-- What the web UI shows: one row per stored file, with its description.
+CREATE VIEW dokument AS
+SELECT o.id, b.journalpost_id, b.tilknyttet_som, b.dokumentnummer, b.tittel, b.ekstern_referanse,
+       o.filnavn, o.format, o.mime_type, o.variantformat, o.filstoerrelse, o.sjekksum, o.path,
+       o.dokumentbeskrivelse_id
+FROM dokumentobjekt o JOIN dokumentbeskrivelse b ON b.id = o.dokumentbeskrivelse_id
+WHERE o.path IS NOT NULL;
 """
 
 
@@ -86,6 +120,12 @@ def archive_format(content: bytes) -> tuple[str, str]:
         if key in pronom:
             return "A", pronom[key]
     return "P", "fmt/276"
+
+
+def _upload_errors(content: bytes, content_type: str) -> dict[str, str]:
+    if content.startswith(b"%PDF") and content_type == "application/pdf":
+        return {}
+    return {"mimeType": "Arkivet tar bare imot PDF (application/pdf)."}
 
 
 class ArchiveError(ValueError):
@@ -119,6 +159,16 @@ class ArchiveData:
         self._seed()
 
     def _seed(self) -> None:
+        today = self.today.isoformat()
+        self.conn.execute(
+            "INSERT INTO arkiv (tittel, opprettet_dato) VALUES (?, ?)", ("Kommunens arkiv", today)
+        )
+        for tittel, (kind, system) in ARKIVDELER.items():
+            self.conn.execute(
+                "INSERT INTO arkivdel (arkiv_id, tittel, klassifikasjonstype, "
+                "klassifikasjonssystem, opprettet_dato) VALUES (1, ?, ?, ?, ?)",
+                (tittel, kind, system, today),
+            )
         for tittel, klasse, ekstern in (
             ("Byggesak – Storgata 1, tilbygg", "L42", "BYGG-2026-001"),
             ("Byggesak – Fjordveien 12, garasje", "L42", "BYGG-2026-002"),
@@ -126,6 +176,10 @@ class ArchiveData:
             ("Arkivplan – revisjon", "033", "ARKIV-2026-1"),
         ):
             self.create_case(tittel, klasse, "Servicetorget", "arkivar", ekstern, tittel, "")
+
+    def arkivdel_id(self, tittel: str) -> int | None:
+        rows = self.query("SELECT id FROM arkivdel WHERE tittel = ?", (tittel,))
+        return int(rows[0]["id"]) if rows else None
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -142,12 +196,25 @@ class ArchiveData:
         ekstern_referanse: str | None,
         offentlig_tittel: str,
         tilgangsrestriksjon: str,
+        arkivdel: str = SAKARKIV,
     ) -> int:
         errors = {}
         if not tittel.strip():
             errors["tittel"] = "Tittel må fylles ut."
-        if klasse not in KLASSER:
-            errors["klasse"] = "Velg en gyldig klasse."
+        arkivdel_id = self.arkivdel_id(arkivdel)
+        klasse = klasse.strip()
+        if arkivdel_id is None:
+            errors["arkivdel"] = "Velg en arkivdel."
+        elif arkivdel == PERSONALMAPPER:
+            if not klasse.isdigit() or len(klasse) > 9:
+                errors["klasse"] = "Personalmapper ordnes etter ansattnummer (kun siffer)."
+            elif self.query(
+                "SELECT 1 FROM saksmappe WHERE arkivdel_id = ? AND klasse = ?",
+                (arkivdel_id, klasse),
+            ):
+                errors["klasse"] = f"Det finnes allerede en personalmappe for ansatt {klasse}."
+        elif klasse not in KLASSER:
+            errors["klasse"] = "Velg en gyldig klasse (K-kode)."
         if not enhet.strip():
             errors["administrativEnhet"] = "Administrativ enhet må fylles ut."
         if tilgangsrestriksjon and not offentlig_tittel.strip():
@@ -168,10 +235,12 @@ class ArchiveData:
                 (year,),
             ).fetchone()[0]
             cursor = self.conn.execute(
-                "INSERT INTO saksmappe (saksaar, sakssekvensnummer, tittel, offentlig_tittel, "
-                "klasse, administrativ_enhet, saksansvarlig, saksdato, ekstern_referanse, "
-                "tilgangsrestriksjon, opprettet_av) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO saksmappe (arkivdel_id, saksaar, sakssekvensnummer, tittel, "
+                "offentlig_tittel, klasse, administrativ_enhet, saksansvarlig, saksdato, "
+                "ekstern_referanse, tilgangsrestriksjon, opprettet_av) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
+                    arkivdel_id,
                     year,
                     seq,
                     tittel.strip(),
@@ -231,7 +300,10 @@ class ArchiveData:
         user: str,
         hoveddokument: Upload | None,
         vedlegg: list[Upload],
+        documents_required: bool = True,
     ) -> int:
+        """A journalpost with its documents (web UI); through the API (documents_required
+        False) the documents follow as dokumentbeskrivelse/dokumentobjekt/fil."""
         errors: dict[str, str] = {}
         if self.case(case_id) is None:
             raise ArchiveError({"saksmappe": f"Fant ikke saksmappe {case_id}."})
@@ -251,9 +323,9 @@ class ArchiveData:
             errors["skjermingshjemmel"] = "Skjermingshjemmel må fylles ut når tilgangskode er satt."
         if tilgangsrestriksjon and not offentlig_tittel.strip():
             errors["offentligTittel"] = "Offentlig tittel må fylles ut når tilgangskode er satt."
-        if hoveddokument is None or not hoveddokument.content:
+        if documents_required and (hoveddokument is None or not hoveddokument.content):
             errors["hoveddokument"] = "Hoveddokument må lastes opp."
-        else:
+        elif hoveddokument is not None:
             for upload in [hoveddokument, *vedlegg]:
                 if not upload.content.startswith(b"%PDF"):
                     errors["hoveddokument" if upload is hoveddokument else "vedlegg"] = (
@@ -274,7 +346,6 @@ class ArchiveData:
                     )
             if errors:
                 raise ArchiveError(errors)
-            assert hoveddokument is not None
             year = self.today.year
             number = self.conn.execute(
                 "SELECT coalesce(max(dokumentnummer), 0) + 1 FROM "
@@ -311,36 +382,134 @@ class ArchiveData:
                 ),
             )
             record_id = int(cursor.lastrowid or 0)
-            for n, (role, upload) in enumerate(
-                [("H", hoveddokument)] + [("V", v) for v in vedlegg], start=1
-            ):
-                self._store(record_id, role, n, upload)
+            uploads = [("H", hoveddokument)] if hoveddokument else []
+            for role, upload in [*uploads, *[("V", v) for v in vedlegg]]:
+                description = self._describe(
+                    record_id,
+                    role,
+                    Path(upload.filename).stem,
+                    # The hoveddokument carries the external reference (the field the Noark 5
+                    # tjenestegrensesnitt defines on dokumentbeskrivelse, searchable by $filter).
+                    ekstern_referanse if role == "H" and ekstern_referanse else None,
+                )
+                self._store(self._new_object(description), upload.filename, upload.content)
             self.conn.commit()
             return record_id
 
-    def _store(self, record_id: int, role: str, number: int, upload: Upload) -> None:
-        digest = hashlib.sha256(upload.content).hexdigest()
-        path = self.files / f"{record_id}-{number}-{digest[:12]}.pdf"
-        path.write_bytes(upload.content)
-        variant, pronom = archive_format(upload.content)
-        self.conn.execute(
-            "INSERT INTO dokument (journalpost_id, tilknyttet_som, dokumentnummer, tittel, "
-            "filnavn, format, mime_type, filstoerrelse, sjekksum, path, variantformat) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    def _describe(
+        self, record_id: int, role: str, tittel: str, ekstern_referanse: str | None
+    ) -> int:
+        number = self.conn.execute(
+            "SELECT coalesce(max(dokumentnummer), 0) + 1 FROM dokumentbeskrivelse "
+            "WHERE journalpost_id = ?",
+            (record_id,),
+        ).fetchone()[0]
+        cursor = self.conn.execute(
+            "INSERT INTO dokumentbeskrivelse (journalpost_id, tilknyttet_som, dokumentnummer, "
+            "tittel, ekstern_referanse) VALUES (?,?,?,?,?)",
+            (record_id, role, number, tittel, ekstern_referanse),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _new_object(self, description_id: int, **prefilled: Any) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO dokumentobjekt (dokumentbeskrivelse_id, versjonsnummer, variantformat, "
+            "format, mime_type, filnavn, filstoerrelse, sjekksum) VALUES (?,?,?,?,?,?,?,?)",
             (
-                record_id,
-                role,
-                number,
-                Path(upload.filename).stem,
-                upload.filename,
+                description_id,
+                prefilled.get("versjonsnummer", 1),
+                prefilled.get("variantformat") or "P",
+                prefilled.get("format"),
+                prefilled.get("mime_type"),
+                prefilled.get("filnavn"),
+                prefilled.get("filstoerrelse"),
+                prefilled.get("sjekksum"),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _store(self, object_id: int, filnavn: str, content: bytes) -> None:
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.files / f"{object_id}-{digest[:12]}.pdf"
+        path.write_bytes(content)
+        variant, pronom = archive_format(content)
+        self.conn.execute(
+            "UPDATE dokumentobjekt SET filnavn = ?, format = ?, mime_type = ?, "
+            "filstoerrelse = ?, sjekksum = ?, path = ?, variantformat = ? WHERE id = ?",
+            (
+                filnavn,
                 pronom,
                 "application/pdf",
-                len(upload.content),
+                len(content),
                 digest,
                 str(path),
                 variant,
+                object_id,
             ),
         )
+
+    # Through the API: dokumentbeskrivelse -> dokumentobjekt -> fil --------------------------------
+
+    def new_description(
+        self, record_id: int, role: str, tittel: str, ekstern_referanse: str | None
+    ) -> int:
+        errors = {}
+        if role not in ("H", "V"):
+            errors["tilknyttetRegistreringSom"] = "Må være H (hoveddokument) eller V (vedlegg)."
+        if not tittel.strip():
+            errors["tittel"] = "Tittel må fylles ut."
+        with self.lock:
+            if ekstern_referanse and self.query(
+                "SELECT 1 FROM dokumentbeskrivelse WHERE ekstern_referanse = ?",
+                (ekstern_referanse,),
+            ):
+                errors["eksternReferanse"] = (
+                    f"Det finnes allerede et dokument med ekstern referanse {ekstern_referanse}."
+                )
+            if errors:
+                raise ArchiveError(errors)
+            description_id = self._describe(record_id, role, tittel.strip(), ekstern_referanse)
+            self.conn.commit()
+            return description_id
+
+    def new_object(self, description_id: int, **prefilled: Any) -> int:
+        with self.lock:
+            object_id = self._new_object(description_id, **prefilled)
+            self.conn.commit()
+            return object_id
+
+    def upload(self, object_id: int, content: bytes, content_type: str) -> None:
+        """Store the file of a dokumentobjekt, checking the values given when it was created
+        (the standard: mimeType, filstoerrelse and sjekksum must match, else 400); a file is
+        never replaced (a new dokumentobjekt is needed)."""
+        with self.lock:
+            row = self.query("SELECT * FROM dokumentobjekt WHERE id = ?", (object_id,))[0]
+            errors = _upload_errors(content, content_type)
+            if row["path"]:
+                errors["fil"] = "Dokumentobjektet har allerede en fil; opprett et nytt."
+            if row["filstoerrelse"] is not None and row["filstoerrelse"] != len(content):
+                errors["filstoerrelse"] = "Filstørrelsen stemmer ikke med dokumentobjektet."
+            digest = hashlib.sha256(content).hexdigest()
+            if row["sjekksum"] and row["sjekksum"].lower() != digest:
+                errors["sjekksum"] = "Sjekksummen stemmer ikke med den opplastede filen."
+            if errors:
+                raise ArchiveError(errors)
+            self._store(object_id, row["filnavn"] or f"dokument-{object_id}.pdf", content)
+            self.conn.commit()
+
+    def upload_new(
+        self, description_id: int, filnavn: str, content: bytes, content_type: str
+    ) -> int:
+        """Upload straight to a dokumentbeskrivelse: its dokumentobjekt is made with the file,
+        or not at all."""
+        with self.lock:
+            errors = _upload_errors(content, content_type)
+            if errors:
+                raise ArchiveError(errors)
+            object_id = self._new_object(description_id, filnavn=filnavn)
+            self._store(object_id, filnavn, content)
+            self.conn.commit()
+            return object_id
 
     def record(self, record_id: int) -> sqlite3.Row | None:
         rows = self.query(
@@ -366,6 +535,37 @@ class ArchiveData:
             tuple(args),
         )
 
+    def find(
+        self,
+        entity: str,
+        odata_filter: str = "",
+        top: int = 100,
+        skip: int = 0,
+        scope: tuple[str, Any] | None = None,
+    ) -> tuple[list[sqlite3.Row], int]:
+        """One page of an entity list and the total count, filtered by an OData `$filter`
+        (raises ODataError) and optionally scoped to a parent (field path, value)."""
+        listing = LISTINGS[entity]
+        conditions, params = [], []
+        if scope is not None:
+            conditions.append(f"{listing.fields[scope[0]]} = ?")
+            params.append(scope[1])
+        if odata_filter.strip():
+            condition, values = odata_where(odata_filter, listing.fields)
+            conditions.append(condition)
+            params.extend(values)
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        total = self.query(f"SELECT count(*) FROM ({listing.sql}{clause})", tuple(params))[0][0]
+        rows = self.query(
+            f"{listing.sql}{clause} ORDER BY {listing.order} LIMIT ? OFFSET ?",
+            (*params, top, skip),
+        )
+        return rows, int(total)
+
+    def get(self, entity: str, entity_id: int) -> sqlite3.Row | None:
+        rows, _ = self.find(entity, top=1, scope=("systemID", entity_id))
+        return rows[0] if rows else None
+
     def documents(self, record_id: int) -> list[sqlite3.Row]:
         return self.query(
             "SELECT * FROM dokument WHERE journalpost_id = ? ORDER BY dokumentnummer", (record_id,)
@@ -374,6 +574,98 @@ class ArchiveData:
     def document(self, document_id: int) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM dokument WHERE id = ?", (document_id,))
         return rows[0] if rows else None
+
+
+# What the API lists, with the fields a `$filter` may name (Noark 5 names -> columns) and the
+# column a sub-list (e.g. the mapper of one arkivdel) is scoped by.
+@dataclass(frozen=True)
+class Listing:
+    sql: str
+    fields: dict[str, str]
+    order: str
+
+
+_CASE_ID = "s.saksaar || '/' || s.sakssekvensnummer"
+LISTINGS = {
+    "arkiv": Listing(
+        "SELECT a.* FROM arkiv a",
+        {"systemID": "a.id", "tittel": "a.tittel", "arkivstatus/kode": "a.arkivstatus"},
+        "a.id",
+    ),
+    "arkivdel": Listing(
+        "SELECT d.* FROM arkivdel d",
+        {
+            "systemID": "d.id",
+            "tittel": "d.tittel",
+            "arkivdelstatus/kode": "d.arkivdelstatus",
+            "arkiv/systemID": "d.arkiv_id",
+        },
+        "d.id",
+    ),
+    "saksmappe": Listing(
+        "SELECT s.* FROM saksmappe s",
+        {
+            "systemID": "s.id",
+            "mappeID": _CASE_ID,
+            "tittel": "s.tittel",
+            "offentligTittel": "s.offentlig_tittel",
+            "saksaar": "s.saksaar",
+            "sakssekvensnummer": "s.sakssekvensnummer",
+            "saksdato": "s.saksdato",
+            "administrativEnhet": "s.administrativ_enhet",
+            "saksansvarlig": "s.saksansvarlig",
+            "saksstatus/kode": "s.saksstatus",
+            "klasse/klasseID": "s.klasse",
+            "arkivdel/systemID": "s.arkivdel_id",
+            "virksomhetsspesifikkeMetadata/eksternReferanse": "s.ekstern_referanse",
+        },
+        "s.id",
+    ),
+    "journalpost": Listing(
+        "SELECT j.*, s.saksaar, s.sakssekvensnummer FROM journalpost j "
+        "JOIN saksmappe s ON s.id = j.saksmappe_id",
+        {
+            "systemID": "j.id",
+            "tittel": "j.tittel",
+            "offentligTittel": "j.offentlig_tittel",
+            "journalaar": "j.journalaar",
+            "journalsekvensnummer": "j.journalsekvensnummer",
+            "journalpostnummer": "j.dokumentnummer",
+            "journalposttype/kode": "j.journalposttype",
+            "journalstatus/kode": "j.journalstatus",
+            "journaldato": "j.journaldato",
+            "dokumentetsDato": "j.dokumentets_dato",
+            "mappe/systemID": "j.saksmappe_id",
+        },
+        "j.id",
+    ),
+    "dokumentbeskrivelse": Listing(
+        "SELECT b.* FROM dokumentbeskrivelse b",
+        {
+            "systemID": "b.id",
+            "tittel": "b.tittel",
+            "dokumentnummer": "b.dokumentnummer",
+            "eksternReferanse": "b.ekstern_referanse",
+            "tilknyttetRegistreringSom/kode": "b.tilknyttet_som",
+            "dokumentstatus/kode": "b.dokumentstatus",
+            "registrering/systemID": "b.journalpost_id",
+        },
+        "b.id",
+    ),
+    "dokumentobjekt": Listing(
+        "SELECT o.* FROM dokumentobjekt o",
+        {
+            "systemID": "o.id",
+            "filnavn": "o.filnavn",
+            "sjekksum": "o.sjekksum",
+            "mimeType": "o.mime_type",
+            "format/kode": "o.format",
+            "variantformat/kode": "o.variantformat",
+            "dokumentbeskrivelse/systemID": "o.dokumentbeskrivelse_id",
+        },
+        "o.id",
+    ),
+}
 
 
 def case_number(row: Any) -> str:

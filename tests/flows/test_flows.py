@@ -17,7 +17,10 @@ from sqlalchemy import select
 from robots.models import ItemStatus, OutboxMessage, Run, RunEvent, Worker, WorkItem
 from robots.workdays import WorkingDays
 from sandbox.common import Faults
+from tasks.noark5 import code_of
 from tasks.sykefravaer import Absence, config, due_reminders, join_periods
+from tests.archive_view import client as archive_client
+from tests.archive_view import journalposter, saksmapper
 from tests.conftest import Env, settle, wait_for
 
 AUTH = ("robot", "robot-passord")
@@ -42,9 +45,7 @@ def run_worker(env: Env, box: Any, timeout: float = 400) -> None:
 
 
 def records(box: Any) -> list[dict[str, Any]]:
-    return httpx.get(f"{box.archive.url}/api/arkivstruktur/journalpost", auth=AUTH).json()[
-        "results"
-    ]
+    return journalposter(box)
 
 
 def mails(box: Any) -> list[dict[str, Any]]:
@@ -72,14 +73,29 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
         hire = int(record["eksternReferanse"].split(":")[1])
         person = employees[hire]["employee"]
         assert record["skjerming"] == {
-            "tilgangsrestriksjon": "P",
+            "tilgangsrestriksjon": {"kode": "P", "kodenavn": "Personalsak"},
             "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
         }
         assert record["offentligTittel"] == "Arbeidsavtale"
         contract = record["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
-        assert (contract["variantformat"], contract["format"]) == ("A", "fmt/477")  # PDF/A-2b
+        assert contract["variantformat"] == {"kode": "A", "kodenavn": "Arkivformat"}
+        assert contract["format"]["kode"] == "fmt/477"  # PDF/A-2b
+        assert contract["sjekksumAlgoritme"] == "SHA-256"
         assert person["name"] in record["tittel"]
         assert person["fnr"] not in json.dumps(record)
+    # Each contract lies in the hire's own personalmappe, in the arkivdel Personalmapper, found
+    # by a standard client by the person's class (the employee number).
+    with archive_client(box) as c:
+        part = c.first(
+            c.href(c.follow("arkivstruktur"), "arkivstruktur/arkivdel"),
+            "tittel eq 'Personalmapper'",
+        )
+        assert part is not None
+        for record in filed:
+            hire = record["eksternReferanse"].split(":")[1]
+            folders = c.list(part, "arkivstruktur/mappe", f"klasse/klasseID eq '{hire}'")
+            assert len(folders) == 1
+            assert c.href(record, "sakarkiv/saksmappe") == c.href(folders[0], "self")
     for hire, state in employees.items():
         done = {i["code"] for i in state["checklist"] if i["done_at"]}
         assert done == {"it_tilgang"}  # the contract is a draft: signing is a person's act
@@ -221,22 +237,25 @@ def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sand
     assert sorted(r["tittel"] for r in filed) == [leak, "Søknad om garasje", "Vedtak"]
     screened = next(r for r in filed if r["tittel"] == leak)
     assert screened["offentligTittel"] == "Personalsak"
-    cases = httpx.get(f"{box.archive.url}/api/arkivstruktur/saksmappe", auth=AUTH).json()
-    personal = next(c for c in cases["results"] if c["eksternReferanse"] == "PERS-1042")
+    personal = next(
+        c
+        for c in saksmapper(box)
+        if c["virksomhetsspesifikkeMetadata"]["eksternReferanse"] == "PERS-1042"
+    )
     assert personal["offentligTittel"] == "Personalsak"
     public = json.dumps([screened["offentligTittel"], personal["offentligTittel"]])
     assert "Kari" not in public and "00565" not in public
     vedtak = next(r for r in filed if r["tittel"] == "Vedtak")
-    assert vedtak["skjerming"]["tilgangsrestriksjon"] == "U"
+    assert vedtak["skjerming"]["tilgangsrestriksjon"]["kode"] == "U"
     main = vedtak["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
     import hashlib
 
     assert main["sjekksum"] == hashlib.sha256(PDF).hexdigest()
     # A PDF that is not PDF/A is filed as produksjonsformat; a converted text file is PDF/A-2b.
-    assert (main["variantformat"], main["format"]) == ("P", "fmt/276")
+    assert (code_of(main["variantformat"]), code_of(main["format"])) == ("P", "fmt/276")
     converted = next(r for r in filed if r["tittel"] == "Søknad om garasje")
     document = converted["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
-    assert (document["variantformat"], document["format"]) == ("A", "fmt/477")
+    assert (code_of(document["variantformat"]), code_of(document["format"])) == ("A", "fmt/477")
     assert sorted(p.name for p in (inbox / "done").iterdir()) == [
         "BYGG-2026-002__Søknad om garasje__I__2026-02-01.txt",
         "legeerklaering.pdf",

@@ -6,6 +6,8 @@ import hashlib
 
 import httpx
 
+from tasks.noark5 import Noark5Client, code_of
+
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 AUTH = ("robot", "robot-passord")
 
@@ -25,7 +27,8 @@ def new_case(client: httpx.Client, ekstern: str = "ansatt:1001") -> int:
         data={
             "tittel": "Personalmappe – Kari Nordmann",
             "offentlig_tittel": "Personalmappe",
-            "klasse": "221",
+            "arkivdel": "Personalmapper",
+            "klasse": "1001",
             "administrativ_enhet": "HR",
             "ekstern_referanse": ekstern,
             "tilgangsrestriksjon": "P",
@@ -66,30 +69,32 @@ def test_case_and_record_numbering_checksums_and_api(sandbox) -> None:  # type: 
     year = sandbox.archive_app.state.data.today.year
     assert f"{year}/5-1" in page.text  # four seeded cases, then ours; first document
     assert hashlib.sha256(PDF).hexdigest() in page.text
-    api = httpx.get(
-        f"{sandbox.archive.url}/api/arkivstruktur/journalpost",
-        params={"eksternReferanse": "onboarding:1001:arbeidsavtale"},
-        auth=AUTH,
-    )
-    assert api.headers["content-type"].startswith("application/vnd.noark5+json")
-    (record,) = api.json()["results"]
-    assert record["registreringsID"] == f"{year}/5-1"
-    assert record["skjerming"]["tilgangsrestriksjon"] == "P"
-    assert "Kari" not in record["offentligTittel"]
-    objects = [d["dokumentobjekt"][0] for d in record["dokumentbeskrivelse"]]
-    assert [d["tilknyttetRegistreringSom"] for d in record["dokumentbeskrivelse"]] == ["H", "V"]
-    assert objects[0]["sjekksum"] == hashlib.sha256(PDF).hexdigest()
-    assert objects[0]["sjekksumAlgoritme"] == "SHA256"
-    assert objects[1]["filstoerrelse"] == len(attachment)
-    file = httpx.get(sandbox.archive.url + objects[0]["_links"]["referanseFil"]["href"], auth=AUTH)
-    assert file.content == PDF
-    cases = httpx.get(
-        f"{sandbox.archive.url}/api/arkivstruktur/saksmappe",
-        params={"eksternReferanse": "ansatt:1001"},
-        auth=AUTH,
-    ).json()
-    assert cases["results"][0]["mappeID"] == f"{year}/5"
-    assert httpx.get(f"{sandbox.archive.url}/api/arkivstruktur/saksmappe").status_code == 401
+    with Noark5Client(f"{sandbox.archive.url}/api", *AUTH) as c:
+        structure = c.follow("arkivstruktur")
+        description = c.first(
+            c.href(structure, "arkivstruktur/dokumentbeskrivelse"),
+            "eksternReferanse eq 'onboarding:1001:arbeidsavtale'",
+        )
+        assert description is not None
+        record = c.get(c.href(description, "arkivstruktur/registrering"))
+        assert record["registreringsID"] == f"{year}/5-1"
+        assert record["skjerming"]["tilgangsrestriksjon"]["kode"] == "P"
+        assert "Kari" not in record["offentligTittel"]
+        descriptions = c.list(record, "arkivstruktur/dokumentbeskrivelse")
+        assert [code_of(d["tilknyttetRegistreringSom"]) for d in descriptions] == ["H", "V"]
+        objects = [c.list(d, "arkivstruktur/dokumentobjekt")[0] for d in descriptions]
+        assert objects[0]["sjekksum"] == hashlib.sha256(PDF).hexdigest()
+        assert objects[0]["sjekksumAlgoritme"] == "SHA-256"
+        assert objects[1]["filstoerrelse"] == len(attachment)
+        assert c.download(objects[0]) == PDF
+        (folder,) = c.list(
+            c.first(c.href(structure, "arkivstruktur/arkivdel"), "tittel eq 'Personalmapper'")
+            or {},
+            "arkivstruktur/mappe",
+            "klasse/klasseID eq '1001'",
+        )
+        assert folder["mappeID"] == f"{year}/5"
+    assert httpx.get(f"{sandbox.archive.url}/api/sakarkiv/saksmappe").status_code == 401
 
 
 def test_validation_and_duplicates_show_on_the_page(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -132,12 +137,35 @@ def test_validation_and_duplicates_show_on_the_page(sandbox) -> None:  # type: i
         "/saker/ny",
         data={
             "tittel": "x",
-            "klasse": "221",
+            "arkivdel": "Personalmapper",
+            "klasse": "1001",
             "administrativ_enhet": "HR",
             "ekstern_referanse": "ansatt:1001",
         },
     )
     assert "finnes allerede en sak" in dup_case.text
+    assert "finnes allerede en personalmappe for ansatt 1001" in dup_case.text
+    # Personnel files are ordered by the person; a K-code there (or a made-up class in the
+    # Sakarkiv) is refused.
+    for arkivdel, klasse, message in (
+        ("Personalmapper", "221", None),
+        ("Personalmapper", "400", None),
+        ("Personalmapper", "Kari", "ordnes etter ansattnummer"),
+        ("Sakarkiv", "221", "Velg en gyldig klasse"),
+    ):
+        answer = client.post(
+            "/saker/ny",
+            data={
+                "tittel": "x",
+                "arkivdel": arkivdel,
+                "klasse": klasse,
+                "administrativ_enhet": "HR",
+            },
+        )
+        if message is None:
+            assert answer.status_code == 303  # an employee number that happens to be 221
+        else:
+            assert answer.status_code == 400 and message in answer.text
     found = client.get("/saker", params={"klasse": "L42"})
     assert found.text.count("data-saksnr") == 2
 

@@ -1,0 +1,195 @@
+"""A client for the Noark 5 tjenestegrensesnitt (v1.1, Noark 5 v5) that knows only the standard.
+
+It starts at the API root, logs in through the relation the root announces (HTTP Basic,
+`login/rfc7617`), and from there follows `_links` by relation key; it never builds a path. Lists
+are read page by page (`next`), searched with OData `$filter`, and objects are created through
+the `ny-*` relations (GET the template, POST it filled in). Files go up through the `fil`
+relation with their MIME type.
+
+Reads are retried on transport errors and HTTP 5xx (safe to repeat); writes are not (a writer
+looks before it acts, so the caller decides what a retry means).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+MEDIA_TYPE = "application/vnd.noark5+json"
+REL = "https://rel.arkivverket.no/noark5/v5/api/"
+
+
+class NoarkError(Exception):
+    """The archive refused a request or lacks what the standard promises; the message says
+    which relation or answer (Norwegian, it ends up in the run log)."""
+
+
+def quoted(value: str) -> str:
+    """An OData string literal: in single quotes, quotes inside doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def code_of(value: Any) -> str:
+    """The code of a Noark code value ({"kode": ..., "kodenavn": ...})."""
+    return str(value.get("kode", "")) if isinstance(value, dict) else str(value or "")
+
+
+class Noark5Client:
+    RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+
+    def __init__(
+        self,
+        root_url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 30,
+        retry_delays: tuple[float, ...] | None = None,
+    ) -> None:
+        self.root_url = root_url.rstrip("/")
+        self.http = httpx.Client(headers={"Accept": MEDIA_TYPE}, timeout=timeout)
+        self.credentials = (username, password)
+        self.retry_delays = self.RETRY_DELAYS if retry_delays is None else retry_delays
+        self._root: dict[str, Any] | None = None
+        self._followed: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def __enter__(self) -> Noark5Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # Discovery ----------------------------------------------------------------------------------
+
+    def root(self) -> dict[str, Any]:
+        """The API root, read without credentials, then logged in as it announces."""
+        if self._root is None:
+            root = self._get(self.root_url)
+            login = root.get("_links", {}).get(f"{REL}login/rfc7617/")
+            if login is None:
+                offered = [r for r in root.get("_links", {}) if "/login/" in r]
+                raise NoarkError(
+                    "arkivet tilbyr ikke Basic-innlogging (login/rfc7617); det tilbyr: "
+                    + (", ".join(offered) or "ingen innlogging")
+                )
+            self.http.auth = httpx.BasicAuth(*self.credentials)
+            self._get(login["href"])  # 401 here: the archive refused the robot's credentials
+            self._root = root
+        return self._root
+
+    @staticmethod
+    def href(entity: dict[str, Any], rel: str) -> str:
+        """The href of a relation (`arkivstruktur/arkivdel`, `sakarkiv/ny-journalpost`, or
+        `self`) of an object, without its URI-template part."""
+        key = rel if rel in ("self", "next") else f"{REL}{rel.strip('/')}/"
+        link = entity.get("_links", {}).get(key)
+        if link is None:
+            raise NoarkError(f"arkivet mangler relasjonen {rel} der klienten trenger den")
+        return str(link["href"]).split("{", 1)[0]
+
+    def follow(self, *rels: str) -> dict[str, Any]:
+        """From the root, follow a chain of relations to a resource (e.g. `arkivstruktur`);
+        read once per client (the links of the API's own resources do not change)."""
+        if rels not in self._followed:
+            entity = self.root()
+            for rel in rels:
+                entity = self._get(self.href(entity, rel))
+            self._followed[rels] = entity
+        return self._followed[rels]
+
+    # Reading ------------------------------------------------------------------------------------
+
+    def get(self, href: str) -> dict[str, Any]:
+        return self._get(href)
+
+    def items(
+        self, href: str, odata_filter: str | None = None, *, top: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a list, page after page (`next`), optionally filtered."""
+        params: dict[str, Any] = {}
+        if odata_filter:
+            params["$filter"] = odata_filter
+        if top is not None:
+            params["$top"] = top
+        page: dict[str, Any] | None = self._get(href, params)
+        while page is not None:
+            yield from page.get("results", [])  # an empty list has no "results" member
+            following = page.get("_links", {}).get("next")
+            page = self._get(following["href"]) if following else None
+
+    def first(self, href: str, odata_filter: str) -> dict[str, Any] | None:
+        return next(self.items(href, odata_filter, top=1), None)
+
+    def list(self, entity: dict[str, Any], rel: str, odata_filter: str | None = None) -> list[Any]:
+        return list(self.items(self.href(entity, rel), odata_filter))
+
+    # Writing ------------------------------------------------------------------------------------
+
+    def create(self, parent: dict[str, Any], rel: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create through a `ny-*` relation: the server's template, filled in, POSTed."""
+        href = self.href(parent, rel)
+        body = {**self._get(href), **fields}
+        return self._write("POST", href, json=body, headers={"Content-Type": MEDIA_TYPE})
+
+    def upload(self, entity: dict[str, Any], content: bytes, mime_type: str) -> dict[str, Any]:
+        """Upload a small file through the `fil` relation of a dokumentobjekt or
+        dokumentbeskrivelse; the answer is the dokumentobjekt."""
+        href = self.href(entity, "arkivstruktur/fil")
+        return self._write("POST", href, content=content, headers={"Content-Type": mime_type})
+
+    def download(self, dokumentobjekt: dict[str, Any]) -> bytes:
+        href = self.href(dokumentobjekt, "arkivstruktur/fil")
+        response = self.http.get(self._url(href), headers={"Accept": "*/*"})
+        self._check(response)
+        return response.content
+
+    # HTTP ---------------------------------------------------------------------------------------
+
+    def _url(self, href: str) -> str:
+        """An href as given, or resolved against the root if the server gave a relative one."""
+        return urljoin(self.root_url + "/", href)
+
+    def _get(self, href: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        href = self._url(href)
+        failure = ""
+        for delay in (*self.retry_delays, None):
+            try:
+                response = self.http.get(href, params=params or None)
+            except httpx.HTTPError as exc:
+                failure = f"arkivets API svarer ikke: {exc}"
+            else:
+                if response.status_code < 500:
+                    self._check(response)
+                    return dict(response.json())
+                failure = f"arkivets API svarte HTTP {response.status_code}"
+            if delay is None:
+                break
+            time.sleep(delay)
+        raise NoarkError(failure)
+
+    def _write(self, method: str, href: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.http.request(method, self._url(href), **kwargs)
+        except httpx.HTTPError as exc:
+            raise NoarkError(f"arkivets API svarer ikke: {exc}") from exc
+        self._check(response)
+        return dict(response.json())
+
+    @staticmethod
+    def _check(response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        if response.status_code == 401:
+            raise NoarkError("arkivet avviste robotens brukernavn eller passord (HTTP 401)")
+        try:
+            detail: Any = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise NoarkError(f"arkivet svarte HTTP {response.status_code}: {str(detail)[:300]}")
