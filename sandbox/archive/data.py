@@ -603,7 +603,8 @@ LISTINGS = {
         "d.id",
     ),
     "saksmappe": Listing(
-        "SELECT s.* FROM saksmappe s",
+        "SELECT s.*, d.tittel AS arkivdel_tittel FROM saksmappe s "
+        "JOIN arkivdel d ON d.id = s.arkivdel_id",
         {
             "systemID": "s.id",
             "mappeID": _CASE_ID,

@@ -208,7 +208,6 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
     def saksmappe(r: Any, request: Request) -> dict[str, Any]:
         _, a, s = urls(request)
         href = f"{s}/saksmappe/{r['id']}"
-        personal = data.get("arkivdel", r["arkivdel_id"])
         return {
             "systemID": str(r["id"]),
             "mappeID": case_number(r),
@@ -231,7 +230,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
                 "klasseID": r["klasse"],
                 "tittel": (
                     f"Ansatt {r['klasse']}"
-                    if personal is not None and personal["tittel"] == PERSONALMAPPER
+                    if r["arkivdel_tittel"] == PERSONALMAPPER
                     else KLASSER.get(r["klasse"], r["klasse"])
                 ),
             },

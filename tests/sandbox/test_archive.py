@@ -94,6 +94,7 @@ def test_case_and_record_numbering_checksums_and_api(sandbox) -> None:  # type: 
             "klasse/klasseID eq '1001'",
         )
         assert folder["mappeID"] == f"{year}/5"
+        assert folder["klasse"] == {"klasseID": "1001", "tittel": "Ansatt 1001"}
     assert httpx.get(f"{sandbox.archive.url}/api/sakarkiv/saksmappe").status_code == 401
 
 

@@ -71,6 +71,7 @@ def test_a_generic_client_discovers_an_arkivdel_picks_a_mappe_and_uploads_a_file
     assert folders["count"] == 2 and len(folders["results"]) == 2
     folder = folders["results"][0]
     assert folder["saksstatus"] == {"kode": "B", "kodenavn": "Under behandling"}
+    assert folder["klasse"] == {"klasseID": "L42", "tittel": "Byggesak"}
     new_record = link(folder, "sakarkiv/ny-journalpost")
     template = get(http, new_record)
     record = http.post(
