@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from robots.console import auth
 from robots.console.app import create_app
@@ -256,11 +256,24 @@ def test_csv_export_is_masked_and_audited(console: Any) -> None:
     result = env.runner("worker", "--until-idle", extra_env={"RPA_DEFAULT_MAX_ATTEMPTS": "1"})
     assert result.returncode == 0
     auditor = login(server, "auditor")
-    csv_text = auditor.get("/revisjon/eksport.csv").text
-    assert "kjøring;element;oppgave" in csv_text and number not in csv_text
+    # 1,200 more runs than any page shows: the export streams every one, nothing capped.
+    item_id = env.queue().submit("probe", "mange-kjøringer", {}, submitted_by="t").item.id
+    with env.db.session() as session:
+        session.add_all(
+            Run(item_id=item_id, attempt=n, worker_id="w", host="h", pid=1, outcome="done")
+            for n in range(1, 1201)
+        )
+    exported = auditor.get("/revisjon/eksport.csv")
+    assert exported.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads æøå
+    csv_text = exported.content.decode("utf-8-sig")
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("kjøring;element;oppgave") and number not in csv_text
     assert f"ansatt-{number[:6]}*****" in csv_text
     with env.db.session() as session:
-        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).first()
+        runs = session.scalar(select(func.count()).select_from(Run))
+        exports = session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert runs is not None and runs > 1200 and len(lines) == runs + 1
+    assert [(e.details or {}).get("rows") for e in exports] == [runs]
 
 
 def test_retention_purges_old_events_and_the_chain_still_verifies(console: Any) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -557,11 +558,15 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # Auditor ---------------------------------------------------------------------------------
 
     def search_runs(f: RunFilter, limit: int = 200) -> list[tuple[Run, WorkItem]]:
+        with db.session() as session:
+            return [(run, item) for run, item in session.execute(runs_query(f).limit(limit))]
+
+    def runs_query(f: RunFilter) -> Any:
+        """Runs with their items, newest first, as the filter says (no limit)."""
         query = (
             select(Run, WorkItem)
             .join(WorkItem, WorkItem.id == Run.item_id)
-            .order_by(Run.started_at.desc())
-            .limit(min(limit, 1000))
+            .order_by(Run.started_at.desc(), Run.id.desc())
         )
         filters = []
         if f.task:
@@ -578,8 +583,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             filters.append(Run.started_at < _day(f.til, zone) + timedelta(days=1))
         if filters:
             query = query.where(and_(*filters))
-        with db.session() as session:
-            return [(run, item) for run, item in session.execute(query)]
+        return query
 
     @app.get("/revisjon", response_class=HTMLResponse, include_in_schema=False)
     def audit_search(
@@ -646,55 +650,37 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/revisjon/eksport.csv", include_in_schema=False)
     def export(f: RunFilter = Depends(), who: Principal = Depends(principal)) -> StreamingResponse:
+        """Every matching run, streamed (no cap), masked; a UTF-8 BOM first so that Excel
+        reads æøå. The export is audited with its filter and its true row count."""
         require(who, "export")
-        rows = search_runs(f, limit=1000)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";")
-        writer.writerow(
-            [
-                "kjøring",
-                "element",
-                "oppgave",
-                "referanse",
-                "forsøk",
-                "start",
-                "slutt",
-                "utfall",
-                "feil",
-                "sendt inn av",
-            ]
-        )
-        for run, item in rows:
-            writer.writerow(
-                [
-                    run.id,
-                    item.id,
-                    item.task,
-                    mask_text(item.reference),
-                    run.attempt,
-                    local(run.started_at),
-                    local(run.ended_at),
-                    run.outcome or "",
-                    mask_text(run.error_message or ""),
-                    item.submitted_by,
-                ]
-            )
+        query = runs_query(f)
         with db.session() as session:
-            audit.record(
-                session,
-                who.actor,
-                "export",
-                "runs",
-                {
-                    "filter": asdict(f),
-                    "rows": len(rows),
-                },
-            )
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            audit.record(session, who.actor, "export", "runs", {"filter": asdict(f), "rows": total})
         return StreamingResponse(
-            iter([buffer.getvalue()]),
+            _csv_rows(query),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": "attachment; filename=kjoringer.csv"},
         )
+
+    def _csv_rows(query: Any) -> Iterator[str]:
+        yield "\ufeff" + _csv_line(EXPORT_HEADER)
+        with db.session() as session:
+            for run, item in session.execute(query.execution_options(yield_per=500)):
+                yield _csv_line(
+                    [
+                        run.id,
+                        item.id,
+                        item.task,
+                        mask_text(item.reference),
+                        run.attempt,
+                        local(run.started_at),
+                        local(run.ended_at),
+                        run.outcome or "",
+                        mask_text(run.error_message or ""),
+                        item.submitted_by,
+                    ]
+                )
 
     # JSON API --------------------------------------------------------------------------------
 
@@ -873,6 +859,26 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         ]
 
     return app
+
+
+EXPORT_HEADER = [
+    "kjøring",
+    "element",
+    "oppgave",
+    "referanse",
+    "forsøk",
+    "start",
+    "slutt",
+    "utfall",
+    "feil",
+    "sendt inn av",
+]
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";").writerow(values)
+    return buffer.getvalue()
 
 
 def _task(registry: dict[str, Task], name: str) -> Task:
