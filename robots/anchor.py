@@ -92,7 +92,12 @@ class Anchor:
         finally:
             os.close(fd)
 
-    def read(self) -> Checkpoints:
+    def size(self) -> int:
+        """Bytes written so far (where a later `read(start=...)` may begin)."""
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def read(self, start: int = 0) -> Checkpoints:
+        """The signed lines, all of them or those written after byte `start`."""
         signed: dict[int, set[str]] = {}
         committed: dict[int, str] = {}
         forged = 0
@@ -100,6 +105,7 @@ class Anchor:
         if not self.path.exists():
             return Checkpoints(signed, committed, forged, base)
         with self.path.open(encoding="utf-8", errors="replace") as lines:
+            lines.seek(start)
             for line in lines:
                 try:
                     entry = json.loads(line)
@@ -117,6 +123,77 @@ class Anchor:
                 if state == "b":
                     base = event_id if base is None else min(base, event_id)
         return Checkpoints(signed, committed, forged, base)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A verification that found the chain intact up to `event_id` (with `chain_hash`), having
+    checked `checked` rows; the next verification can start after it. `offset`: the size of the
+    anchor file when that verification began (its checkpoint lines for later rows come after)."""
+
+    event_id: int
+    chain_hash: str
+    checked: int
+    offset: int
+    base: int | None
+    at: str
+    full_at: str  # when the chain was last walked from its first row
+
+
+class VerifiedLog:
+    """Where verifications leave their result: an append-only file beside the anchor, each line
+    signed with the anchor key and chained to the line before (so no line can be dropped,
+    reordered or forged without the key). Only the newest line that holds is used; if any line
+    does not hold, there is no checkpoint and the next verification walks the whole chain."""
+
+    def __init__(self, anchor: Anchor) -> None:
+        self.anchor = anchor
+        self.path = anchor.path.with_name(anchor.path.stem + "-verified.log")
+
+    def _mac(self, entry: dict[str, object], prev: str) -> str:
+        body = json.dumps({k: v for k, v in entry.items() if k != "mac"}, sort_keys=True)
+        return hmac.new(self.anchor._key, f"{prev}:{body}".encode(), hashlib.sha256).hexdigest()
+
+    def last(self) -> Verified | None:
+        if not self.path.exists():
+            return None
+        prev, newest = "", None
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                ok = hmac.compare_digest(str(entry["mac"]), self._mac(entry, prev))
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            if not ok:
+                return None
+            prev = entry["mac"]
+            newest = entry
+        if newest is None:
+            return None
+        try:
+            return Verified(**{k: v for k, v in newest.items() if k not in ("mac", "prev")})
+        except TypeError:  # a line from another version of this file
+            return None
+
+    def append(self, verified: Verified) -> None:
+        """Add a line chained to the last one; the lock covers reading that line and writing,
+        so two consoles verifying at once still leave one unbroken chain."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "r", encoding="utf-8", errors="replace") as handle:
+                handle.seek(0)
+                current = handle.read().splitlines()
+            try:
+                prev = str(json.loads(current[-1])["mac"]) if current else ""
+            except (ValueError, KeyError, TypeError):
+                prev = ""
+            entry: dict[str, object] = {**verified.__dict__, "prev": prev}
+            entry["mac"] = self._mac(entry, prev)
+            os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
+        finally:
+            os.close(fd)
 
 
 def _key_file(path: Path) -> bytes:

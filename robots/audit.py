@@ -19,7 +19,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from robots.anchor import Anchor
+from robots.anchor import Anchor, Verified, VerifiedLog
 from robots.masking import mask
 from robots.models import AuditEvent, utcnow
 from robots.storable import storable
@@ -126,23 +126,66 @@ class Verification:
     first_broken_id: int | None = None
     reason: str = ""
     anchored_from: int | None = None  # first event id with a signed checkpoint (None: all)
+    since: Verified | None = None  # the earlier verification this one went on from (None: all)
+    last_id: int | None = None
+    last_hash: str = ""
 
 
-def verify(session: Session, anchor: Anchor | None = None) -> Verification:
-    """Walk the chain from the start; report the first row whose hash or link does not hold,
-    then compare the chain with the signed checkpoints: every row must have one with its hash
-    (else it was rewritten, or added outside the program), and every confirmed checkpoint its
-    row (else rows were deleted, e.g. the newest ones).
+def verify(session: Session, anchor: Anchor | None = None, *, full: bool = True) -> Verification:
+    """Verify the chain and leave a signed checkpoint of the result (robots.anchor.VerifiedLog).
+
+    `full`: walk every row from the first. Otherwise go on from the newest checkpoint: the rows
+    after it are walked and matched with their signatures, the checkpoint's own row must still
+    have its hash (a rewrite that recomputed the later hashes changes it), and signed rows after
+    it must still exist. Rows before the checkpoint are left to the full verification (an
+    explicit action in the console and the scheduled task `vedlikehold.verify_audit`). Whatever
+    looks broken from a checkpoint is verified again from the start, which says where."""
+    anchor = anchor or anchor_for(session)
+    log = VerifiedLog(anchor)
+    start = None if full else log.last()
+    if start is not None:
+        head = session.get(AuditEvent, start.event_id)
+        if head is None or head.hash != start.chain_hash:
+            start = None
+    offset = anchor.size()
+    result = _walk(session, anchor, start)
+    if not result.intact and start is not None:
+        offset = anchor.size()
+        result = _walk(session, anchor, None)
+    now = utcnow().isoformat(timespec="seconds")
+    moved = result.since is None or result.last_id != result.since.event_id
+    if result.intact and result.last_id is not None and moved:
+        log.append(
+            Verified(
+                result.last_id,
+                result.last_hash,
+                result.checked,
+                offset,
+                result.anchored_from,
+                now,
+                now if result.since is None else result.since.full_at,
+            )
+        )
+    return result
+
+
+def _walk(session: Session, anchor: Anchor, start: Verified | None) -> Verification:
+    """Walk the chain from the start (or after a checkpoint); report the first row whose hash
+    or link does not hold, then compare the rows with the signed checkpoints: every row must
+    have one with its hash (else it was rewritten, or added outside the program), and every
+    confirmed checkpoint its row (else rows were deleted, e.g. the newest ones).
 
     Appends may go on meanwhile: confirmations are read before the rows (a row confirmed then
     was committed then, so the walk sees it) and signatures after them (a row the walk saw was
     signed before its commit)."""
-    anchor = anchor or anchor_for(session)
-    before = anchor.read()
-    prev = GENESIS
+    offset = start.offset if start else 0
+    after_id = start.event_id if start else 0
+    before = anchor.read(offset)
+    prev = start.chain_hash if start else GENESIS
     checked = 0
     rows: list[tuple[int, str]] = []
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
+    query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
+    for event in session.scalars(query).yield_per(1000):
         if event.prev_hash != prev:
             return Verification(False, checked, event.id, "lenken til forrige hendelse er brutt")
         expected = _digest(prev, event.ts, event.actor, event.action, event.target, event.details)
@@ -151,11 +194,11 @@ def verify(session: Session, anchor: Anchor | None = None) -> Verification:
         rows.append((event.id, event.hash))
         prev = event.hash
         checked += 1
-    after = anchor.read()
+    after = anchor.read(offset)
     if before.forged_lines or after.forged_lines:
         forged = max(before.forged_lines, after.forged_lines)
         return Verification(False, 0, None, f"kontrollpunktfilen har {forged} ugyldige linjer")
-    base = after.base
+    base = start.base if start else after.base
     for number, (event_id, chain_hash) in enumerate(rows):
         if base is not None and event_id < base:  # before anchoring began: the links cover it
             continue
@@ -171,7 +214,8 @@ def verify(session: Session, anchor: Anchor | None = None) -> Verification:
             return Verification(
                 False, number, event_id, "kjeden er skrevet om etter at hendelsen ble signert"
             )
-    missing = sorted(set(before.committed) - {event_id for event_id, _ in rows})
+    seen = {event_id for event_id, _ in rows}
+    missing = sorted(i for i in before.committed if i > after_id and i not in seen)
     if missing:
         return Verification(
             False,
@@ -180,4 +224,12 @@ def verify(session: Session, anchor: Anchor | None = None) -> Verification:
             f"{len(missing)} signerte hendelser mangler i databasen (slettet eller avkortet; "
             f"den første er {missing[0]})",
         )
-    return Verification(True, checked, anchored_from=base)
+    last_id, last_hash = rows[-1] if rows else (after_id or None, prev)
+    return Verification(
+        True,
+        (start.checked if start else 0) + checked,
+        anchored_from=base,
+        since=start,
+        last_id=last_id,
+        last_hash=last_hash if last_id else "",
+    )

@@ -1,5 +1,6 @@
-"""Maintenance: retention of run logs and artifacts. The audit trail is kept whole (its hash
-chain must still verify), and so are the work items and runs themselves."""
+"""Maintenance: retention of run logs and artifacts (the audit trail is kept whole, its hash chain
+must still verify, and so are the work items and runs themselves), and the full verification of
+the audit trail from its first event."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from robots.context import RunContext
 from robots.db import Database
 from robots.models import Artifact, Run, RunEvent, utcnow
 from robots.runlog import jsonl_path
-from robots.tasks import task
+from robots.tasks import BusinessError, task
 
 
 class RetentionInput(BaseModel):
@@ -59,3 +60,37 @@ def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
         f"Slettet {events} hendelser, {artifacts} vedlegg og {removed} filer eldre enn {days} dager"
     )
     return {"events": events, "artifacts": artifacts, "files": removed}
+
+
+class VerifyAuditInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@task(
+    "vedlikehold.verify_audit",
+    input=VerifyAuditInput,
+    max_attempts=1,
+    roles=("auditor", "operator"),
+)
+def verify_audit(ctx: RunContext, data: VerifyAuditInput) -> dict[str, Any]:
+    """Kontrollerer hele revisjonssporet fra første hendelse (hash-kjeden og de signerte
+    kontrollpunktene). Konsollet kontrollerer bare det nye siden forrige kontroll."""
+    db = Database(ctx.settings.effective_database_url, ctx.settings)
+    try:
+        with ctx.step("Kontroller hele revisjonssporet"), db.session() as session:
+            check = audit.verify(session, full=True)
+            audit.record(
+                session,
+                f"oppgave:{ctx.claim.task}",
+                "verify",
+                "audit_chain",
+                {"intact": check.intact, "checked": check.checked, "broken": check.first_broken_id},
+            )
+    finally:
+        db.dispose()
+    if not check.intact:
+        raise BusinessError(
+            f"Revisjonssporet er brutt ved hendelse {check.first_broken_id}: {check.reason}"
+        )
+    ctx.log.info(f"Revisjonssporet er intakt: {check.checked} hendelser kontrollert")
+    return {"intact": True, "checked": check.checked}

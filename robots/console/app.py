@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -33,6 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from robots import audit
 from robots.console import auth
 from robots.console.auth import Principal, can
+from robots.console.paging import keyset_page
 from robots.db import Database
 from robots.masking import mask, mask_text
 from robots.models import (
@@ -62,6 +64,8 @@ from robots.tasks import InvalidPayload, Task, UnknownTask, discover, may_start
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["status"] = status_name
 TEMPLATES.env.filters["mask"] = lambda v: mask_text(str(v)) if v is not None else ""
+# Numbers as Norwegian writes them: thousands grouped by a (no-break) space.
+TEMPLATES.env.filters["tall"] = lambda n: f"{n:,}".replace(",", "\u00a0")
 HOME = {
     Role.CASEWORKER: "/mine",
     Role.OPERATOR: "/drift",
@@ -72,6 +76,7 @@ HOME = {
 
 # A row id in a path: bounded to what both databases can hold (a larger number is a 422).
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
+Cursor = Annotated[int | None, Query(ge=1, le=2**62)]  # keyset paging: ids below this
 
 WORKER_STATES = {
     "idle": "ledig",
@@ -270,10 +275,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             "result": mask(item.result),
         }
 
-    def list_items(
-        who: Principal, status: str = "", task: str = "", limit: int = 100
-    ) -> list[WorkItem]:
-        query = select(WorkItem).order_by(WorkItem.id.desc()).limit(min(limit, 1000))
+    def items_query(who: Principal, status: str = "", task: str = "", text: str = "") -> Any:
+        """The items this person may see, filtered (reference: a part of it, any case)."""
+        query = select(WorkItem)
         if not (can(who.role, "all_items") or can(who.role, "all_items_read")):
             require(who, "own_items")
             query = query.where(own(who))
@@ -281,17 +285,38 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             query = query.where(WorkItem.status == status)
         if task:
             query = query.where(WorkItem.task == task)
+        if text:
+            query = query.where(WorkItem.reference.ilike(f"%{_like(text)}%", escape="\\"))
+        return query
+
+    def list_items(
+        who: Principal, status: str = "", task: str = "", limit: int = 100, under: int | None = None
+    ) -> list[WorkItem]:
+        query = items_query(who, status, task).order_by(WorkItem.id.desc()).limit(limit)
+        if under is not None:
+            query = query.where(WorkItem.id < under)
         with db.session() as session:
             return list(session.scalars(query))
 
     @app.get("/mine", response_class=HTMLResponse, include_in_schema=False)
-    def my_items(request: Request, who: Principal = Depends(principal)) -> HTMLResponse:
+    def my_items(
+        request: Request,
+        who: Principal = Depends(principal),
+        q: str = Query("", max_length=200),
+        status: str = Query("", max_length=20),
+        under: Cursor = None,
+    ) -> HTMLResponse:
         require(who, "own_items")
+        with db.session() as session:
+            found = keyset_page(session, items_query(who, status, "", q), WorkItem.id, under)
         return page(
             request,
             "mine.html",
             who,
-            items=list_items(who),
+            items=found.rows,
+            found=found,
+            params={"q": q, "status": status},
+            statuses=ItemStatus.ALL,
             tasks=sorted(
                 (t for t in registry.values() if may_start(who.role, t, settings.task_roles)),
                 key=lambda t: t.name,
@@ -557,17 +582,19 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     # Auditor ---------------------------------------------------------------------------------
 
-    def search_runs(f: RunFilter, limit: int = 200) -> list[tuple[Run, WorkItem]]:
+    def search_runs(
+        f: RunFilter, limit: int = 200, under: int | None = None
+    ) -> list[tuple[Run, WorkItem]]:
+        query = runs_query(f).order_by(Run.id.desc()).limit(limit)
+        if under is not None:
+            query = query.where(Run.id < under)
         with db.session() as session:
-            return [(run, item) for run, item in session.execute(runs_query(f).limit(limit))]
+            return [(run, item) for run, item in session.execute(query)]
 
     def runs_query(f: RunFilter) -> Any:
-        """Runs with their items, newest first, as the filter says (no limit)."""
-        query = (
-            select(Run, WorkItem)
-            .join(WorkItem, WorkItem.id == Run.item_id)
-            .order_by(Run.started_at.desc(), Run.id.desc())
-        )
+        """Runs with their items as the filter says (no order, no limit; newest is the highest
+        id, as runs are numbered when they start)."""
+        query = select(Run, WorkItem).join(WorkItem, WorkItem.id == Run.item_id)
         filters = []
         if f.task:
             filters.append(WorkItem.task == f.task)
@@ -587,11 +614,24 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/revisjon", response_class=HTMLResponse, include_in_schema=False)
     def audit_search(
-        request: Request, f: RunFilter = Depends(), who: Principal = Depends(principal)
+        request: Request,
+        f: RunFilter = Depends(),
+        who: Principal = Depends(principal),
+        under: Cursor = None,
     ) -> HTMLResponse:
         require(who, "runs")
-        rows = search_runs(f)
-        return page(request, "revisjon.html", who, rows=rows, q=asdict(f), tasks=sorted(registry))
+        with db.session() as session:
+            found = keyset_page(session, runs_query(f), Run.id, under, scalars=False)
+        return page(
+            request,
+            "revisjon.html",
+            who,
+            rows=found.rows,
+            found=found,
+            params=asdict(f),
+            q=asdict(f),
+            tasks=sorted(registry),
+        )
 
     @app.get("/kjoringer/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def run_page(
@@ -637,16 +677,67 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/revisjonsspor", response_class=HTMLResponse, include_in_schema=False)
     def audit_trail(
-        request: Request, actor: str = "", who: Principal = Depends(principal)
+        request: Request,
+        who: Principal = Depends(principal),
+        actor: str = Query("", max_length=120),
+        action: str = Query("", max_length=40),
+        target: str = Query("", max_length=200),
+        fra: str = Query("", max_length=10),
+        til: str = Query("", max_length=10),
+        under: Cursor = None,
+        melding: str = Query("", max_length=200),
     ) -> HTMLResponse:
+        """The trail, newest first, filtered (actor and target: a part of them), a page at a
+        time; the chain is verified from the last checkpoint on (the new events only)."""
         require(who, "audit")
+        query = select(AuditEvent)
+        if actor:
+            query = query.where(AuditEvent.actor.ilike(f"%{_like(actor)}%", escape="\\"))
+        if action:
+            query = query.where(AuditEvent.action == action)
+        if target:
+            query = query.where(AuditEvent.target.ilike(f"%{_like(target)}%", escape="\\"))
+        if fra:
+            query = query.where(AuditEvent.ts >= _day(fra, zone))
+        if til:
+            query = query.where(AuditEvent.ts < _day(til, zone) + timedelta(days=1))
         with db.session() as session:
-            query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(300)
-            if actor:
-                query = query.where(AuditEvent.actor == actor)
-            events = list(session.scalars(query))
-            check = audit.verify(session)
-        return page(request, "audit.html", who, events=events, check=check, actor=actor)
+            found = keyset_page(session, query, AuditEvent.id, under)
+            actions = sorted(session.scalars(select(AuditEvent.action).distinct()))
+            check = audit.verify(session, full=False)
+        params = {"actor": actor, "action": action, "target": target, "fra": fra, "til": til}
+        return page(
+            request,
+            "audit.html",
+            who,
+            events=found.rows,
+            found=found,
+            params=params,
+            actions=actions,
+            check=check,
+            message=melding,
+        )
+
+    @app.post("/revisjonsspor/kontroller", include_in_schema=False)
+    async def audit_verify_all(request: Request, who: Principal = Depends(principal)) -> Response:
+        """The full verification from the first event, on request (audited)."""
+        require(who, "audit")
+        await form_with_csrf(request)
+        with db.session() as session:
+            check = audit.verify(session, full=True)
+            audit.record(
+                session,
+                who.actor,
+                "verify",
+                "audit_chain",
+                {"intact": check.intact, "checked": check.checked, "broken": check.first_broken_id},
+            )
+        text = (
+            f"Hele kjeden er kontrollert: {check.checked} hendelser i orden."
+            if check.intact
+            else f"Kjeden er brutt ved hendelse {check.first_broken_id}: {check.reason}"
+        )
+        return RedirectResponse(f"/revisjonsspor?{urlencode({'melding': text})}", status_code=303)
 
     @app.get("/revisjon/eksport.csv", include_in_schema=False)
     def export(f: RunFilter = Depends(), who: Principal = Depends(principal)) -> StreamingResponse:
@@ -666,7 +757,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     def _csv_rows(query: Any) -> Iterator[str]:
         yield "\ufeff" + _csv_line(EXPORT_HEADER)
         with db.session() as session:
-            for run, item in session.execute(query.execution_options(yield_per=500)):
+            newest_first = query.order_by(Run.id.desc()).execution_options(yield_per=500)
+            for run, item in session.execute(newest_first):
                 yield _csv_line(
                     [
                         run.id,
@@ -686,12 +778,27 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @app.get("/api/items", tags=["elementer"])
     def api_items(
+        response: Response,
         status: str = "",
         task: str = "",
+        q: str = Query("", max_length=200),
         limit: int = Query(100, ge=1, le=1000),
+        under: Cursor = None,
         who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
-        return [item_json(i) for i in list_items(who, status, task, limit)]
+        """Items newest first, `limit` at a time; the true total is in X-Total-Count and the
+        next page in a Link header (rel="next", keyset cursor `under`)."""
+        with db.session() as session:
+            found = keyset_page(
+                session, items_query(who, status, task, q), WorkItem.id, under, limit
+            )
+        response.headers["X-Total-Count"] = str(found.total)
+        if found.next_before is not None:
+            params = {"status": status, "task": task, "q": q, "limit": limit}
+            response.headers["Link"] = (
+                f'</api/items{found.link(params, found.next_before)}>; rel="next"'
+            )
+        return [item_json(i) for i in found.rows]
 
     @app.post("/api/items", tags=["elementer"], status_code=201)
     def api_submit(body: SubmitBody, who: Principal = Depends(principal)) -> JSONResponse:
@@ -879,6 +986,11 @@ def _csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=";").writerow(values)
     return buffer.getvalue()
+
+
+def _like(text: str) -> str:
+    """Text for a LIKE pattern, its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _task(registry: dict[str, Task], name: str) -> Task:
