@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for everything: set up (virtualenv, packages, browser, database schema) and then
 #   ./run.sh demo     run the demo on the embedded SQLite default
-#   ./run.sh test     run the whole test suite
+#   ./run.sh test     run the whole test suite (--fast: the fast tier, no browser or subprocess)
 #   ./run.sh bench    run the benchmarks in bench/
 #   ./run.sh <args>   any runner command, e.g. ./run.sh serve, ./run.sh items list
 set -euo pipefail
@@ -57,6 +57,11 @@ case "$cmd" in
     test)
         shift || true
         "$VENV/bin/ruff" check .
+        if [ "${1:-}" = "--fast" ]; then
+            # The fast tier: unit and in-process tests, no browser, no subprocess.
+            shift
+            RPA_TEST_TIER=fast exec "$VENV/bin/python" -m pytest -m "not slow" "$@"
+        fi
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     bench)

@@ -6,7 +6,9 @@ postgresql://postgres@127.0.0.1:5432/test) and are skipped with that reason wher
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -28,6 +30,33 @@ from robots.tasks import discover
 ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "RPA_TEST_POSTGRES_URL"
 TASK_PACKAGES = '["tasks", "tests.probe_tasks"]'
+
+# Two tiers. The fast tier (`./run.sh test --fast`: `-m "not slow"`, RPA_TEST_TIER=fast) is the
+# unit and in-process tests: no browser, no subprocess. A test is slow when it asks for a
+# browser or the sandbox's robots, or its own code starts runner.py or a browser; a slow call
+# hidden in a helper is caught at run time (the fast tier refuses to start a subprocess, and
+# says which marker the test needs).
+SLOW_FIXTURES = {"browser", "page", "sandbox"}
+SLOW_CALLS = re.compile(r"\.runner\(|\.start\(|\bsettle\(|\brun_worker\(|subprocess\.|\blaunch\(")
+FAST_TIER = os.environ.get("RPA_TEST_TIER") == "fast"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a browser or a subprocess; not in the fast tier")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        source = inspect.getsource(function) if function is not None else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES or SLOW_CALLS.search(source):
+            item.add_marker(pytest.mark.slow)
+
+
+def _not_in_fast_tier(what: str) -> None:
+    if FAST_TIER:
+        pytest.fail(f"{what} in the fast tier: mark the test @pytest.mark.slow")
 
 
 def postgres_url() -> str | None:
@@ -81,6 +110,7 @@ class Env:
         timeout: float = 60,
         stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        _not_in_fast_tier("runner.py as a subprocess")
         return subprocess.run(
             [sys.executable, "runner.py", *args],
             cwd=ROOT,
@@ -94,6 +124,7 @@ class Env:
     def start(
         self, *args: str, name: str = "proc", extra_env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
+        _not_in_fast_tier("runner.py as a subprocess")
         log = (self.data_dir / f"{name}-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "runner.py", *args],
