@@ -299,8 +299,9 @@ def test_faults_end_done_or_business_error_without_duplicates(env: Env, sandbox)
         "onboarding:404": "business_error",
         "sykefravaer.reminders:dag": "done",
     }
-    injected = box.hr_app.state.faults.injected
+    injected = dict(box.hr_app.state.faults.injected)
     assert injected["error"] and injected["popup"]
+    box.set_faults(Faults())  # the checks below read the systems as they are, not through faults
     filed = records(box)
     assert sorted(r["eksternReferanse"] for r in filed) == sorted(
         f"onboarding:{h}:arbeidsavtale" for h in hires
