@@ -154,11 +154,10 @@ class VerifiedLog:
         body = json.dumps({k: v for k, v in entry.items() if k != "mac"}, sort_keys=True)
         return hmac.new(self.anchor._key, f"{prev}:{body}".encode(), hashlib.sha256).hexdigest()
 
-    def last(self) -> Verified | None:
-        if not self.path.exists():
-            return None
-        prev, newest = "", None
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+    def _entries(self, lines: list[str]) -> list[dict[str, object]] | None:
+        """The lines as entries if every signature and link holds, else None."""
+        prev, entries = "", []
+        for line in lines:
             try:
                 entry = json.loads(line)
                 ok = hmac.compare_digest(str(entry["mac"]), self._mac(entry, prev))
@@ -166,34 +165,51 @@ class VerifiedLog:
                 ok = False
             if not ok:
                 return None
-            prev = entry["mac"]
-            newest = entry
-        if newest is None:
+            prev = str(entry["mac"])
+            entries.append(entry)
+        return entries
+
+    def last(self) -> Verified | None:
+        if not self.path.exists():
+            return None
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        entries = self._entries(text.splitlines())
+        if not entries:
             return None
         try:
-            return Verified(**{k: v for k, v in newest.items() if k not in ("mac", "prev")})
+            return Verified(**{k: v for k, v in entries[-1].items() if k not in ("mac", "prev")})
         except TypeError:  # a line from another version of this file
             return None
 
     def append(self, verified: Verified) -> None:
-        """Add a line chained to the last one; the lock covers reading that line and writing,
-        so two consoles verifying at once still leave one unbroken chain."""
+        """Add a line chained to the last one; the lock covers reading the file and writing,
+        so two consoles verifying at once still leave one unbroken chain. A file whose chain
+        does not hold is kept aside (`.brutt-<time>`) and a new one begun: only a walk from the
+        first event is made while the file is broken, so the new chain starts from one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = self._locked()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             with os.fdopen(os.dup(fd), "r", encoding="utf-8", errors="replace") as handle:
                 handle.seek(0)
-                current = handle.read().splitlines()
-            try:
-                prev = str(json.loads(current[-1])["mac"]) if current else ""
-            except (ValueError, KeyError, TypeError):
-                prev = ""
+                entries = self._entries(handle.read().splitlines())
+            if entries is None:
+                os.rename(
+                    self.path, self.path.with_name(f"{self.path.name}.brutt-{time.time():.0f}")
+                )
+                os.close(fd)
+                fd = self._locked()
+                entries = []
+            prev = str(entries[-1]["mac"]) if entries else ""
             entry: dict[str, object] = {**verified.__dict__, "prev": prev}
             entry["mac"] = self._mac(entry, prev)
             os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
         finally:
             os.close(fd)
+
+    def _locked(self) -> int:
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
 
 
 def _key_file(path: Path) -> bytes:

@@ -255,6 +255,45 @@ def _verify(env: Env) -> audit.Verification:
         return audit.verify(session)
 
 
+def test_incremental_verification_checkpoints_by_cadence_and_distrusts_a_forged_log(
+    sqlite_env: Env,
+) -> None:
+    from robots.anchor import Anchor, VerifiedLog
+
+    env = sqlite_env
+    with env.db.session() as session:
+        for i in range(5):
+            audit.record(session, "t", "view", f"run:{i}")
+
+    def incremental() -> audit.Verification:
+        with env.db.session() as session:
+            return audit.verify(session, full=False)
+
+    log = VerifiedLog(Anchor.for_settings(env.settings))
+    first = incremental()  # no checkpoint yet: a walk from the first event, then one
+    assert first.intact and first.since is None and log.last() is not None
+    with env.db.session() as session:
+        for i in range(audit.CHECKPOINT_EVERY - 1):
+            audit.record(session, "t", "view", f"run:{i}")
+    lines = log.path.read_text().count("\n")
+    second = incremental()
+    assert second.intact and second.since is not None
+    assert second.checked == first.checked + audit.CHECKPOINT_EVERY - 1
+    assert log.path.read_text().count("\n") == lines  # not yet due
+    with env.db.session() as session:
+        audit.record(session, "t", "view", "run:x")
+    assert incremental().intact and log.path.read_text().count("\n") == lines + 1
+    # A checkpoint line altered (say, to skip a rewritten stretch) is not trusted: the next
+    # verification walks from the first event.
+    text = log.path.read_text().replace('"checked": ', '"checked": 1', 1)
+    log.path.write_text(text)
+    assert log.last() is None
+    assert incremental().since is None
+    # That walk began a new checkpoint file (the altered one kept aside); the next goes on.
+    assert log.last() is not None and list(log.path.parent.glob("*-verified.log.brutt-*"))
+    assert incremental().since is not None
+
+
 def test_cutting_the_newest_audit_rows_is_detected(env: Env) -> None:
     ids = _audited(env, 8)
     assert _verify(env).intact
