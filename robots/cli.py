@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from robots import audit
 from robots.db import Database, check_reachable, check_schema, describe_url, upgrade
+from robots.labels import status_name
 from robots.masking import mask, mask_text
 from robots.models import ItemStatus, Run, Schedule, WorkItem
 from robots.queue import (
@@ -26,7 +27,6 @@ from robots.queue import (
     Queue,
     check_priority,
     check_reference,
-    status_name,
 )
 from robots.settings import Settings, get_settings, unknown_environment
 from robots.storable import unstorable

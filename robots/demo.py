@@ -25,8 +25,9 @@ from sqlalchemy import func, select
 
 from robots import audit
 from robots.db import Database, upgrade
+from robots.labels import status_name
 from robots.models import ItemStatus, OutboxMessage, Run, Schedule, WorkItem, utcnow
-from robots.queue import Queue, status_name
+from robots.queue import Queue
 from robots.settings import Settings, load_settings
 
 DEMO_CREDENTIALS = {

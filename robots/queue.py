@@ -29,6 +29,7 @@ from robots import audit
 from robots import statements as sql
 from robots.artifacts import artifact_rows
 from robots.db import Database
+from robots.labels import status_name
 from robots.masking import mask_text
 from robots.models import Artifact, ItemStatus, Pause, Run, RunOutcome, WorkItem, utcnow
 from robots.runlog import ingest_jsonl, store_events
@@ -69,20 +70,6 @@ class Claim:
 class Submitted:
     item: WorkItem
     created: bool  # False: the reference existed, this is the existing item
-
-
-_STATUS_NAMES = {
-    ItemStatus.PENDING: "venter",
-    ItemStatus.RUNNING: "kjører",
-    ItemStatus.DONE: "ferdig",
-    ItemStatus.BUSINESS_ERROR: "forretningsfeil",
-    ItemStatus.FAILED: "feilet",
-    ItemStatus.CANCELLED: "avbrutt",
-}
-
-
-def status_name(status: str) -> str:
-    return _STATUS_NAMES.get(status, status)
 
 
 PRIORITY_MIN, PRIORITY_MAX = -100, 100

@@ -259,6 +259,10 @@ def test_csv_export_is_masked_and_audited(console: Any) -> None:
     result = env.runner("worker", "--until-idle", extra_env={"RPA_DEFAULT_MAX_ATTEMPTS": "1"})
     assert result.returncode == 0
     auditor = login(server, "auditor")
+    # Codes are shown in bokmål: outcomes in the run log, actions in the audit trail.
+    runs_page = auditor.get("/revisjon").text
+    assert ">teknisk feil<" in runs_page and ">system_error<" not in runs_page
+    assert ">sendt inn<" in auditor.get("/revisjonsspor").text
     # 1,200 more runs than any page shows: the export streams every one, nothing capped.
     item_id = env.queue().submit("probe", "mange-kjøringer", {}, submitted_by="t").item.id
     with env.db.session() as session:
@@ -333,7 +337,7 @@ def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
     page.get_by_role("heading", name="Kjørelogg").wait_for()
     page.get_by_role("link", name="Revisjonsspor").click()
     assert page.get_by_role("status").filter(has_text="Kjeden er intakt").is_visible()
-    assert page.get_by_role("cell", name="pause", exact=True).count() == 1
+    assert page.get_by_role("cell", name="satt på pause", exact=True).count() == 1
     sign_out()
     # admin: sees everything
     sign_in("admin")

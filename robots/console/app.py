@@ -36,6 +36,7 @@ from robots.console import auth
 from robots.console.auth import Principal, can
 from robots.console.paging import keyset_page
 from robots.db import Database
+from robots.labels import OUTCOME, action_name, outcome_name, role_name, status_name
 from robots.masking import mask, mask_text
 from robots.models import (
     Artifact,
@@ -56,13 +57,15 @@ from robots.queue import (
     InvalidTransition,
     ItemNotFound,
     Queue,
-    status_name,
 )
 from robots.settings import Settings
 from robots.tasks import InvalidPayload, Task, UnknownTask, discover, may_start
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["status"] = status_name
+TEMPLATES.env.filters["utfall"] = outcome_name
+TEMPLATES.env.filters["handling"] = action_name
+TEMPLATES.env.filters["rolle"] = role_name
 TEMPLATES.env.filters["mask"] = lambda v: mask_text(str(v)) if v is not None else ""
 # Numbers as Norwegian writes them: thousands grouped by a (no-break) space.
 TEMPLATES.env.filters["tall"] = lambda n: f"{n:,}".replace(",", "\u00a0")
@@ -631,6 +634,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             params=asdict(f),
             q=asdict(f),
             tasks=sorted(registry),
+            outcomes=list(OUTCOME),
         )
 
     @app.get("/kjoringer/{run_id}", response_class=HTMLResponse, include_in_schema=False)
