@@ -52,6 +52,7 @@ class ArchiveApi:
     def __init__(self, ctx: RunContext, session: SystemSession) -> None:
         creds = Vault(ctx.settings).get("archive")
         self.client = Noark5Client(f"{session.base_url}/api", creds.username, creds.password)
+        self._arkivdeler: dict[str, dict[str, Any]] = {}
 
     def _call(self, what: Callable[[], Any]) -> Any:
         try:
@@ -60,6 +61,9 @@ class ArchiveApi:
             raise SystemFault(f"archive: {exc}") from exc
 
     def arkivdel(self, tittel: str) -> dict[str, Any]:
+        """The arkivdel by its title, looked up once per client (a filing asks up to 3 times)."""
+        if tittel in self._arkivdeler:
+            return self._arkivdeler[tittel]
         found = self._call(
             lambda: self.client.first(
                 self.client.href(self.client.follow("arkivstruktur"), "arkivstruktur/arkivdel"),
@@ -68,7 +72,8 @@ class ArchiveApi:
         )
         if found is None:
             raise SystemFault(f"archive: fant ikke arkivdelen {tittel}")
-        return dict(found)
+        self._arkivdeler[tittel] = dict(found)
+        return self._arkivdeler[tittel]
 
     def case_in(self, arkivdel: str, klasse: str) -> dict[str, Any] | None:
         """The mappe of an arkivdel ordered by this class (in Personalmapper: the person's

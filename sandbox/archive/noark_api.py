@@ -609,21 +609,28 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
         )
         return noark(dokumentobjekt(one("dokumentobjekt", object_id), request), 201)
 
-    async def upload(request: Request, object_id: int) -> JSONResponse:
-        content = await request.body()
+    async def upload(request: Request, store: Callable[[bytes, str], int]) -> JSONResponse:
+        """A file upload (the body, with its MIME type); `store` gives the dokumentobjekt."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         try:
-            data.upload(object_id, content, content_type)
+            object_id = store(await request.body(), content_type)
         except ArchiveError as exc:
             raise fail(exc) from exc
         return noark(dokumentobjekt(one("dokumentobjekt", object_id), request), 201)
+
+    def into_object(object_id: int) -> Callable[[bytes, str], int]:
+        def store(content: bytes, content_type: str) -> int:
+            data.upload(object_id, content, content_type)
+            return object_id
+
+        return store
 
     @router.post("/arkivstruktur/dokumentobjekt/{entity_id}/referanseFil")
     async def upload_to_object(
         request: Request, entity_id: int, who: str = Depends(user)
     ) -> JSONResponse:
         one("dokumentobjekt", entity_id)
-        return await upload(request, entity_id)
+        return await upload(request, into_object(entity_id))
 
     @router.post("/arkivstruktur/dokumentbeskrivelse/{entity_id}/fil")
     async def upload_to_description(
@@ -633,12 +640,8 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
         filnavn: str = Query("dokument.pdf", max_length=200),
     ) -> JSONResponse:
         one("dokumentbeskrivelse", entity_id)
-        content = await request.body()
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        try:
-            object_id = data.upload_new(entity_id, filnavn, content, content_type)
-        except ArchiveError as exc:
-            raise fail(exc) from exc
-        return noark(dokumentobjekt(one("dokumentobjekt", object_id), request), 201)
+        return await upload(
+            request, lambda content, kind: data.upload_new(entity_id, filnavn, content, kind)
+        )
 
     return router
