@@ -57,6 +57,7 @@ case "$cmd" in
     test)
         shift || true
         "$VENV/bin/ruff" check .
+        "$VENV/bin/mypy"  # strict, on robots/ (pyproject.toml [tool.mypy])
         if [ "${1:-}" = "--fast" ]; then
             # The fast tier: unit and in-process tests, no browser, no subprocess.
             shift

@@ -177,7 +177,10 @@ class VerifiedLog:
         if not entries:
             return None
         try:
-            return Verified(**{k: v for k, v in entries[-1].items() if k not in ("mac", "prev")})
+            fields: dict[str, object] = {
+                k: v for k, v in entries[-1].items() if k not in ("mac", "prev")
+            }
+            return Verified(**fields)  # type: ignore[arg-type]  # checked by TypeError
         except TypeError:  # a line from another version of this file
             return None
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from robots.settings import ROOT
+from robots.config import ROOT
 
 TARGET = ROOT / "docs" / "robot-api.md"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 import signal
@@ -10,27 +9,21 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy import func, select
 
-from robots import audit
-from robots.db import Database, check_reachable, check_schema, describe_url, upgrade
-from robots.labels import status_name
-from robots.masking import mask, mask_text
-from robots.models import ItemStatus, Run, Schedule, WorkItem
-from robots.queue import (
-    InvalidTransition,
-    Queue,
-    check_priority,
-    check_reference,
-)
-from robots.settings import Settings, get_settings, unknown_environment
-from robots.storable import unstorable
-from robots.tasks import InvalidPayload, NotAllowed, Task, discover, get_task, may_start
+# Start-up matters here: `--help` and `submit` import only what they use (bench/startup.py
+# measures it), so the database, browser, console and Excel stacks are imported inside the
+# commands that need them.
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from robots.app import RpaApp
+    from robots.queue import Queue
+    from robots.settings import Settings
+    from robots.tasks import Task
 
 # No markup: user data (references, selectors like a[href='/x']) must print as written.
 console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 150)
@@ -59,15 +52,24 @@ for sub, name in (
     app.add_typer(sub, name=name)
 
 
+def table(*columns: str) -> Table:
+    from rich.table import Table
+
+    return Table(*columns)
+
+
 def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
 _warned = False
+_app: RpaApp | None = None
 
 
 def _settings() -> Settings:
     global _warned
+    from robots.settings import get_settings, unknown_environment
+
     settings = get_settings()
     if not _warned:
         _warned = True
@@ -76,23 +78,22 @@ def _settings() -> Settings:
     return settings
 
 
-def _database(check: bool = True) -> Database:
-    settings = _settings()
-    db = Database(settings.effective_database_url, settings)
-    if check:
-        check_schema(db.engine)
-    return db
+def rpa(check: bool = True) -> RpaApp:
+    """The application for this command (built once; `check`: refuse an outdated schema)."""
+    global _app
+    from robots.app import RpaApp
+
+    if _app is None:
+        _app = RpaApp.build(_settings(), check=check)
+    return _app
 
 
-def _queue() -> tuple[Queue, Database]:
-    db = _database()
-    return Queue(db, _settings(), discover()), db
+def _queue() -> Queue:
+    return rpa().queue
 
 
 def _local(ts: datetime | None) -> str:
-    if ts is None:
-        return "-"
-    return ts.astimezone(_settings().zone).strftime("%Y-%m-%d %H:%M:%S")
+    return rpa(check=False).views.local(ts)
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -107,13 +108,25 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_settings().zone)
 
 
+def _json(text: str, task: str) -> Any:
+    from robots.tasks import InvalidPayload
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"ikke gyldig JSON ({exc.msg}, tegn {exc.pos})"
+        raise InvalidPayload(task, [("--data", reason)]) from None
+
+
 # db -----------------------------------------------------------------------------------------
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Oppgrader databaseskjemaet til siste versjon."""
-    db = _database(check=False)
+    from robots.db import check_reachable, describe_url, upgrade
+
+    db = rpa(check=False).db
     check_reachable(db.engine)
     before, after = upgrade(db.engine)
     where = describe_url(db.url)
@@ -126,9 +139,9 @@ def db_upgrade() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Vis skjemaversjonen og om den er oppdatert."""
-    db = _database(check=False)
-    check_schema(db.engine)
-    console.print(f"Databasen {describe_url(db.url)} er oppdatert.")
+    from robots.db import describe_url
+
+    console.print(f"Databasen {describe_url(rpa().db.url)} er oppdatert.")
 
 
 # config -------------------------------------------------------------------------------------
@@ -137,11 +150,11 @@ def db_status() -> None:
 @config_app.command("show")
 def config_show() -> None:
     """Vis gjeldende innstillinger (hemmeligheter skjult)."""
-    table = Table("Innstilling", "Verdi", "Miljøvariabel")
+    shown_settings = table("Innstilling", "Verdi", "Miljøvariabel")
     for key, value in _settings().shown().items():
         shown = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
-        table.add_row(key, shown, f"RPA_{key.upper()}")
-    console.print(table)
+        shown_settings.add_row(key, shown, f"RPA_{key.upper()}")
+    console.print(shown_settings)
 
 
 # tasks --------------------------------------------------------------------------------------
@@ -150,19 +163,22 @@ def config_show() -> None:
 @tasks_app.command("list")
 def tasks_list() -> None:
     """Vis oppgavene arbeiderne kan kjøre, med systemer og inndatafelt."""
-    table = Table("Oppgave", "Beskrivelse", "Systemer", "Maks forsøk", "Felt")
-    for task in sorted(discover().values(), key=lambda t: t.name):
+    from robots.tasks import discover
+
+    settings = _settings()
+    listed = table("Oppgave", "Beskrivelse", "Systemer", "Maks forsøk", "Felt")
+    for task in sorted(discover(settings.task_packages).values(), key=lambda t: t.name):
         fields = ", ".join(
             f"{n}{'' if f.is_required() else '?'}" for n, f in task.input_model.model_fields.items()
         )
-        table.add_row(
+        listed.add_row(
             task.name,
             task.description,
             ", ".join(task.systems) or "-",
-            str(task.max_attempts or _settings().default_max_attempts),
+            str(task.max_attempts or settings.default_max_attempts),
             fields,
         )
-    console.print(table)
+    console.print(listed)
 
 
 # submit -------------------------------------------------------------------------------------
@@ -192,7 +208,10 @@ def submit(
     ),
 ) -> None:
     """Legg ett element i køen, eller mange fra en CSV/Excel-fil."""
-    queue, _ = _queue()
+    from robots.labels import status_name
+    from robots.tasks import get_task
+
+    queue = _queue()
     who = _submitter(queue, get_task(task, queue.registry), actor)
     nb, dl = _parse_time(not_before, "--not-before"), _parse_time(deadline, "--deadline")
     if file is not None:
@@ -200,14 +219,14 @@ def submit(
         return
     if not ref:
         raise typer.BadParameter("oppgi --ref eller --file", param_hint="--ref")
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidPayload(
-            task, [("--data", f"ikke gyldig JSON ({exc.msg}, tegn {exc.pos})")]
-        ) from None
     result = queue.submit(
-        task, ref, payload, submitted_by=who, priority=priority, not_before=nb, deadline=dl
+        task,
+        ref,
+        _json(data, task),
+        submitted_by=who,
+        priority=priority,
+        not_before=nb,
+        deadline=dl,
     )
     item = result.item
     if result.created:
@@ -236,6 +255,8 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
         finally:
             excel.close_workbook()
     else:
+        from robots.tasks import InvalidPayload
+
         raise InvalidPayload("fil", [(path.name, "må være .csv, .xlsx eller .xls")])
     return [
         {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
@@ -248,7 +269,10 @@ def _submitter(queue: Queue, task: Task, username: str | None) -> str:
     console user, whose role must be allowed to start the task."""
     if not username:
         return cli_actor()
+    from sqlalchemy import select
+
     from robots.models import User
+    from robots.tasks import NotAllowed, may_start
 
     with queue.db.session() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
@@ -262,6 +286,10 @@ def _submitter(queue: Queue, task: Task, username: str | None) -> str:
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a CSV or Excel file as dicts; a file that cannot be read is one clear error."""
+    import csv
+
+    from robots.tasks import InvalidPayload
+
     try:
         return _read_table(path)
     except InvalidPayload:
@@ -285,6 +313,10 @@ def _submit_file(
     dl: datetime | None,
 ) -> None:
     """All rows are validated first; one bad row stops the file and nothing is stored."""
+    from robots.queue import check_priority, check_reference
+    from robots.storable import unstorable
+    from robots.tasks import InvalidPayload, get_task
+
     task: Task = get_task(task_name, queue.registry)
     rows = read_rows(path)
     errors: list[tuple[str, str]] = []
@@ -343,104 +375,92 @@ def _submit_file(
 @items_app.command("list")
 def items_list(
     task: str = typer.Option(None, help="Bare denne oppgaven."),
-    status: str = typer.Option(None, help=f"Bare denne statusen: {', '.join(ItemStatus.ALL)}."),
+    status: str = typer.Option(
+        None, help="Bare denne statusen: pending, running, done, business_error, failed, cancelled."
+    ),
     limit: int = typer.Option(50, min=1, max=10000),
 ) -> None:
     """Vis elementer, nyeste først."""
-    if status and status not in ItemStatus.ALL:
+    from robots.labels import status_name
+    from robots.models import ItemStatus
+    from robots.views import ItemFilter
+
+    if status and status not in set(ItemStatus):
         raise typer.BadParameter(
-            f"ukjent status; bruk en av {', '.join(ItemStatus.ALL)}", param_hint="--status"
+            f"ukjent status; bruk en av {', '.join(ItemStatus)}", param_hint="--status"
         )
-    _, db = _queue()
-    query = select(WorkItem).order_by(WorkItem.id.desc()).limit(limit)
-    if task:
-        query = query.where(WorkItem.task == task)
-    if status:
-        query = query.where(WorkItem.status == status)
-    table = Table(
+    views = rpa().views
+    found = views.items(ItemFilter(status=status or "", task=task or ""), size=limit)
+    listed = table(
         "Id", "Oppgave", "Referanse", "Status", "Forsøk", "Prioritet", "Frist", "Opprettet", "Feil"
     )
-    now = datetime.now(_settings().zone)
-    with db.session() as session:
-        for item in session.scalars(query):
-            overdue = (
-                item.deadline is not None
-                and item.deadline < now
-                and item.status not in ItemStatus.FINAL
-            )
-            table.add_row(
-                str(item.id),
-                item.task,
-                mask_text(item.reference),
-                status_name(item.status),
-                f"{item.attempts}",
-                str(item.priority),
-                _local(item.deadline) + (" FORFALT" if overdue else ""),
-                _local(item.created_at),
-                mask_text((item.error_message or "")[:80]),
-            )
-        counts = dict(
-            session.execute(select(WorkItem.status, func.count()).group_by(WorkItem.status)).all()
+    for item in found.rows:
+        listed.add_row(
+            str(item.id),
+            item.task,
+            item.reference,
+            item.status_text,
+            f"{item.attempts}",
+            str(item.priority),
+            views.local(item.deadline) + (" FORFALT" if item.overdue else ""),
+            views.local(item.created_at),
+            item.error[:80],
         )
-    console.print(table)
-    console.print("  ".join(f"{status_name(s)}: {counts.get(s, 0)}" for s in ItemStatus.ALL))
+    console.print(listed)
+    counts = views.status_counts()
+    console.print("  ".join(f"{status_name(s)}: {counts.get(s, 0)}" for s in ItemStatus))
 
 
 @items_app.command("show")
 def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse.")) -> None:
     """Vis ett element med alle forsøk."""
-    queue, db = _queue()
-    with db.session() as session:
-        item = queue.get(session, ident)
-        console.print(
-            f"Element {item.id}  {item.task}  {mask_text(item.reference)!r}", style="bold"
+    views = rpa().views
+    item = views.item_by_ident(ident)
+    console.print(f"Element {item.id}  {item.task}  {item.reference!r}", style="bold")
+    for label, value in (
+        ("Status", item.status_text),
+        (
+            "Forsøk",
+            f"{item.attempts} (systemfeil {item.failures} av maks "
+            f"{item.max_attempts}, tapte arbeidere {item.abandons})",
+        ),
+        ("Prioritet", item.priority),
+        ("Ikke før", views.local(item.not_before)),
+        ("Frist", views.local(item.deadline)),
+        ("Sendt inn av", item.submitted_by),
+        ("Opprettet", views.local(item.created_at)),
+        ("Avsluttet", views.local(item.finished_at)),
+        ("Feiltype", item.error_kind or "-"),
+        ("Feil", item.error or "-"),
+        ("Inndata", json.dumps(item.payload, ensure_ascii=False)),
+        ("Resultat", json.dumps(item.result, ensure_ascii=False)),
+    ):
+        console.print(f"  {label:<13} {value}")
+    runs = table("Kjøring", "Forsøk", "Arbeider", "Start", "Slutt", "Utfall", "Feil")
+    for run in views.item_runs(item.id):
+        runs.add_row(
+            str(run.id),
+            str(run.attempt),
+            run.worker_id,
+            views.local(run.started_at),
+            views.local(run.ended_at),
+            run.outcome_text,
+            run.error[:80],
         )
-        for label, value in (
-            ("Status", status_name(item.status)),
-            (
-                "Forsøk",
-                f"{item.attempts} (systemfeil {item.failures} av maks "
-                f"{item.max_attempts}, tapte arbeidere {item.abandons})",
-            ),
-            ("Prioritet", item.priority),
-            ("Ikke før", _local(item.not_before)),
-            ("Frist", _local(item.deadline)),
-            ("Sendt inn av", item.submitted_by),
-            ("Opprettet", _local(item.created_at)),
-            ("Avsluttet", _local(item.finished_at)),
-            ("Feiltype", item.error_kind or "-"),
-            ("Feil", mask_text(item.error_message or "-")),
-            ("Inndata", json.dumps(mask(item.payload), ensure_ascii=False)),
-            ("Resultat", json.dumps(mask(item.result), ensure_ascii=False)),
-        ):
-            console.print(f"  {label:<13} {value}")
-        table = Table("Kjøring", "Forsøk", "Arbeider", "Start", "Slutt", "Utfall", "Feil")
-        for run in item.runs:
-            table.add_row(
-                str(run.id),
-                str(run.attempt),
-                run.worker_id,
-                _local(run.started_at),
-                _local(run.ended_at),
-                run.outcome or "pågår",
-                mask_text((run.error_message or "")[:80]),
-            )
-        console.print(table)
+    console.print(runs)
 
 
 @items_app.command("retry")
 def items_retry(ident: str, actor: str = typer.Option(None, "--as")) -> None:
     """Prøv et feilet, forretningsfeilet eller avbrutt element på nytt."""
-    queue, _ = _queue()
-    item = queue.retry(ident, actor or cli_actor())
+    item = _queue().retry(ident, actor or cli_actor())
     console.print(f"Element {item.id} lagt i kø på nytt.")
 
 
 @items_app.command("cancel")
 def items_cancel(ident: str, actor: str = typer.Option(None, "--as")) -> None:
     """Avbryt et element som venter eller kjører."""
-    queue, _ = _queue()
-    item = queue.cancel(ident, actor or cli_actor())
+    item = _queue().cancel(ident, actor or cli_actor())
     console.print(f"Element {item.id} avbrutt.")
 
 
@@ -454,13 +474,11 @@ def runs_list(
     limit: int = typer.Option(50, min=1, max=10000),
 ) -> None:
     """Vis kjøringer, nyeste først."""
-    _, db = _queue()
-    query = select(Run, WorkItem).join(WorkItem).order_by(Run.id.desc()).limit(limit)
-    if item:
-        query = query.where(Run.item_id == item)
-    if outcome:
-        query = query.where(Run.outcome == outcome)
-    table = Table(
+    from robots.views import RunFilter
+
+    views = rpa().views
+    found = views.runs(RunFilter(item=item, outcome=outcome or ""), size=limit)
+    listed = table(
         "Kjøring",
         "Element",
         "Oppgave",
@@ -471,62 +489,77 @@ def runs_list(
         "Varighet",
         "Utfall",
     )
-    with db.session() as session:
-        for run, work in session.execute(query):
-            duration = (
-                f"{(run.ended_at - run.started_at).total_seconds():.2f} s" if run.ended_at else "-"
-            )
-            table.add_row(
-                str(run.id),
-                str(work.id),
-                work.task,
-                mask_text(work.reference),
-                str(run.attempt),
-                run.worker_id,
-                _local(run.started_at),
-                duration,
-                run.outcome or "pågår",
-            )
-    console.print(table)
+    for run in found.rows:
+        duration = f"{run.duration_s:.2f} s" if run.duration_s is not None else "-"
+        listed.add_row(
+            str(run.id),
+            str(run.item_id),
+            run.task,
+            run.reference,
+            str(run.attempt),
+            run.worker_id,
+            views.local(run.started_at),
+            duration,
+            run.outcome_text,
+        )
+    console.print(listed)
 
 
 @runs_app.command("show")
 def runs_show(run_id: int) -> None:
     """Vis én kjøring med hele kjøreloggen."""
-    _, db = _queue()
-    with db.session() as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            from robots.queue import ItemNotFound
+    from robots.queue import ItemNotFound
+    from robots.views import NotFound
 
-            raise ItemNotFound(f"Fant ikke kjøring {run_id}")
-        console.print(
-            f"Kjøring {run.id}  element {run.item_id} "
-            f"({run.item.task} {mask_text(run.item.reference)!r}), forsøk {run.attempt}",
-            style="bold",
+    views = rpa().views
+    try:
+        detail = views.run(run_id)
+    except NotFound as exc:
+        raise ItemNotFound(str(exc)) from None
+    run = detail.run
+    console.print(
+        f"Kjøring {run.id}  element {run.item_id} ({run.task} {run.reference!r}), "
+        f"forsøk {run.attempt}",
+        style="bold",
+    )
+    console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
+    console.print(
+        f"  {views.local(run.started_at)} – {views.local(run.ended_at)}  utfall: {run.outcome_text}"
+    )
+    if run.error:
+        console.print(f"  Feil: {run.error}")
+    events = table("#", "Tid", "Nivå", "Steg", "Melding", "ms")
+    for event in detail.events:
+        events.add_row(
+            str(event.seq),
+            views.local(event.ts),
+            event.level,
+            event.step or "",
+            event.message,
+            "" if event.duration_ms is None else f"{event.duration_ms:.0f}",
         )
-        console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
+    console.print(events)
+    for artifact in detail.artifacts:
         console.print(
-            f"  {_local(run.started_at)} – {_local(run.ended_at)}  utfall: {run.outcome or 'pågår'}"
+            f"  Vedlegg: {artifact.kind} {artifact.path} ({artifact.size} byte, "
+            f"sha256 {artifact.sha256[:16]}…)"
         )
-        if run.error_message:
-            console.print(f"  Feil: {run.error_message}")
-        table = Table("#", "Tid", "Nivå", "Steg", "Melding", "ms")
-        for event in run.events:
-            table.add_row(
-                str(event.seq),
-                _local(event.ts),
-                event.level,
-                event.step or "",
-                event.message,
-                "" if event.duration_ms is None else f"{event.duration_ms:.0f}",
-            )
-        console.print(table)
-        for artifact in run.artifacts:
-            console.print(
-                f"  Vedlegg: {artifact.kind} {artifact.path} ({artifact.size} byte, "
-                f"sha256 {artifact.sha256[:16]}…)"
-            )
+
+
+def _write_report(run_id: int, out: Path | None = None) -> Path:
+    from robots.queue import ItemNotFound
+    from robots.report import render
+    from robots.views import NotFound
+
+    app_ = rpa()
+    try:
+        html = render(app_.views, run_id)
+    except NotFound as exc:
+        raise ItemNotFound(str(exc)) from None
+    target = out or app_.settings.data_path / "reports" / f"run-{run_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    return target
 
 
 @runs_app.command("report")
@@ -535,16 +568,7 @@ def runs_report(
     out: Path = typer.Option(None, help="Filen rapporten skrives til."),
 ) -> None:
     """Lag en selvstendig HTML-rapport for én kjøring (steg, logg, skjermbilder, utfall)."""
-    from robots.report import render
-
-    settings = _settings()
-    _, db = _queue()
-    with db.session() as session:
-        html = render(session, run_id, settings)
-    target = out or settings.data_path / "reports" / f"run-{run_id}.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    console.print(f"Rapport skrevet til {target}")
+    console.print(f"Rapport skrevet til {_write_report(run_id, out)}")
 
 
 # schedules ----------------------------------------------------------------------------------
@@ -553,25 +577,22 @@ def runs_report(
 @schedules_app.command("list")
 def schedules_list() -> None:
     """Vis tidsplaner og de neste utløsningstidene."""
-    from robots.scheduler import next_fire_times, sync_config_schedules
+    from robots.scheduler import sync_config_schedules
 
-    settings = _settings()
-    db = _database()
-    sync_config_schedules(db, settings, discover())
-    table = Table("Navn", "Oppgave", "Utløser", "Arbeidsdager", "Aktiv", "Kilde", "Neste")
-    with db.session() as session:
-        for schedule in session.scalars(select(Schedule).order_by(Schedule.name)):
-            upcoming = next_fire_times(schedule, settings) if schedule.enabled else []
-            table.add_row(
-                schedule.name,
-                schedule.task,
-                f"{schedule.trigger} {schedule.spec}",
-                "ja" if schedule.working_days_only else "nei",
-                "ja" if schedule.enabled else "nei",
-                schedule.source,
-                ", ".join(t.strftime("%a %d.%m %H:%M") for t in upcoming) or "-",
-            )
-    console.print(table)
+    app_ = rpa()
+    sync_config_schedules(app_.db, app_.settings, app_.registry)
+    listed = table("Navn", "Oppgave", "Utløser", "Arbeidsdager", "Aktiv", "Kilde", "Neste")
+    for schedule in app_.views.schedules():
+        listed.add_row(
+            schedule["name"],
+            schedule["task"],
+            schedule["trigger"],
+            "ja" if schedule["working_days_only"] else "nei",
+            "ja" if schedule["enabled"] else "nei",
+            schedule["source"],
+            ", ".join(schedule["next"]) or "-",
+        )
+    console.print(listed)
 
 
 # audit --------------------------------------------------------------------------------------
@@ -580,8 +601,9 @@ def schedules_list() -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Kontroller at revisjonssporet er urørt (hashkjeden)."""
-    db = _database()
-    with db.session() as session:
+    from robots import audit
+
+    with rpa().db.session() as session:
         result = audit.verify(session)
     if result.intact:
         since = (
@@ -636,29 +658,29 @@ def worker(
 ) -> None:
     """Start arbeiderprosesser som henter og kjører elementer."""
     from robots.runlog import configure_logging
+    from robots.tasks import get_task
     from robots.worker import Supervisor, WorkerProcess, run_until_idle
 
-    settings = _settings()
+    app_ = rpa()
+    settings = app_.settings
     configure_logging(settings)
-    _database()
-    registry = discover()
     for name in task or []:
-        get_task(name, registry)
+        get_task(name, app_.registry)
     if until_idle and (processes or 1) > 1:
-        codes = run_until_idle(processes, task or None)
+        codes = run_until_idle(settings, processes, task or None)
         console.print(f"Køen er tom; {len(codes)} arbeiderprosesser stoppet.")
         if any(code != 0 for code in codes):
             raise typer.Exit(1)
         return
     if until_idle:
-        worker_process = WorkerProcess(settings, registry, tasks=task or None)
+        worker_process = WorkerProcess(settings, app_.registry, tasks=task or None)
         worker_process.install_signal_handlers()
         count = worker_process.run(exit_when_idle=True)
         console.print(f"Køen er tom; {count} elementer behandlet.")
         return
     supervisor = Supervisor(processes or settings.worker_processes, settings, task or None)
     stop = _wait_for_stop()
-    supervisor.on_crash_loop = stop.set  # type: ignore[method-assign]
+    supervisor.on_crash_loop = stop.set
     supervisor.start()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
@@ -684,8 +706,9 @@ def run(
 
     Utviklerens løkke: kjøreloggen skrives mens den går, og til slutt vises utfall, resultat,
     bevis og stien til HTML-rapporten. Elementet lagres som vanlig (referanse utvikling:...)."""
-    from robots.report import render
+    from robots.queue import InvalidTransition
     from robots.runlog import configure_logging
+    from robots.tasks import get_task
     from robots.worker import WorkerProcess
 
     settings = _settings().model_copy(
@@ -697,20 +720,18 @@ def run(
         }
     )
     configure_logging(settings)
-    queue, db = _queue()
+    queue = _queue()
     chosen = get_task(task, queue.registry)
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as exc:
-        reason = f"ikke gyldig JSON ({exc.msg}, tegn {exc.pos})"
-        raise InvalidPayload(task, [("--data", reason)]) from None
+    payload = _json(data, task)
     reference = ref or f"utvikling:{datetime.now(settings.zone):%Y%m%dT%H%M%S.%f}"
     submitted = queue.submit(chosen.name, reference, payload, submitted_by=cli_actor())
     worker = WorkerProcess(settings, queue.registry, tasks=[chosen.name])
     if pause_on_error:
-        worker.on_failure = lambda _ctx: input(
-            "Feil: nettleseren står åpen. Trykk Enter for å lukke den … "
-        )
+
+        def wait_for_enter(_ctx: object) -> None:
+            input("Feil: nettleseren står åpen. Trykk Enter for å lukke den … ")
+
+        worker.on_failure = wait_for_enter
     claim = worker.queue.claim_item(worker.identity, submitted.item.id)
     if claim is None:
         raise InvalidTransition(
@@ -721,23 +742,18 @@ def run(
     finally:
         if worker.browsers is not None:
             worker.browsers.close()
-    with db.session() as session:
-        item = session.get(WorkItem, submitted.item.id)
-        assert item is not None
-        html = render(session, claim.run_id, settings)
-        artifacts = [a.path for a in session.get(Run, claim.run_id).artifacts]  # type: ignore[union-attr]
-    report = settings.data_path / "reports" / f"run-{claim.run_id}.html"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(html, encoding="utf-8")
-    console.print(f"Element {item.id}, kjøring {claim.run_id}: {status_name(item.status)}")
+    views = rpa().views
+    item = views.item(submitted.item.id)
+    report = _write_report(claim.run_id)
+    console.print(f"Element {item.id}, kjøring {claim.run_id}: {item.status_text}")
     if item.result is not None:
-        console.print(f"Resultat: {json.dumps(mask(item.result), ensure_ascii=False)}")
-    if item.error_message:
-        console.print(f"Feil: {mask_text(item.error_message)}")
-    for path in artifacts:
-        console.print(f"Bevis: {path}")
+        console.print(f"Resultat: {json.dumps(item.result, ensure_ascii=False)}")
+    if item.error:
+        console.print(f"Feil: {item.error}")
+    for artifact in views.run(claim.run_id).artifacts:
+        console.print(f"Bevis: {artifact.path}")
     console.print(f"Rapport: {report}")
-    if item.status != ItemStatus.DONE:
+    if item.status != "done":
         raise typer.Exit(14)
 
 
@@ -747,10 +763,9 @@ def scheduler() -> None:
     from robots.runlog import configure_logging
     from robots.scheduler import Scheduler
 
-    settings = _settings()
-    configure_logging(settings)
-    db = _database()
-    sched = Scheduler(db, settings, discover())
+    app_ = rpa()
+    configure_logging(app_.settings)
+    sched = Scheduler(app_.db, app_.settings, app_.registry)
     stop = _wait_for_stop()
     thread = threading.Thread(target=sched.run, name="scheduler", daemon=True)
     thread.start()
@@ -768,9 +783,9 @@ def serve(
     """Kjør planlegger, arbeidere og konsollen i én kommando (standardoppsettet på SQLite)."""
     from robots.serve import Service
 
-    service = Service(_settings(), processes=processes, web_port=port or None, web_host=host)
+    service = Service(rpa(), processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
-    service.supervisor.on_crash_loop = stop.set  # type: ignore[method-assign]
+    service.supervisor.on_crash_loop = stop.set
     service.start()
     if service.url:
         console.print(f"Konsollen: {service.url}")
@@ -781,59 +796,6 @@ def serve(
         raise CrashLoop(service.supervisor.crash_loop)
 
 
-@app.command("demo")
-def demo(
-    processes: int = typer.Option(2, "--processes", "-p", min=1, max=16),
-    timeout: float = typer.Option(240, help="Maks sekunder demoen venter på elementene."),
-) -> None:
-    """Start tjenesten, send inn demoarbeid, vis fremdrift og en oppsummering."""
-    from robots.demo import run_demo
-
-    ok = run_demo(_settings(), processes=processes, timeout=timeout, console=console)
-    raise typer.Exit(0 if ok else 1)
-
-
-@app.command("sandbox")
-def sandbox(
-    seed: int = typer.Option(0, help="Frø for feilinjeksjon."),
-    error_rate: float = typer.Option(0.0, min=0, max=1, help="Andel HTTP 500-svar."),
-    popup_rate: float = typer.Option(0.0, min=0, max=1, help="Andel sider med «Ny versjon»."),
-    expiry_rate: float = typer.Option(
-        0.0, min=0, max=1, help="Andel forespørsler som avslutter økten."
-    ),
-    latency_ms: int = typer.Option(0, min=0, help="Forsinkelse per forespørsel."),
-    layout_variant: bool = typer.Option(False, help="Endrede id-er og klasser."),
-) -> None:
-    """Start testsystemene (HR, arkiv, e-post) på lokale porter."""
-    from sandbox.common import Faults
-    from sandbox.run import Ports, Sandbox
-
-    settings = _settings()
-    faults = Faults(
-        seed=seed,
-        error_rate=error_rate,
-        popup_rate=popup_rate,
-        session_expiry_rate=expiry_rate,
-        latency_ms=latency_ms,
-        layout_variant=layout_variant,
-    )
-    ports = Ports(
-        settings.sandbox_hr_port,
-        settings.sandbox_archive_port,
-        settings.sandbox_mail_port,
-        settings.sandbox_smtp_port,
-    )
-    box = Sandbox(settings.data_path / "sandbox", ports=ports, faults=faults).start()
-    table = Table("System", "Adresse", "Innlogging")
-    for row in box.describe():
-        table.add_row(*row)
-    console.print(table)
-    console.print("Stopp med Ctrl+C.")
-    stop = _wait_for_stop()
-    stop.wait()
-    box.stop()
-
-
 selectors_app = typer.Typer(help="Objektlageret (selectors/<system>.yaml).", no_args_is_help=True)
 app.add_typer(selectors_app, name="selectors")
 
@@ -841,9 +803,9 @@ app.add_typer(selectors_app, name="selectors")
 @selectors_app.command("validate")
 def selectors_validate() -> None:
     """Les og kontroller alle selektorfiler (uten nettleser)."""
-    from robots.locators import SELECTOR_DIR, load_system
+    from robots.locators import load_system, selector_dir
 
-    for path in sorted(SELECTOR_DIR.glob("*.yaml")):
+    for path in sorted(selector_dir().glob("*.yaml")):
         spec = load_system(path.stem)
         console.print(f"{path.name}: {len(spec.all_elements())} elementer i orden")
 
@@ -942,8 +904,7 @@ def users_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Passord", hide_input=True, confirmation_prompt=True)
-    db = _database()
-    with db.session() as session:
+    with rpa().db.session() as session:
         add_user(session, username, password, role, cli_actor(), name)
     console.print(f"Brukeren {username} ({role}) er lagt til.")
 
@@ -953,11 +914,12 @@ def users_token(
     username: str, name: str = typer.Option("api", help="Hva nøkkelen er for.")
 ) -> None:
     """Lag en API-nøkkel for en bruker (vises bare én gang)."""
+    from sqlalchemy import select
+
     from robots.console.auth import new_token
     from robots.models import User
 
-    db = _database()
-    with db.session() as session:
+    with rpa().db.session() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             from robots.queue import ItemNotFound
@@ -975,7 +937,71 @@ def web(
     """Start konsollen (FastAPI) for saksbehandlere, drift og revisorer."""
     import uvicorn
 
-    from robots.console.app import create_app
+    from robots.console.app import console_for
 
-    _database()
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="warning")
+    uvicorn.run(console_for(rpa()), host=host, port=port, log_level="warning")
+
+
+def load_plugins() -> None:
+    """Commands other packages add (entry point group `kommune_rpa.commands`, a function that
+    takes the Typer app): the sandbox adds `demo` and `sandbox`, so the engine imports nothing
+    from the sandbox."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="kommune_rpa.commands"):
+        entry.load()(app)
+
+
+# What each known failure means for the caller (README: exit codes); matched by class name so
+# that this table imports nothing.
+EXIT_CODES = {
+    "InvalidPayload": 3,
+    "ValueError": 3,
+    "UnknownTask": 4,
+    "DatabaseUnavailable": 5,
+    "SchemaOutdated": 6,
+    "SettingsError": 7,
+    "ScheduleError": 7,
+    "SelectorFileError": 7,
+    "BrowserNotFound": 11,
+    "VaultError": 11,
+    "ItemNotFound": 8,
+    "NotFound": 8,
+    "InvalidTransition": 8,
+    "NotAllowed": 8,
+    "ScaffoldError": 3,
+    "CrashLoop": 12,
+    "SystemFault": 13,
+    "TaskPackageError": 7,
+}
+
+
+def main() -> int:
+    """The `rpa` command (and `python runner.py`): a known failure is one line and its exit
+    code; anything else one line and exit 1 (RPA_DEBUG=1 shows the traceback)."""
+    import os
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line, never folded
+    try:
+        load_plugins()
+        app()
+    except Exception as exc:  # map known failures to a message and an exit code
+        from rich.markup import escape
+
+        from robots.masking import mask_text
+
+        code = next((c for cls in type(exc).__mro__ if (c := EXIT_CODES.get(cls.__name__))), None)
+        if code is None:
+            if os.environ.get("RPA_DEBUG"):
+                raise
+            lines = str(exc).strip().splitlines()
+            first = lines[0] if lines else ""
+            err.print(
+                f"[red]Uventet feil:[/red] {escape(mask_text(f'{type(exc).__name__}: {first}'))}"
+                " (RPA_DEBUG=1 viser hele sporingen)",
+                markup=True,
+            )
+            return 1
+        err.print(f"[red]Feil:[/red] {escape(mask_text(str(exc)))}", markup=True)
+        return code
+    return 0

@@ -16,7 +16,17 @@ from robots.queue import Claim
 from robots.settings import Settings
 
 if TYPE_CHECKING:
+    from robots.outbox import Outbox
+    from robots.queue import Queue
     from robots.runtime import BrowserHost, SystemSession
+
+
+@dataclass(frozen=True)
+class Services:
+    """What tasks may use of the worker: the queue (follow-up work) and the outbox (e-mail)."""
+
+    queue: Queue
+    outbox: Outbox
 
 
 @dataclass
@@ -30,7 +40,7 @@ class RunContext:
     settings: Settings
     systems: tuple[str, ...] = ()
     browsers: BrowserHost | None = None
-    services: Any = None  # robots.worker.Services: queue and outbox of the worker
+    services: Services | None = None  # the worker's queue and outbox
     log: Any = field(init=False)  # loguru Logger bound to this run
     current_step: str | None = field(default=None, init=False)
     failed_step: str | None = field(default=None, init=False)  # innermost step that raised
@@ -40,6 +50,12 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.log = logger.bind(run_id=self.claim.run_id, component=self.claim.task)
+
+    @property
+    def _services(self) -> Services:
+        if self.services is None:
+            raise RuntimeError("this context has no worker services (queue, outbox)")
+        return self.services
 
     @property
     def reference(self) -> str:
@@ -69,7 +85,7 @@ class RunContext:
             if getattr(exc, "_rpa_step", None) is None:
                 self.failed_step = name
                 with suppress(AttributeError):
-                    exc._rpa_step = name  # type: ignore[attr-defined]
+                    setattr(exc, "_rpa_step", name)  # noqa: B010 - our own mark on it
             elapsed = (time.perf_counter() - started) * 1000
             log.bind(duration_ms=elapsed).warning(
                 f"Feilet: {name} etter {elapsed:.0f} ms ({type(exc).__name__}: {exc})"
@@ -110,7 +126,7 @@ class RunContext:
         self, task: str, reference: str, payload: dict[str, Any], *, priority: int = 0
     ) -> bool:
         """Enqueue follow-up work (e.g. one item per new hire); True if it was new."""
-        submitted = self.services.queue.submit(
+        submitted = self._services.queue.submit(
             task,
             reference,
             payload,
@@ -122,7 +138,7 @@ class RunContext:
     def send_mail(self, key: str, to: str, subject: str, body: str) -> str:
         """Send an e-mail at most once per key (outbox); returns sent, already_sent or
         uncertain."""
-        delivery = self.services.outbox.send(
+        delivery = self._services.outbox.send(
             key, to, subject, body, item_id=self.claim.item_id, run_id=self.claim.run_id
         )
         self.log.info(f"E-post {key} til {to}: {delivery.status}")

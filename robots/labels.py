@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from robots.models import ItemStatus, RunOutcome
 
-STATUS = {
+STATUS: dict[str, str] = {
     ItemStatus.PENDING: "venter",
     ItemStatus.RUNNING: "kjører",
     ItemStatus.DONE: "ferdig",
@@ -15,7 +15,7 @@ STATUS = {
     ItemStatus.CANCELLED: "avbrutt",
 }
 
-OUTCOME = {
+OUTCOME: dict[str, str] = {
     RunOutcome.DONE: "ferdig",
     RunOutcome.BUSINESS_ERROR: "forretningsfeil",
     RunOutcome.SYSTEM_ERROR: "teknisk feil",

@@ -16,9 +16,14 @@ import soupsieve
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from robots.settings import ROOT
 
-SELECTOR_DIR = ROOT / "selectors"
+def selector_dir() -> Path:
+    """The object repository (setting `selectors_dir`)."""
+    from robots.settings import get_settings
+
+    return get_settings().selectors_path
+
+
 LOCATOR_KINDS = ("css", "role", "label", "text", "test_id", "placeholder")
 
 
@@ -240,9 +245,10 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 def load_system(system: str, directory: Path | None = None) -> SystemSpec:
     """Load and validate `selectors/<system>.yaml`."""
-    path = (directory or SELECTOR_DIR) / f"{system}.yaml"
+    directory = directory or selector_dir()
+    path = directory / f"{system}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in (directory or SELECTOR_DIR).glob("*.yaml"))
+        known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise SelectorFileError(
             f"{path}: finnes ikke. Kjente systemer: {', '.join(known) or '(ingen)'}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -49,7 +50,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
-class ItemStatus:
+class ItemStatus(StrEnum):
+    """Where an item is. Stored as its value; a member compares equal to that text."""
+
     PENDING = "pending"  # waiting (new, retry after backoff, or reclaimed)
     RUNNING = "running"  # leased by a worker
     DONE = "done"
@@ -57,11 +60,18 @@ class ItemStatus:
     FAILED = "failed"  # system errors exhausted the attempts, or poison item
     CANCELLED = "cancelled"
 
-    FINAL = frozenset({DONE, BUSINESS_ERROR, FAILED, CANCELLED})
-    ALL = (PENDING, RUNNING, DONE, BUSINESS_ERROR, FAILED, CANCELLED)
+
+# The status rules, in one place (the queue enforces them, the read layer shows them).
+FINAL_STATUSES = frozenset(
+    {ItemStatus.DONE, ItemStatus.BUSINESS_ERROR, ItemStatus.FAILED, ItemStatus.CANCELLED}
+)
+CANCELLABLE = frozenset({ItemStatus.PENDING, ItemStatus.RUNNING})
+RETRYABLE = frozenset({ItemStatus.FAILED, ItemStatus.BUSINESS_ERROR, ItemStatus.CANCELLED})
 
 
-class RunOutcome:
+class RunOutcome(StrEnum):
+    """How one attempt ended (None on the run while it is under way)."""
+
     DONE = "done"
     BUSINESS_ERROR = "business_error"
     SYSTEM_ERROR = "system_error"
@@ -251,12 +261,11 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class Role:
+class Role(StrEnum):
     CASEWORKER = "caseworker"  # saksbehandler
     OPERATOR = "operator"  # drift
     AUDITOR = "auditor"  # revisor
     ADMIN = "admin"
-    ALL = (CASEWORKER, OPERATOR, AUDITOR, ADMIN)
 
 
 class User(Base):

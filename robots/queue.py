@@ -31,7 +31,17 @@ from robots.artifacts import artifact_rows
 from robots.db import Database
 from robots.labels import status_name
 from robots.masking import mask_text
-from robots.models import Artifact, ItemStatus, Pause, Run, RunOutcome, WorkItem, utcnow
+from robots.models import (
+    CANCELLABLE,
+    RETRYABLE,
+    Artifact,
+    ItemStatus,
+    Pause,
+    Run,
+    RunOutcome,
+    WorkItem,
+    utcnow,
+)
 from robots.runlog import ingest_jsonl, store_events
 from robots.settings import Settings
 from robots.storable import refused_in, storable, storable_text, unstorable
@@ -335,7 +345,7 @@ class Queue:
                 key = zlib.crc32(f"rpa-system:{system}".encode())
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
             running = conn.execute(sql.running_on_system, {"pattern": f"%,{system},%"}).scalar()
-            if running >= limit:
+            if (running or 0) >= limit:
                 return False
         return True
 
@@ -572,32 +582,17 @@ class Queue:
         """Exponential backoff with jitter: half fixed, half random, capped."""
         base = self.settings.backoff_base_seconds * 2 ** max(0, failures - 1)
         capped = min(self.settings.backoff_max_seconds, base)
-        return capped / 2 + random.uniform(0, capped / 2)
+        return float(capped / 2 + random.uniform(0, capped / 2))
 
     # Human actions --------------------------------------------------------------------------
 
     def get(self, session: Session, ident: str | int) -> WorkItem:
-        """An item by id, or by reference when that is unique across tasks."""
-        item = None
-        if isinstance(ident, int) or str(ident).isdigit():
-            item = session.get(WorkItem, int(ident))
-        if item is None:
-            matches = session.scalars(
-                select(WorkItem).where(WorkItem.reference == str(ident))
-            ).all()
-            if len(matches) > 1:
-                raise ItemNotFound(
-                    f"Referansen {ident!r} finnes for flere oppgaver; bruk element-id"
-                )
-            item = matches[0] if matches else None
-        if item is None:
-            raise ItemNotFound(f"Fant ikke element {ident!r}")
-        return item
+        return find_item(session, ident)
 
     def cancel(self, ident: str | int, actor: str) -> WorkItem:
         with self.db.session() as session:
             item = self.get(session, ident)
-            if item.status not in (ItemStatus.PENDING, ItemStatus.RUNNING):
+            if item.status not in CANCELLABLE:
                 raise InvalidTransition(
                     f"Element {item.id} er {status_name(item.status)} og kan ikke avbrytes"
                 )
@@ -615,11 +610,7 @@ class Queue:
     def retry(self, ident: str | int, actor: str) -> WorkItem:
         with self.db.session() as session:
             item = self.get(session, ident)
-            if item.status not in (
-                ItemStatus.FAILED,
-                ItemStatus.BUSINESS_ERROR,
-                ItemStatus.CANCELLED,
-            ):
+            if item.status not in RETRYABLE:
                 raise InvalidTransition(
                     f"Element {item.id} er {status_name(item.status)}; bare feilede, "
                     "forretningsfeilede eller avbrutte elementer kan prøves på nytt"
@@ -633,6 +624,21 @@ class Queue:
             item.error_kind = item.error_message = None
             audit.record(session, actor, "retry", f"item:{item.id}", {"was": previous})
             return item
+
+
+def find_item(session: Session, ident: str | int) -> WorkItem:
+    """An item by id, or by reference when that is unique across tasks."""
+    item = None
+    if isinstance(ident, int) or str(ident).isdigit():
+        item = session.get(WorkItem, int(ident))
+    if item is None:
+        matches = session.scalars(select(WorkItem).where(WorkItem.reference == str(ident))).all()
+        if len(matches) > 1:
+            raise ItemNotFound(f"Referansen {ident!r} finnes for flere oppgaver; bruk element-id")
+        item = matches[0] if matches else None
+    if item is None:
+        raise ItemNotFound(f"Fant ikke element {ident!r}")
+    return item
 
 
 _SETTLE: dict[str, _Settle] = {

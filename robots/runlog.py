@@ -132,7 +132,7 @@ def _parse_line(line: str, run_id: int) -> dict[str, Any] | None:
         if event.get("run_id") != run_id or not isinstance(event.get("seq"), int):
             return None
         datetime.fromisoformat(event["ts"])
-        return event
+        return dict(event)
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
         return None
 

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlparse
 
 from loguru import logger
@@ -27,6 +27,9 @@ from robots.locators import SystemSpec, load_system
 from robots.masking import mask_text, register_secret
 from robots.settings import Settings
 from robots.vault import Vault
+
+if TYPE_CHECKING:
+    from robots.context import RunContext
 
 __all__ = ["BrowserHost", "SelectorNotFound", "SessionExpired", "SystemFault", "SystemSession"]
 
@@ -78,8 +81,10 @@ class BrowserHost:
 
         for proc in psutil.Process().children(recursive=True):
             try:
-                if "chrom" in proc.name().lower() and "chrom" not in proc.parent().name().lower():
-                    return proc.pid
+                parent = proc.parent()
+                parent_name = parent.name().lower() if parent is not None else ""
+                if "chrom" in proc.name().lower() and "chrom" not in parent_name:
+                    return int(proc.pid)
             except psutil.Error:
                 continue
         return None
@@ -470,7 +475,12 @@ class SystemSession:
 
 
 def run_step(
-    ctx: Any, name: str, action: Callable[[], Any], *, retries: int = 1, delay_seconds: float = 1.0
+    ctx: RunContext,
+    name: str,
+    action: Callable[[], Any],
+    *,
+    retries: int = 1,
+    delay_seconds: float = 1.0,
 ) -> Any:
     """Run one step, retrying it on a transient fault (HTTP 5xx, session expiry, timeout)
     after logging in again where needed. Separate from the queue's whole-item retry."""
@@ -488,7 +498,8 @@ def run_step(
             if attempt == retries:
                 if first is not exc and _cause(first) != _cause(exc):
                     with contextlib.suppress(AttributeError):
-                        exc._rpa_first_cause = _cause(first)  # type: ignore[attr-defined]
+                        # An attribute of our own on the exception, read by the worker.
+                        setattr(exc, "_rpa_first_cause", _cause(first))  # noqa: B010
                 raise
             ctx.log.warning(f"Forbigående feil i steget {name}: {exc}; prøver igjen")
             time.sleep(delay_seconds)
@@ -512,9 +523,9 @@ _SPECS: dict[str, tuple[float, SystemSpec]] = {}
 def _system_spec(system: str) -> SystemSpec:
     """The parsed selector file, read again only when it changed on disk (a YAML edit after a
     vendor upgrade takes effect with the next item, without restarting the workers)."""
-    from robots.locators import SELECTOR_DIR
+    from robots.locators import selector_dir
 
-    path = SELECTOR_DIR / f"{system}.yaml"
+    path = selector_dir() / f"{system}.yaml"
     mtime = path.stat().st_mtime if path.exists() else -1.0
     cached = _SPECS.get(system)
     if cached is None or cached[0] != mtime:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from robots.settings import ROOT
+from robots.config import ROOT
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 

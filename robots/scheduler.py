@@ -162,7 +162,7 @@ class WorkingDayTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        fire = self.inner.get_next_fire_time(previous_fire_time, now)
+        fire: datetime | None = self.inner.get_next_fire_time(previous_fire_time, now)
         for _ in range(3660):  # ten years of days is far more than any run of holidays
             if fire is None or self.calendar.is_working_day(fire.date()):
                 return fire

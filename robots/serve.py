@@ -7,11 +7,9 @@ import threading
 
 from loguru import logger
 
-from robots.db import Database, check_schema
+from robots.app import RpaApp
 from robots.runlog import configure_logging
 from robots.scheduler import Scheduler
-from robots.settings import Settings
-from robots.tasks import discover
 from robots.web import ServerThread
 from robots.worker import Supervisor
 
@@ -19,27 +17,27 @@ from robots.worker import Supervisor
 class Service:
     def __init__(
         self,
-        settings: Settings,
+        app: RpaApp,
         *,
         processes: int | None = None,
         web_port: int | None = None,
         web_host: str = "127.0.0.1",
     ) -> None:
-        self.settings = settings
+        self.app = app
+        self.settings = settings = app.settings
         configure_logging(settings)
-        self.db = Database(settings.effective_database_url, settings)
-        check_schema(self.db.engine)
-        self.registry = discover(settings.task_packages)
+        self.db = app.db
+        self.registry = app.registry
         self.scheduler = Scheduler(self.db, settings, self.registry)
         self.supervisor = Supervisor(processes or settings.worker_processes, settings)
         self.stopped = threading.Event()  # set on a crash loop: the caller should stop
-        self.supervisor.on_crash_loop = self.stopped.set  # type: ignore[method-assign]
+        self.supervisor.on_crash_loop = self.stopped.set
         self._threads: list[threading.Thread] = []
         self.web: ServerThread | None = None
         if web_port is not None:
-            from robots.console.app import create_app
+            from robots.console.app import console_for
 
-            self.web = ServerThread(create_app(settings, self.db), web_port, web_host)
+            self.web = ServerThread(console_for(app), web_port, web_host)
 
     @property
     def url(self) -> str | None:

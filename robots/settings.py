@@ -8,12 +8,12 @@ from __future__ import annotations
 import difflib
 import os
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,13 +21,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+from robots.config import ROOT, resolve
+
 ENV_PREFIX = "RPA_"
 
 
 def config_file() -> Path:
-    path = Path(os.environ.get("RPA_CONFIG_FILE", "config/settings.toml"))
-    return path if path.is_absolute() else ROOT / path
+    return resolve(os.environ.get("RPA_CONFIG_FILE", "config/settings.toml"))
 
 
 class SettingsError(Exception):
@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         default_factory=dict, description="Max concurrent robot sessions per system."
     )
     schedules_file: Path = Field(default=Path("config/schedules.yaml"))
+    config_dir: Path = Field(
+        default=Path("config"), description="The flows' YAML files and templates."
+    )
+    selectors_dir: Path = Field(
+        default=Path("selectors"), description="The object repository: one YAML per system."
+    )
     closed_days: list[str] = Field(
         default_factory=list,
         description="Extra non-working days as MM-DD (e.g. 12-24 when the municipality closes).",
@@ -252,8 +258,15 @@ class Settings(BaseSettings):
 
     @property
     def schedules_path(self) -> Path:
-        path = self.schedules_file
-        return path if path.is_absolute() else ROOT / path
+        return resolve(self.schedules_file)
+
+    @property
+    def config_path(self) -> Path:
+        return resolve(self.config_dir)
+
+    @property
+    def selectors_path(self) -> Path:
+        return resolve(self.selectors_dir)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -270,7 +283,7 @@ class Settings(BaseSettings):
         return values
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     if not error["loc"]:  # a rule across settings
         return str(error["msg"]).removeprefix("Value error, ")
     name = ENV_PREFIX + "__".join(str(p) for p in error["loc"]).upper()
@@ -319,6 +332,19 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"Kan ikke lese innstillingsfilen {config_file()}: {exc}") from None
 
 
-@lru_cache(maxsize=1)
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
-    return load_settings()
+    """This process's settings: the ones given to `use_settings` (a spawned worker receives
+    its parent's), else read once from the environment and the config file."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `settings` this process's settings (None: read them again when next asked)."""
+    global _current
+    _current = settings

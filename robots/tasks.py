@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
     from robots.context import RunContext
+    from robots.settings import Settings
 
 
 class BusinessError(Exception):
@@ -49,6 +50,18 @@ TaskFunc = Callable[["RunContext", Any], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
+class FileUpload:
+    """A task that takes a file from a person (the console's submit form offers a file field):
+    `store(settings, filename, content)` keeps the file where the task will look for it and
+    returns the payload fields that name it (`fields`, which the form then does not ask for).
+    The task owns where its files go; the console knows nothing of inboxes."""
+
+    store: Callable[[Settings, str, bytes], dict[str, str]]
+    fields: tuple[str, ...]
+    label: str = "Fil"  # the file field's label in the form
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     func: TaskFunc
@@ -58,6 +71,7 @@ class Task:
     description: str = ""
     tags: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ("operator", "admin")  # who may start it (admin always may)
+    upload: FileUpload | None = None
 
     def validate(self, payload: Any) -> BaseModel:
         """The payload as the input model, or InvalidPayload naming each wrong field."""
@@ -92,10 +106,10 @@ _MESSAGES = {
 
 def _norwegian(error: Any) -> str:
     if error["type"] == "value_error":  # our own validators: keep their (Norwegian) message
-        return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+        return str(error["ctx"]["error"]) if "ctx" in error else str(error["msg"])
     if error["type"] == "literal_error":
         return f"må være en av {error['ctx']['expected']}"
-    return _MESSAGES.get(error["type"], error["msg"])
+    return _MESSAGES.get(error["type"], str(error["msg"]))
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -109,11 +123,13 @@ def task(
     max_attempts: int | None = None,
     description: str = "",
     roles: tuple[str, ...] | list[str] = ("operator", "admin"),
+    upload: FileUpload | None = None,
 ) -> Callable[[TaskFunc], TaskFunc]:
     """Register a task function. `input` is the pydantic model its payload must fit; `roles`
     are the console roles that may start it by hand (default: operators and admins, which is
     right for internal tasks; a caseworker's task says `roles=("caseworker", ...)`). A
-    municipality can override them per task with the `task_roles` setting."""
+    municipality can override them per task with the `task_roles` setting. `upload`: the
+    task takes a file from a person (see FileUpload)."""
 
     def register(func: TaskFunc) -> TaskFunc:
         _REGISTRY[name] = Task(
@@ -124,6 +140,7 @@ def task(
             max_attempts=max_attempts,
             description=description or (func.__doc__ or "").strip().split("\n")[0],
             roles=tuple(roles),
+            upload=upload,
         )
         return func
 

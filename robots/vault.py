@@ -14,8 +14,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robots.config import ROOT
 from robots.masking import register_secret
-from robots.settings import ROOT, Settings
+from robots.settings import Settings
 
 
 class VaultError(RuntimeError):
@@ -82,8 +83,8 @@ class Vault:
 
     def _from_keyring(self, system: str) -> Credentials | None:
         try:
-            import keyring  # type: ignore[import-not-found]
-            from keyring.errors import KeyringError  # type: ignore[import-not-found]
+            import keyring
+            from keyring.errors import KeyringError
         except ImportError:
             return None
         try:

@@ -21,7 +21,8 @@ class WorkingDays:
         return {"closed_days": self.closed_days}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.closed_days = tuple(state["closed_days"])  # type: ignore[arg-type]
+        days = state["closed_days"]
+        self.closed_days = tuple(days) if isinstance(days, tuple | list) else ()
 
     def holiday_name(self, day: date) -> str | None:
         return self._holidays.get(day)

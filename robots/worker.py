@@ -18,28 +18,23 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from sqlalchemy import update
 
-from robots.context import RunContext
+from robots.app import RpaApp
+from robots.context import RunContext, Services
 from robots.db import Database, check_schema
 from robots.masking import mask_text
 from robots.models import RunOutcome, Worker, utcnow
-from robots.outbox import Outbox
-from robots.queue import Claim, Queue, WorkerIdentity
+from robots.queue import Claim, WorkerIdentity
 from robots.runlog import RunLog, configure_logging, set_current
-from robots.settings import Settings, get_settings
-from robots.tasks import BusinessError, InvalidPayload, Task, discover
+from robots.settings import Settings, use_settings
+from robots.tasks import BusinessError, InvalidPayload, Task
 
-
-@dataclass(frozen=True)
-class Services:
-    """What tasks may use of the worker: the queue (follow-up work) and the outbox (e-mail)."""
-
-    queue: Queue
-    outbox: Outbox
+if TYPE_CHECKING:
+    from robots.runtime import BrowserHost
 
 
 class Released(BaseException):
@@ -76,11 +71,12 @@ class WorkerProcess:
         supervised: bool = False,
     ) -> None:
         self.settings = settings
-        self.db = Database(settings.effective_database_url, settings)
-        self.registry = registry if registry is not None else discover(settings.task_packages)
+        self.app = RpaApp.build(settings, check=False, registry=registry)
+        self.db = self.app.db
+        self.registry = self.app.registry
         self.tasks = tasks or list(self.registry)
-        self.queue = Queue(self.db, settings, self.registry)
-        self.services = Services(self.queue, Outbox(self.db, settings))
+        self.queue = self.app.queue
+        self.services = Services(self.queue, self.app.outbox)
         self.identity = new_identity()
         self.stopping = threading.Event()
         self.current: _Current | None = None
@@ -91,7 +87,7 @@ class WorkerProcess:
         # Called with the context after a failure, before the browser closes (`run --pause-on-
         # error` lets the developer look at the page); None in a normal worker.
         self.on_failure: Callable[[RunContext], None] | None = None
-        self.browsers: Any = None  # BrowserHost, created when a task first opens a system
+        self.browsers: BrowserHost | None = None  # created when a task first opens a system
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -379,7 +375,8 @@ def json_safe(returned: Any) -> dict[str, Any] | None:
     if returned is None:
         return None
     value = returned if isinstance(returned, dict) else {"value": returned}
-    return json.loads(json.dumps(value, default=str))
+    safe: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return safe
 
 
 class DatabaseBackoff:
@@ -424,10 +421,15 @@ def random_factor() -> float:
 
 
 def worker_main(
-    tasks: list[str] | None = None, supervised: bool = True, until_idle: bool = False
+    settings: Settings,
+    tasks: list[str] | None = None,
+    supervised: bool = True,
+    until_idle: bool = False,
 ) -> None:
-    """Entry point of one worker process (spawned: builds its own engine and browser)."""
-    settings = get_settings()
+    """Entry point of one worker process (spawned: builds its own engine and browser). The
+    settings are the parent's, handed over by multiprocessing, and become this process's own
+    (`get_settings`), so nothing travels through the environment."""
+    use_settings(settings)
     configure_logging(settings)
     logger.configure(extra={"component": "worker"})
     db = Database(settings.effective_database_url, settings)
@@ -438,12 +440,13 @@ def worker_main(
     worker.run(exit_when_idle=until_idle)
 
 
-def run_until_idle(processes: int, tasks: list[str] | None) -> list[int | None]:
+def run_until_idle(settings: Settings, processes: int, tasks: list[str] | None) -> list[int | None]:
     """`worker --until-idle --processes N`: N processes that each stop when no item of their
     tasks is waiting, running or due for a retry; returns their exit codes."""
     context = mp.get_context("spawn")
     procs = [
-        context.Process(target=worker_main, args=(tasks, True, True)) for _ in range(processes)
+        context.Process(target=worker_main, args=(settings, tasks, True, True))
+        for _ in range(processes)
     ]
     for proc in procs:
         proc.start()
@@ -471,9 +474,13 @@ class Supervisor:
         self.stopping = threading.Event()
         self.crash_loop: str | None = None
         self._ctx = mp.get_context("spawn")
+        # Called once when a crash loop is found (the CLI stops and exits non-zero).
+        self.on_crash_loop: Callable[[], None] = lambda: None
 
     def _spawn(self) -> mp.process.BaseProcess:
-        proc = self._ctx.Process(target=worker_main, args=(self.tasks, True), daemon=False)
+        proc = self._ctx.Process(
+            target=worker_main, args=(self.settings, self.tasks, True), daemon=False
+        )
         proc.start()
         return proc
 
@@ -516,9 +523,6 @@ class Supervisor:
                 if now >= next_start[i]:
                     del next_start[i]
                     self.procs[i] = self._spawn()
-
-    def on_crash_loop(self) -> None:
-        """Called once when a crash loop is found; the CLI stops and exits non-zero."""
 
     def stop(self) -> None:
         self.stopping.set()

@@ -15,17 +15,16 @@ import json
 import re
 import shutil
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from robots.artifacts import sha256_file
+from robots.config import ROOT, load_yaml
 from robots.context import RunContext
-from robots.settings import ROOT
-from robots.tasks import BusinessError, task
+from robots.settings import Settings
+from robots.tasks import BusinessError, FileUpload, task
 from tasks.documents import html_to_pdfa, pdf_kind
 from tasks.noark import (
     ArchiveApi,
@@ -37,19 +36,39 @@ from tasks.noark import (
 from tasks.screening import public_title
 
 
-@lru_cache(maxsize=1)
 def config() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "config" / "arkivering.yaml").read_text(encoding="utf-8"))
+    """config/arkivering.yaml (the setting `config_dir`), read again when it changes."""
+    return load_yaml("arkivering.yaml")
 
 
-def inbox(ctx: RunContext) -> Path:
+def inbox(settings: Settings) -> Path:
     """The inbox folder; `var/...` in the config means inside the data directory."""
     configured = Path(config()["inbox"])
     if configured.is_absolute():
         return configured
     if configured.parts[:1] == ("var",):
-        return ctx.settings.data_path.joinpath(*configured.parts[1:])
+        return settings.data_path.joinpath(*configured.parts[1:])
     return ROOT / configured
+
+
+def store_upload(settings: Settings, filename: str, content: bytes) -> dict[str, str]:
+    """A file a caseworker attaches in the console goes into the inbox under a name of its
+    own: a prefix from its checksum, then the user's file name made safe. Two uploads with the
+    same name can never replace each other, and a name like `..` or `/etc/x` cannot leave the
+    inbox. Returns the item's payload (file name and SHA-256)."""
+    digest = hashlib.sha256(content).hexdigest()
+    folder = inbox(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = re.sub(r"[^\w.\-æøåÆØÅ ]", "_", Path(filename.replace("\\", "/")).name).strip(". ")
+    name = f"u{digest[:16]}-{base[:150] or 'vedlegg'}"
+    path = folder / name
+    try:
+        with path.open("xb") as handle:  # never overwrite
+            handle.write(content)
+    except FileExistsError:
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise FileExistsError("En annen fil med samme navn venter allerede") from None
+    return {"filnavn": name, "sha256": digest}
 
 
 class Metadata(BaseModel):
@@ -98,7 +117,7 @@ class FileInput(BaseModel):
 @task("arkivering.scan_inbox", input=ScanInput, max_attempts=3)
 def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     """Legger én arkiveringsjobb per fil i innboksen i kø."""
-    folder = inbox(ctx)
+    folder = inbox(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
     queued = found = 0
     with ctx.step("Les innboksen"):
@@ -120,10 +139,11 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     systems=("archive",),
     max_attempts=4,
     roles=("caseworker", "operator", "admin"),
+    upload=FileUpload(store_upload, ("filnavn", "sha256"), "Fil som skal arkiveres"),
 )
 def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""
-    folder = inbox(ctx)
+    folder = inbox(ctx.settings)
     source = contained(folder, data.filnavn)
     if not source.is_file():
         done = contained(folder / "done", data.filnavn)

@@ -8,17 +8,15 @@ files nothing twice and mails nothing twice.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
 from robots import fnr
+from robots.config import config_path, load_yaml
 from robots.context import RunContext
-from robots.settings import ROOT
 from robots.tasks import BusinessError, task
 from tasks.documents import html_to_pdfa
 from tasks.noark import (
@@ -34,9 +32,9 @@ if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
     from robots.runtime import SystemSession
 
 
-@lru_cache(maxsize=1)
 def config() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "config" / "onboarding.yaml").read_text(encoding="utf-8"))
+    """config/onboarding.yaml (the setting `config_dir`), read again when it changes."""
+    return load_yaml("onboarding.yaml")
 
 
 class FindNewHiresInput(BaseModel):
@@ -257,7 +255,7 @@ def render_contract(
     ctx: RunContext, employee: dict[str, Any], terms: dict[str, Any], path: Path
 ) -> None:
     """The arbeidsavtale from the configured template, as PDF/A-2b (archive format)."""
-    template = (ROOT / config()["template"]).read_text(encoding="utf-8")
+    template = config_path(config()["template"]).read_text(encoding="utf-8")
     html = (
         Environment(autoescape=True, undefined=StrictUndefined)
         .from_string(template)

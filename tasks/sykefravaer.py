@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
+from robots.config import load_yaml
 from robots.context import RunContext
-from robots.settings import ROOT
 from robots.tasks import task
 from robots.workdays import WorkingDays
 
@@ -26,9 +24,9 @@ if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
     from robots.runtime import SystemSession
 
 
-@lru_cache(maxsize=1)
 def config() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "config" / "sykefravaer.yaml").read_text(encoding="utf-8"))
+    """config/sykefravaer.yaml (the setting `config_dir`), read again when it changes."""
+    return load_yaml("sykefravaer.yaml")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from robots.db import Database, upgrade
 from robots.queue import Queue
-from robots.settings import Settings, get_settings, load_settings
+from robots.settings import Settings, load_settings, use_settings
 from robots.tasks import discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +155,7 @@ def settle(
     """Run `processes` worker processes until no item is waiting or running, then stop them."""
     from sqlalchemy import func, select
 
-    from robots.models import ItemStatus, WorkItem
+    from robots.models import FINAL_STATUSES, WorkItem
 
     proc = env.start("worker", "--processes", str(processes), name="settle", extra_env=extra_env)
 
@@ -165,7 +165,7 @@ def settle(
                 session.scalar(
                     select(func.count())
                     .select_from(WorkItem)
-                    .where(WorkItem.status.not_in(ItemStatus.FINAL))
+                    .where(WorkItem.status.not_in(sorted(FINAL_STATUSES)))
                 )
                 == 0
             )
@@ -218,7 +218,7 @@ def _make_env(
     }
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    use_settings(None)
     settings = load_settings()
     db = Database(url, settings)
     upgrade(db.engine)
@@ -228,7 +228,7 @@ def _make_env(
     finally:
         env.stop_all()
         db.dispose()
-        get_settings.cache_clear()
+        use_settings(None)
         if drop is not None:
             drop()
 

@@ -162,7 +162,7 @@ def test_arkivering_moves_nothing_through_a_symlink_or_on_a_wrong_checksum(
 
     env = sqlite_env
     ctx = _arkivering_ctx(env)
-    folder = inbox(ctx)
+    folder = inbox(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
     secret = env.data_dir / "console-secret"
     secret.write_text("hemmelig")
@@ -182,7 +182,7 @@ def test_arkivering_moves_nothing_through_a_symlink_or_on_a_wrong_checksum(
 
 
 def test_uploads_with_the_same_name_are_stored_apart(sqlite_env: Env) -> None:
-    from robots.console.app import _store_upload
+    from tasks.arkivering import store_upload as _store_upload
 
     settings = sqlite_env.settings
     a = _store_upload(settings, "Legeerklæring.pdf", b"%PDF A sitt innhold")

@@ -23,7 +23,7 @@ FIRST_LOCK = timedelta(seconds=30)  # doubled for each further failure
 MAX_LOCK = timedelta(minutes=15)
 
 # What each role may do. Admin may do everything.
-PERMISSIONS = {
+PERMISSIONS: dict[str, set[str]] = {
     Role.CASEWORKER: {"submit", "own_items", "retry_own"},
     Role.OPERATOR: {
         "dashboard",
@@ -63,8 +63,8 @@ class LoginRefused(Exception):
 def add_user(
     session: Session, username: str, password: str, role: str, actor: str, display_name: str = ""
 ) -> User:
-    if role not in Role.ALL:
-        raise ValueError(f"Ukjent rolle {role!r}; bruk en av {', '.join(Role.ALL)}")
+    if role not in set(Role):
+        raise ValueError(f"Ukjent rolle {role!r}; bruk en av {', '.join(Role)}")
     if len(password) < 10:
         raise ValueError("Passordet må ha minst 10 tegn")
     if session.scalars(select(User).where(User.username == username)).first():

@@ -39,7 +39,7 @@ class Page:
 
 def keyset_page(
     session: Session,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     key: Any,
     before: int | None,
     size: int = PAGE_SIZE,

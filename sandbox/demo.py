@@ -10,7 +10,6 @@ summary, and exits 0 only if every item ended as the flows should.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -21,21 +20,27 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from robots import audit
+from robots.app import RpaApp
 from robots.db import Database, upgrade
 from robots.labels import status_name
-from robots.models import ItemStatus, OutboxMessage, Run, Schedule, WorkItem, utcnow
-from robots.queue import Queue
-from robots.settings import Settings, load_settings
+from robots.models import FINAL_STATUSES, ItemStatus, OutboxMessage, Schedule, utcnow
+from robots.serve import Service
+from robots.settings import Settings
+from robots.views import Views
+from sandbox.run import Sandbox
 
-DEMO_CREDENTIALS = {
-    "RPA_CRED_HR_USERNAME": "robot",
-    "RPA_CRED_HR_PASSWORD": "robot-passord",
-    "RPA_CRED_ARCHIVE_USERNAME": "robot",
-    "RPA_CRED_ARCHIVE_PASSWORD": "robot-passord",
-}
+# The sandbox's robot account, given to the robots through the vault's credentials file.
+DEMO_CREDENTIALS = """[hr]
+username = "robot"
+password = "robot-passord"
+
+[archive]
+username = "robot"
+password = "robot-passord"
+"""
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -62,42 +67,47 @@ def prepare_inbox(inbox: Path) -> None:
     )
 
 
-def run_demo(settings: Settings, *, processes: int, timeout: float, console: Console) -> bool:
-    from robots.serve import Service
-    from sandbox.run import Sandbox
+def demo_settings(settings: Settings, demo_dir: Path, box: Sandbox) -> Settings:
+    """The installation's settings, pointed at a fresh data directory and at the sandbox. The
+    worker processes receive these settings themselves; nothing goes through the environment."""
+    credentials = demo_dir / "credentials.toml"
+    credentials.touch(mode=0o600)
+    credentials.write_text(DEMO_CREDENTIALS, encoding="utf-8")
+    return settings.model_copy(
+        update={
+            "data_dir": demo_dir,
+            "database_url": f"sqlite:///{demo_dir / 'rpa.db'}",
+            "log_stderr": False,
+            "log_file": str(demo_dir / "logs" / "demo.log"),
+            "artifacts_dir": "",
+            "backoff_base_seconds": 1,
+            "scheduler_sync_seconds": 2,
+            "system_urls": {"hr": box.hr.url, "archive": box.archive.url},
+            "smtp_host": box.smtp.host,
+            "smtp_port": box.smtp.port,
+            "credentials_file": str(credentials),
+        }
+    )
 
+
+def run_demo(settings: Settings, *, processes: int, timeout: float, console: Console) -> bool:
     demo_dir = settings.data_path / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
     box = Sandbox(demo_dir / "sandbox").start()
-    # Worker processes read their settings from the environment.
-    os.environ.update(
-        {
-            "RPA_DATA_DIR": str(demo_dir),
-            "RPA_DATABASE_URL": f"sqlite:///{demo_dir / 'rpa.db'}",
-            "RPA_LOG_STDERR": "false",
-            "RPA_LOG_FILE": str(demo_dir / "logs" / "demo.log"),
-            "RPA_BACKOFF_BASE_SECONDS": "1",
-            "RPA_SCHEDULER_SYNC_SECONDS": "2",
-            "RPA_SYSTEM_URLS": json.dumps({"hr": box.hr.url, "archive": box.archive.url}),
-            "RPA_SMTP_HOST": box.smtp.host,
-            "RPA_SMTP_PORT": str(box.smtp.port),
-        }
-    )
-    for key, value in DEMO_CREDENTIALS.items():
-        os.environ.setdefault(key, value)
-    settings = load_settings()
+    settings = demo_settings(settings, demo_dir, box)
     upgrade(Database(settings.effective_database_url).engine)
     prepare_inbox(demo_dir / "inbox")
     console.print("Demo: RPA-roboter mot testsystemene", style="bold")
     for name, url, login in box.describe():
         console.print(f"  {name}: {url}  ({login})")
 
-    service = Service(settings, processes=processes)
-    queue = Queue(service.db, settings, service.registry)
+    app = RpaApp.build(settings)
+    service = Service(app, processes=processes)
+    queue = app.queue
     queue.submit("onboarding.find_new_hires", "demo-nyansatte", {}, submitted_by="demo")
     queue.submit("sykefravaer.reminders", "demo-sykefravaer", {}, submitted_by="demo")
-    with service.db.session() as session:
+    with app.db.session() as session:
         fire_at = utcnow() + timedelta(seconds=3)
         session.add(
             Schedule(
@@ -122,29 +132,19 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
     service.start()
     clock = time.monotonic()
     try:
-        counts = _follow(service.db, expected, timeout, console)
+        counts = _follow(app.views, expected, timeout, console)
     finally:
         service.stop()
     ok = counts == Counter(expected)
-    _summary(service.db, box, counts, expected, time.monotonic() - clock, demo_dir, console)
+    _summary(app, box, counts, expected, time.monotonic() - clock, demo_dir, console)
     box.stop()
     if not ok:
         console.print("Demoen endte ikke som forventet (se tabellen).", style="red")
     return ok
 
 
-def _counts(db: Database) -> Counter[tuple[str, str]]:
-    with db.session() as session:
-        rows = session.execute(
-            select(WorkItem.task, WorkItem.status, func.count()).group_by(
-                WorkItem.task, WorkItem.status
-            )
-        ).all()
-    return Counter({(task, status): n for task, status, n in rows})
-
-
 def _follow(
-    db: Database, expected: dict[tuple[str, str], int], timeout: float, console: Console
+    views: Views, expected: dict[tuple[str, str], int], timeout: float, console: Console
 ) -> Counter[tuple[str, str]]:
     total = sum(expected.values())
     columns = (
@@ -158,9 +158,9 @@ def _follow(
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("Elementer avsluttet", total=total)
         while time.monotonic() < deadline:
-            counts = _counts(db)
-            settled = sum(n for (_, status), n in counts.items() if status in ItemStatus.FINAL)
-            busy = sum(n for (_, status), n in counts.items() if status not in ItemStatus.FINAL)
+            counts = views.task_status_counts()
+            settled = sum(n for (_, status), n in counts.items() if status in FINAL_STATUSES)
+            busy = sum(n for (_, status), n in counts.items() if status not in FINAL_STATUSES)
             progress.update(
                 bar,
                 completed=min(settled, total),
@@ -169,12 +169,12 @@ def _follow(
             if settled >= total and busy == 0:
                 break
             time.sleep(0.5)
-    return _counts(db)
+    return views.task_status_counts()
 
 
 def _summary(
-    db: Database,
-    box: object,
+    app: RpaApp,
+    box: Sandbox,
     counts: Counter[tuple[str, str]],
     expected: dict[tuple[str, str], int],
     elapsed: float,
@@ -187,19 +187,17 @@ def _summary(
             key[0], status_name(key[1]), str(counts.get(key, 0)), str(expected.get(key, 0))
         )
     console.print(table)
-    with db.session() as session:
-        runs = session.scalars(select(Run)).all()
+    views = app.views
+    durations = views.run_durations()
+    rejected = views.items_with_status(ItemStatus.BUSINESS_ERROR)
+    with app.db.session() as session:
         mails = Counter(session.scalars(select(OutboxMessage.status)).all())
-        rejected = session.scalars(
-            select(WorkItem).where(WorkItem.status == ItemStatus.BUSINESS_ERROR)
-        ).all()
         chain = audit.verify(session)
-    durations = sorted((r.ended_at - r.started_at).total_seconds() for r in runs if r.ended_at)
-    archive = _noark_count(box.archive.url, "sakarkiv", "sakarkiv/journalpost")  # type: ignore[attr-defined]
-    delivered = httpx.get(f"{box.mail_web.url}/api/messages").json()  # type: ignore[attr-defined]
+    archive = _noark_count(box.archive.url, "sakarkiv", "sakarkiv/journalpost")
+    delivered = httpx.get(f"{box.mail_web.url}/api/messages").json()
     if durations:
         console.print(
-            f"Kjøringer: {len(runs)}; varighet median "
+            f"Kjøringer: {len(durations)}; varighet median "
             f"{durations[len(durations) // 2]:.1f} s, maks {durations[-1]:.1f} s. "
             f"Hele demoen: {elapsed:.0f} s."
         )
@@ -208,7 +206,7 @@ def _summary(
         f"(utboksen: {dict(mails)})."
     )
     for item in rejected:
-        console.print(f"Avvist med grunn: {item.error_message}")
+        console.print(f"Avvist med grunn: {item.error}")
     console.print(
         f"Revisjonssporet: {'intakt' if chain.intact else 'BRUTT'} ({chain.checked} hendelser)."
     )

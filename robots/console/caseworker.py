@@ -1,0 +1,180 @@
+"""The caseworker's pages: "Mine saker" (own items, searched and paged), the submit form
+generated from the task's input model, and the item page with retry and cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from robots.console import actions
+from robots.console.auth import Principal, can
+from robots.console.deps import (
+    Console,
+    Cursor,
+    RowId,
+    console,
+    csrf_form,
+    permission,
+    principal,
+    visible_submitters,
+)
+from robots.models import ItemStatus
+from robots.tasks import InvalidPayload, Task
+from robots.views import ItemFilter
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/mine", response_class=HTMLResponse)
+def my_items(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("own_items")),
+    q: str = Query("", max_length=200),
+    status: str = Query("", max_length=20),
+    under: Cursor = None,
+) -> HTMLResponse:
+    f = ItemFilter(status=status, text=q, submitters=visible_submitters(who))
+    found = c.rpa.views.items(f, under)
+    return c.page(
+        request,
+        "mine.html",
+        who,
+        items=found.rows,
+        found=found.page,
+        params={"q": q, "status": status},
+        statuses=list(ItemStatus),
+        tasks=c.startable(who),
+    )
+
+
+@router.get("/ny/{task_name}", response_class=HTMLResponse)
+def submit_form(
+    request: Request,
+    task_name: str,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("submit")),
+) -> HTMLResponse:
+    task = c.task(task_name)
+    c.require_start(who, task)
+    return _form(c, request, who, task, {}, {}, "")
+
+
+@router.post("/ny/{task_name}")
+async def submit_post(
+    request: Request,
+    task_name: str,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("submit")),
+) -> Response:
+    task = c.task(task_name)
+    c.require_start(who, task)
+    form = await csrf_form(request)
+    reference = str(form.pop("reference", "")).strip()
+    form.pop("csrf", None)
+    upload = form.pop("fil", None)
+    values = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+    errors: dict[str, str] = {}
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = await upload.read()
+        values.update(actions.store_upload(c, task, upload.filename, content))
+        reference = reference or f"fil:{values['sha256'][:32]}"
+    if not reference:
+        errors["reference"] = "Referanse må fylles ut"
+    try:
+        if not errors:
+            submitted = actions.submit(c, who, task, reference, values, 0)
+            return RedirectResponse(f"/elementer/{submitted.item.id}", status_code=303)
+    except InvalidPayload as exc:
+        errors.update(dict(exc.errors))
+    except ValueError as exc:
+        errors["reference"] = str(exc)
+    response = _form(c, request, who, task, values, errors, reference)
+    response.status_code = 400
+    return response
+
+
+def _form(
+    c: Console,
+    request: Request,
+    who: Principal,
+    task: Task,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    reference: str,
+) -> HTMLResponse:
+    return c.page(
+        request,
+        "form.html",
+        who,
+        task=task,
+        fields=form_fields(task),
+        values=values,
+        errors=errors,
+        reference=reference,
+    )
+
+
+@router.get("/elementer/{item_id}", response_class=HTMLResponse)
+def item_page(
+    request: Request,
+    item_id: RowId,
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> HTMLResponse:
+    item = actions.visible_item(c, who, item_id)
+    return c.page(
+        request,
+        "item.html",
+        who,
+        item=item,
+        runs=c.rpa.views.item_runs(item.id) if can(who.role, "runs") else [],
+        payload=json.dumps(item.payload, ensure_ascii=False, indent=1),
+        may_retry=actions.may_retry(who, item),
+        may_cancel=actions.may_cancel(who, item),
+    )
+
+
+@router.post("/elementer/{item_id}/{action}")
+async def item_action(
+    request: Request,
+    item_id: RowId,
+    action: str,
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> Response:
+    await csrf_form(request)
+    actions.act(c, who, item_id, action)
+    return RedirectResponse(f"/elementer/{item_id}", status_code=303)
+
+
+def form_fields(task: Task) -> list[dict[str, Any]]:
+    """Form fields generated from the task's input model (the fields a file upload fills in
+    are left to the upload)."""
+    fields = []
+    for name, info in task.input_model.model_fields.items():
+        if task.upload is not None and name in task.upload.fields:
+            continue
+        annotation = str(info.annotation)
+        kind = (
+            "number"
+            if "int" in annotation or "float" in annotation
+            else "date"
+            if "date" in annotation
+            else "text"
+        )
+        choices = list(getattr(info.annotation, "__args__", ())) if "Literal" in annotation else []
+        fields.append(
+            {
+                "name": name,
+                "label": info.description or name,
+                "kind": kind,
+                "required": info.is_required(),
+                "choices": [str(c) for c in choices],
+                "default": "" if info.is_required() or info.default is None else str(info.default),
+            }
+        )
+    return fields

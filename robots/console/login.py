@@ -1,0 +1,51 @@
+"""Logging in and out (local users; see robots.console.auth), and the start page per role."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from robots.console import auth
+from robots.console.auth import Principal
+from robots.console.deps import HOME, Console, console, csrf_form, principal
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, c: Console = Depends(console)) -> HTMLResponse:
+    return c.page(request, "login.html", None, error="")
+
+
+@router.post("/login")
+async def login(request: Request, c: Console = Depends(console)) -> Response:
+    form = await csrf_form(request)
+    error = ""
+    with c.rpa.db.session() as session:  # a refusal is committed too: the back-off counts it
+        try:
+            user = auth.authenticate(
+                session, str(form.get("username", "")), str(form.get("password", ""))
+            )
+            role, user_id = user.role, user.id
+        except auth.LoginRefused as exc:
+            error = str(exc)
+    if error:
+        response = c.page(request, "login.html", None, error=error)
+        response.status_code = 401
+        return response
+    request.session.clear()
+    request.session["user_id"] = user_id
+    auth.csrf_token(request.session)
+    return RedirectResponse(HOME[role], status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await csrf_form(request)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home(who: Principal = Depends(principal)) -> Response:
+    return RedirectResponse(HOME[who.role], status_code=303)

@@ -1,0 +1,622 @@
+"""The read layer: every query of items, runs, run events, artifacts and audit events that a
+person or a report sees, with its filters, keyset paging, status rules, Norwegian labels and
+masking, for the CLI, the console, the reports and the demo alike.
+
+Masking has one owner. What the robots write is masked once, when it is written (run events,
+errors, results: `robots.storable` and the run log); what is read goes out only through the view
+types below, which mask again at the boundary (references, payloads and error texts were
+written by people or by older versions, and a newly registered secret must be hidden in what
+was stored before it). Nothing outside this module turns a row into something shown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+
+from robots.db import Database
+from robots.labels import action_name, outcome_name, status_name
+from robots.masking import mask, mask_text
+from robots.models import (
+    CANCELLABLE,
+    FINAL_STATUSES,
+    RETRYABLE,
+    Artifact,
+    AuditEvent,
+    ItemStatus,
+    Run,
+    RunEvent,
+    RunOutcome,
+    Schedule,
+    Worker,
+    WorkItem,
+    utcnow,
+)
+from robots.paging import PAGE_SIZE, Page, keyset_page
+from robots.settings import Settings
+
+WORKER_STATES = {
+    "idle": "ledig",
+    "busy": "opptatt",
+    "stopping": "stopper",
+    "stopped": "stoppet",
+    "dead": "borte (hjerteslaget uteble)",
+}
+
+
+class NotFound(LookupError):
+    """What was asked for does not exist (or is not visible to the one asking)."""
+
+
+class InvalidFilter(ValueError):
+    """A filter value that is not what it must be (a date that is not a date)."""
+
+
+# Filters -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items: by status, task, a part of the reference (any case), and, for a person who
+    may see only their own, the submitters that count as them."""
+
+    status: str = ""
+    task: str = ""
+    text: str = ""
+    submitters: tuple[str, ...] | None = None  # None: everybody's
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """The auditor's run-log search (the console reads the fields from the query string)."""
+
+    task: str = ""
+    outcome: str = ""
+    reference: str = ""
+    actor: str = ""
+    fra: str = ""
+    til: str = ""
+    item: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """The audit trail: actor and target by a part of them, action exactly, dates inclusive."""
+
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    fra: str = ""
+    til: str = ""
+
+
+# What goes out -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    task: str
+    reference: str
+    status: str
+    status_text: str
+    attempts: int
+    failures: int
+    abandons: int
+    max_attempts: int
+    priority: int
+    error_kind: str | None
+    error: str
+    submitted_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    not_before: datetime
+    deadline: datetime | None
+    payload: Any
+    result: Any
+    cancellable: bool
+    retryable: bool
+    overdue: bool
+
+    def as_json(self, local: Any) -> dict[str, Any]:
+        """The API's shape (times as ISO text, and as the installation's local time)."""
+        return {
+            "id": self.id,
+            "task": self.task,
+            "reference": self.reference,
+            "status": self.status,
+            "status_text": self.status_text,
+            "attempts": self.attempts,
+            "priority": self.priority,
+            "error_kind": self.error_kind,
+            "error": self.error,
+            "submitted_by": self.submitted_by,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "created_local": local(self.created_at),
+            "finished_local": local(self.finished_at),
+            "payload": self.payload,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    item_id: int
+    task: str
+    reference: str
+    attempt: int
+    worker_id: str
+    host: str
+    pid: int
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    outcome_text: str
+    error: str
+    submitted_by: str
+
+    @property
+    def duration_s(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run": self.id,
+            "item": self.item_id,
+            "task": self.task,
+            "reference": self.reference,
+            "attempt": self.attempt,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "outcome": self.outcome,
+            "error": self.error,
+            "submitted_by": self.submitted_by,
+        }
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq: int
+    ts: datetime
+    level: str
+    step: str | None
+    message: str
+    duration_ms: float | None
+    data: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts.isoformat(),
+            "level": self.level,
+            "step": self.step,
+            "message": self.message,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True)
+class ArtifactView:
+    id: int
+    kind: str
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: RunView
+    item: ItemView
+    events: list[EventView]
+    artifacts: list[ArtifactView]
+
+
+@dataclass(frozen=True)
+class AuditView:
+    id: int
+    ts: datetime
+    actor: str
+    action: str
+    action_text: str
+    target: str
+    details: Any
+    hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": self.ts.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of views with the true total (see robots.paging)."""
+
+    rows: list[Any]
+    page: Page
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Conversions (the only place a row becomes something shown) -----------------------------------
+
+
+def item_view(item: WorkItem, now: datetime | None = None) -> ItemView:
+    now = now or utcnow()
+    return ItemView(
+        id=item.id,
+        task=item.task,
+        reference=mask_text(item.reference),
+        status=item.status,
+        status_text=status_name(item.status),
+        attempts=item.attempts,
+        failures=item.failures,
+        abandons=item.abandons,
+        max_attempts=item.max_attempts,
+        priority=item.priority,
+        error_kind=item.error_kind,
+        error=mask_text(item.error_message or ""),
+        submitted_by=item.submitted_by,
+        created_at=item.created_at,
+        finished_at=item.finished_at,
+        not_before=item.not_before,
+        deadline=item.deadline,
+        payload=mask(item.payload),
+        result=mask(item.result),
+        cancellable=item.status in CANCELLABLE,
+        retryable=item.status in RETRYABLE,
+        overdue=item.deadline is not None
+        and item.deadline < now
+        and item.status not in FINAL_STATUSES,
+    )
+
+
+def run_view(run: Run, item: WorkItem) -> RunView:
+    return RunView(
+        id=run.id,
+        item_id=item.id,
+        task=item.task,
+        reference=mask_text(item.reference),
+        attempt=run.attempt,
+        worker_id=run.worker_id,
+        host=run.host,
+        pid=run.pid,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        outcome=run.outcome,
+        outcome_text=outcome_name(run.outcome),
+        error=mask_text(run.error_message or ""),
+        submitted_by=item.submitted_by,
+    )
+
+
+def event_view(event: RunEvent) -> EventView:
+    return EventView(
+        seq=event.seq,
+        ts=event.ts,
+        level=event.level,
+        step=event.step,
+        message=mask_text(event.message),
+        duration_ms=event.duration_ms,
+        data=mask(event.data),
+    )
+
+
+def artifact_view(artifact: Artifact) -> ArtifactView:
+    return ArtifactView(artifact.id, artifact.kind, artifact.path, artifact.size, artifact.sha256)
+
+
+def audit_view(event: AuditEvent) -> AuditView:
+    return AuditView(
+        id=event.id,
+        ts=event.ts,
+        actor=event.actor,
+        action=event.action,
+        action_text=action_name(event.action),
+        target=event.target,
+        details=mask(event.details),
+        hash=event.hash,
+    )
+
+
+def like(text: str) -> str:
+    """Text for a LIKE pattern, its wildcards taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def day_start(value: str, zone: tzinfo) -> datetime:
+    """Midnight of a local date (ÅÅÅÅ-MM-DD), in UTC."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        raise InvalidFilter(f"{value!r} er ikke en dato (ÅÅÅÅ-MM-DD)") from None
+
+
+# The queries ---------------------------------------------------------------------------------
+
+
+class Views:
+    """Reads for people: the console, the CLI, the reports and the demo ask here."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.zone = settings.zone
+
+    def local(self, ts: datetime | None) -> str:
+        """A time as the installation shows it (Europe/Oslo by default)."""
+        return ts.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+    # Items -----------------------------------------------------------------------------------
+
+    def items_query(self, f: ItemFilter) -> Select[Any]:
+        query = select(WorkItem)
+        if f.submitters is not None:
+            query = query.where(WorkItem.submitted_by.in_(f.submitters))
+        if f.status:
+            query = query.where(WorkItem.status == f.status)
+        if f.task:
+            query = query.where(WorkItem.task == f.task)
+        if f.text:
+            query = query.where(WorkItem.reference.ilike(f"%{like(f.text)}%", escape="\\"))
+        return query
+
+    def items(self, f: ItemFilter, under: int | None = None, size: int = PAGE_SIZE) -> Listing:
+        """A page of items, newest first, with the true total."""
+        with self.db.session() as session:
+            page = keyset_page(session, self.items_query(f), WorkItem.id, under, size)
+            now = utcnow()
+            return Listing([item_view(i, now) for i in page.rows], page)
+
+    def item(self, item_id: int, submitters: tuple[str, ...] | None = None) -> ItemView:
+        """One item; NotFound also when it is not among the submitters' (not visible)."""
+        with self.db.session() as session:
+            item = session.get(WorkItem, item_id)
+            if item is None or (submitters is not None and item.submitted_by not in submitters):
+                raise NotFound("Fant ikke elementet")
+            return item_view(item)
+
+    def item_by_ident(self, ident: str | int) -> ItemView:
+        """By id, or by reference when that is unique across tasks."""
+        from robots.queue import find_item
+
+        with self.db.session() as session:
+            return item_view(find_item(session, ident))
+
+    def item_runs(self, item_id: int) -> list[RunView]:
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Run, WorkItem)
+                .join(WorkItem, WorkItem.id == Run.item_id)
+                .where(Run.item_id == item_id)
+                .order_by(Run.id)
+            ).all()
+            return [run_view(run, item) for run, item in rows]
+
+    def status_counts(self) -> dict[str, int]:
+        with self.db.session() as session:
+            rows = session.execute(
+                select(WorkItem.status, func.count()).group_by(WorkItem.status)
+            ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def task_status_counts(self) -> Counter[tuple[str, str]]:
+        """Items per (task, status): what the demo compares with what it expected."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(WorkItem.task, WorkItem.status, func.count()).group_by(
+                    WorkItem.task, WorkItem.status
+                )
+            ).all()
+        return Counter({(task, str(status)): int(n) for task, status, n in rows})
+
+    def open_count(self) -> int:
+        """Items not yet final."""
+        with self.db.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(WorkItem)
+                    .where(WorkItem.status.not_in(sorted(FINAL_STATUSES)))
+                )
+                or 0
+            )
+
+    def items_with_status(self, status: str) -> list[ItemView]:
+        with self.db.session() as session:
+            now = utcnow()
+            rows = session.scalars(
+                select(WorkItem).where(WorkItem.status == status).order_by(WorkItem.id)
+            )
+            return [item_view(i, now) for i in rows]
+
+    # Runs ------------------------------------------------------------------------------------
+
+    def runs_query(self, f: RunFilter) -> Select[Run, WorkItem]:
+        """Runs with their items as the filter says (no order, no limit; the newest run has
+        the highest id, as runs are numbered when they start)."""
+        query = select(Run, WorkItem).join(WorkItem, WorkItem.id == Run.item_id)
+        filters: list[Any] = []
+        if f.task:
+            filters.append(WorkItem.task == f.task)
+        if f.outcome:
+            filters.append(Run.outcome == f.outcome)
+        if f.reference:
+            filters.append(WorkItem.reference == f.reference)
+        if f.actor:
+            filters.append(WorkItem.submitted_by == f.actor)
+        if f.item is not None:
+            filters.append(Run.item_id == f.item)
+        if f.fra:
+            filters.append(Run.started_at >= day_start(f.fra, self.zone))
+        if f.til:
+            filters.append(Run.started_at < day_start(f.til, self.zone) + timedelta(days=1))
+        return query.where(and_(*filters)) if filters else query
+
+    def runs(self, f: RunFilter, under: int | None = None, size: int = PAGE_SIZE) -> Listing:
+        with self.db.session() as session:
+            page = keyset_page(session, self.runs_query(f), Run.id, under, size, scalars=False)
+            return Listing([run_view(run, item) for run, item in page.rows], page)
+
+    def run_count(self, f: RunFilter) -> int:
+        with self.db.session() as session:
+            query = self.runs_query(f).subquery()
+            return int(session.scalar(select(func.count()).select_from(query)) or 0)
+
+    def each_run(self, f: RunFilter) -> Iterator[RunView]:
+        """Every matching run, newest first, streamed (for exports: no cap, constant memory)."""
+        with self.db.session() as session:
+            query = self.runs_query(f).order_by(Run.id.desc()).execution_options(yield_per=500)
+            for run, item in session.execute(query):
+                yield run_view(run, item)
+
+    def run(self, run_id: int) -> RunDetail:
+        with self.db.session() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise NotFound(f"Fant ikke kjøring {run_id}")
+            return RunDetail(
+                run=run_view(run, run.item),
+                item=item_view(run.item),
+                events=[event_view(e) for e in run.events],
+                artifacts=[artifact_view(a) for a in run.artifacts],
+            )
+
+    def run_events(self, run_id: int) -> list[EventView]:
+        with self.db.session() as session:
+            events = session.scalars(
+                select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)
+            ).all()
+            return [event_view(e) for e in events]
+
+    def artifact(self, artifact_id: int) -> ArtifactView:
+        with self.db.session() as session:
+            row = session.get(Artifact, artifact_id)
+            if row is None:
+                raise NotFound("Fant ikke filen")
+            return artifact_view(row)
+
+    def run_durations(self) -> list[float]:
+        """Durations of finished runs in seconds, shortest first."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Run.started_at, Run.ended_at).where(Run.ended_at.is_not(None))
+            ).all()
+        return sorted((ended - started).total_seconds() for started, ended in rows if ended)
+
+    # Audit trail -----------------------------------------------------------------------------
+
+    def audit_query(self, f: AuditFilter) -> Select[Any]:
+        query = select(AuditEvent)
+        if f.actor:
+            query = query.where(AuditEvent.actor.ilike(f"%{like(f.actor)}%", escape="\\"))
+        if f.action:
+            query = query.where(AuditEvent.action == f.action)
+        if f.target:
+            query = query.where(AuditEvent.target.ilike(f"%{like(f.target)}%", escape="\\"))
+        if f.fra:
+            query = query.where(AuditEvent.ts >= day_start(f.fra, self.zone))
+        if f.til:
+            query = query.where(AuditEvent.ts < day_start(f.til, self.zone) + timedelta(days=1))
+        return query
+
+    def audit_events(
+        self, f: AuditFilter, under: int | None = None, size: int = PAGE_SIZE
+    ) -> Listing:
+        with self.db.session() as session:
+            page = keyset_page(session, self.audit_query(f), AuditEvent.id, under, size)
+            actions = sorted(session.scalars(select(AuditEvent.action).distinct()))
+            return Listing([audit_view(e) for e in page.rows], page, {"actions": actions})
+
+    # Operations ------------------------------------------------------------------------------
+
+    def dashboard(self, paused: list[dict[str, str]]) -> dict[str, Any]:
+        """The operator's figures: queue depth per task, items per status, runs and failure
+        rate over 24 hours, workers with heartbeat, per-system limits, pauses."""
+        since = utcnow() - timedelta(hours=24)
+        with self.db.session() as session:
+            depth = dict(
+                session.execute(
+                    select(WorkItem.task, func.count())
+                    .where(WorkItem.status == ItemStatus.PENDING)
+                    .group_by(WorkItem.task)
+                ).all()
+            )
+            outcomes = dict(
+                session.execute(
+                    select(Run.outcome, func.count())
+                    .where(Run.started_at >= since)
+                    .group_by(Run.outcome)
+                ).all()
+            )
+            now = utcnow()
+            workers = [
+                {
+                    "id": w.id,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "status": WORKER_STATES.get(w.status, w.status),
+                    "heartbeat": self.local(w.heartbeat_at),
+                    "item": w.current_item_id,
+                    "online": w.status not in ("stopped", "dead")
+                    and (now - w.heartbeat_at).total_seconds()
+                    < 3 * self.settings.heartbeat_seconds,
+                }
+                for w in session.scalars(
+                    select(Worker).order_by(Worker.started_at.desc()).limit(50)
+                )
+            ]
+        runs = sum(v for k, v in outcomes.items() if k)
+        failed = sum(
+            v for k, v in outcomes.items() if k in (RunOutcome.SYSTEM_ERROR, RunOutcome.ABANDONED)
+        )
+        return {
+            "queue_depth": depth,
+            "items_by_status": self.status_counts(),
+            "runs_24h": runs,
+            "failure_rate_24h": round(failed / runs, 3) if runs else 0.0,
+            "outcomes_24h": {k or "pågår": v for k, v in outcomes.items()},
+            "workers": workers,
+            "limits": self.settings.system_limits,
+            "pauses": paused,
+        }
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """Schedules with their next fire times (or why they have none)."""
+        from robots.scheduler import ScheduleError, next_fire_times
+
+        with self.db.session() as session:
+            rows = list(session.scalars(select(Schedule).order_by(Schedule.name)))
+        result = []
+        for s in rows:
+            try:
+                upcoming = (
+                    [self.local(t) for t in next_fire_times(s, self.settings)] if s.enabled else []
+                )
+            except ScheduleError as exc:
+                upcoming = [str(exc)]
+            result.append(
+                {
+                    "name": s.name,
+                    "task": s.task,
+                    "trigger": f"{s.trigger} {s.spec}",
+                    "enabled": s.enabled,
+                    "working_days_only": s.working_days_only,
+                    "source": s.source,
+                    "next": upcoming,
+                }
+            )
+        return result
