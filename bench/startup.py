@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("playwright", "fastapi", "openpyxl", "RPA.Excel", "weasyprint")
+FLOOR = "import sqlalchemy.orm, pydantic_settings"
 
 
 def timed(args: list[str], env: dict[str, str], repeat: int) -> float:
@@ -60,6 +61,9 @@ def main() -> None:
             capture_output=True,
         )
         bare = timed([sys.executable, "-c", "pass"], env, args.repeat)
+        # The floor of a command that reads the database: the libraries it cannot do without
+        # (SQLAlchemy's ORM for the schema, pydantic-settings for the settings), nothing else.
+        floor = timed([sys.executable, "-c", FLOOR], env, args.repeat)
         rows = []
         for label, command in (
             ("runner.py --help", ["--help"]),
@@ -78,6 +82,7 @@ def main() -> None:
 
     table = Table("Kommando", "Median", "Over ren Python (mål < 0,5 s)", title="bench/startup.py")
     table.add_row("python -c pass", f"{bare:.3f} s", "-")
+    table.add_row(f"python -c '{FLOOR}'", f"{floor:.3f} s", f"{floor - bare:.3f} s")
     for label, seconds in rows:
         table.add_row(label, f"{seconds:.3f} s", f"{seconds - bare:.3f} s")
     Console(width=120).print(table)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 
 class WorkingDays:
@@ -15,6 +17,8 @@ class WorkingDays:
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
+        import holidays  # on first use: the command line need not load the calendars
+
         return holidays.country_holidays("NO")
 
     def __getstate__(self) -> dict[str, object]:  # picklable for the scheduler's job store

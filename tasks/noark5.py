@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import httpx
+if TYPE_CHECKING:  # imported when a client is made: task discovery stays light
+    import httpx
 
 MEDIA_TYPE = "application/vnd.noark5+json"
 REL = "https://rel.arkivverket.no/noark5/v5/api/"
@@ -50,6 +51,8 @@ class Noark5Client:
         timeout: float = 30,
         retry_delays: tuple[float, ...] | None = None,
     ) -> None:
+        import httpx
+
         self.root_url = root_url.rstrip("/")
         self.http = httpx.Client(headers={"Accept": MEDIA_TYPE}, timeout=timeout)
         self.credentials = (username, password)
@@ -79,7 +82,7 @@ class Noark5Client:
                     "arkivet tilbyr ikke Basic-innlogging (login/rfc7617); det tilbyr: "
                     + (", ".join(offered) or "ingen innlogging")
                 )
-            self.http.auth = httpx.BasicAuth(*self.credentials)
+            self.http.auth = (self.credentials[0], self.credentials[1])  # HTTP Basic
             self._get(login["href"])  # 401 here: the archive refused the robot's credentials
             self._root = root
         return self._root
@@ -157,6 +160,8 @@ class Noark5Client:
         return urljoin(self.root_url + "/", href)
 
     def _get(self, href: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        import httpx
+
         href = self._url(href)
         failure = ""
         for delay in (*self.retry_delays, None):
@@ -175,6 +180,8 @@ class Noark5Client:
         raise NoarkError(failure)
 
     def _write(self, method: str, href: str, **kwargs: Any) -> dict[str, Any]:
+        import httpx
+
         try:
             response = self.http.request(method, self._url(href), **kwargs)
         except httpx.HTTPError as exc:

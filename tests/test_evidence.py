@@ -43,9 +43,10 @@ def test_no_artifact_kind_leaks_a_number_or_the_password(
         item = session.scalars(select(WorkItem)).one()
         run = session.scalars(select(Run)).one()
         artifacts = session.scalars(select(Artifact)).all()
-        from robots.report import render
+    from robots.report import render
+    from robots.views import Views
 
-        report = render(session, run.id, env.settings)
+    report = render(Views(env.db, env.settings), run.id)
     assert item.status == "failed"
     assert sorted(a.kind for a in artifacts) == ["html", "screenshot", "trace"]
     blobs: dict[str, bytes] = {"run log": stored_text(env).encode(), "report": report.encode()}
