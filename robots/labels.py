@@ -42,6 +42,12 @@ ACTION = {
     "login_locked": "innlogging sperret",
     "user_add": "bruker lagt til",
     "token_add": "API-nøkkel laget",
+    "token_revoke": "API-nøkkel trukket tilbake",
+    "role_change": "rolle endret",
+    "user_disable": "bruker deaktivert",
+    "user_enable": "bruker aktivert",
+    "bulk_retry": "flere prøvd på nytt",
+    "bulk_cancel": "flere avbrutt",
     "view": "sett",
     "export": "eksportert",
     "verify": "revisjonsspor kontrollert",
@@ -66,3 +72,45 @@ def role_name(role: str) -> str:
 
 def action_name(action: str) -> str:
     return ACTION.get(action, action)
+
+
+WEEKDAYS = ["søndager", "mandager", "tirsdager", "onsdager", "torsdager", "fredager", "lørdager"]
+
+
+def schedule_text(trigger: str, spec: str, working_days_only: bool = False) -> str:
+    """A schedule in plain Norwegian: "hverdager kl. 06:00", "hvert 15. minutt", "én gang
+    2026-12-24 kl. 08:00". A crontab it cannot put in words is shown as it is written."""
+    suffix = " (bare arbeidsdager)" if working_days_only else ""
+    if trigger == "interval":
+        seconds = int(float(spec))
+        if seconds % 3600 == 0:
+            hours = seconds // 3600
+            return ("hver time" if hours == 1 else f"hver {hours}. time") + suffix
+        if seconds % 60 == 0:
+            minutes = seconds // 60
+            return ("hvert minutt" if minutes == 1 else f"hvert {minutes}. minutt") + suffix
+        return f"hvert {seconds}. sekund{suffix}"
+    if trigger == "date":
+        return f"én gang {spec[:16].replace('T', ' kl. ')}"
+    fields = spec.split()
+    if trigger != "cron" or len(fields) != 5:
+        return f"{trigger} {spec}"
+    minute, hour, day, month, weekday = fields
+    if day != "*" or month != "*":
+        return f"cron {spec}{suffix}"
+    if minute.startswith("*/") and hour == "*" and weekday == "*":
+        return f"hvert {minute[2:]}. minutt{suffix}"
+    if minute.isdigit() and hour == "*" and weekday == "*":
+        return f"hver time, {int(minute)} minutter over{suffix}"
+    if not (minute.isdigit() and hour.isdigit()):
+        return f"cron {spec}{suffix}"
+    at = f"kl. {int(hour):02d}:{int(minute):02d}"
+    if weekday == "*":
+        days = "hver dag"
+    elif weekday in ("1-5", "mon-fri"):
+        days = "hverdager"
+    elif weekday.isdigit() and 0 <= int(weekday) <= 7:
+        days = WEEKDAYS[int(weekday) % 7]
+    else:
+        return f"cron {spec}{suffix}"
+    return f"{days} {at}{suffix}"

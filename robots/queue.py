@@ -596,15 +596,7 @@ class Queue:
                 raise InvalidTransition(
                     f"Element {item.id} er {status_name(item.status)} og kan ikke avbrytes"
                 )
-            previous = item.status
-            now = utcnow()
-            item.status = ItemStatus.CANCELLED
-            item.lease_owner = None
-            item.lease_expires_at = None
-            item.finished_at = item.updated_at = now
-            item.error_kind = "cancelled"
-            item.error_message = f"Avbrutt av {actor}"
-            audit.record(session, actor, "cancel", f"item:{item.id}", {"was": previous})
+            _cancel(session, item, actor)
             return item
 
     def retry(self, ident: str | int, actor: str) -> WorkItem:
@@ -615,15 +607,45 @@ class Queue:
                     f"Element {item.id} er {status_name(item.status)}; bare feilede, "
                     "forretningsfeilede eller avbrutte elementer kan prøves på nytt"
                 )
-            previous = item.status
-            now = utcnow()
-            item.status = ItemStatus.PENDING
-            item.failures = item.abandons = 0
-            item.not_before = item.updated_at = now
-            item.finished_at = None
-            item.error_kind = item.error_message = None
-            audit.record(session, actor, "retry", f"item:{item.id}", {"was": previous})
+            _retry(session, item, actor)
             return item
+
+    def bulk(self, action: str, ids: list[int], actor: str) -> int:
+        """Retry or cancel many items in one transaction, each audited as its own action;
+        an item no longer in a status the action applies to is left as it is. Returns how
+        many were changed."""
+        apply, allowed = (_retry, RETRYABLE) if action == "retry" else (_cancel, CANCELLABLE)
+        done = 0
+        with self.db.session() as session:
+            for item_id in ids:
+                item = session.get(WorkItem, item_id, with_for_update=self._pg)
+                if item is not None and item.status in allowed:
+                    apply(session, item, actor)
+                    done += 1
+        return done
+
+
+def _cancel(session: Session, item: WorkItem, actor: str) -> None:
+    previous = item.status
+    now = utcnow()
+    item.status = ItemStatus.CANCELLED
+    item.lease_owner = None
+    item.lease_expires_at = None
+    item.finished_at = item.updated_at = now
+    item.error_kind = "cancelled"
+    item.error_message = f"Avbrutt av {actor}"
+    audit.record(session, actor, "cancel", f"item:{item.id}", {"was": previous})
+
+
+def _retry(session: Session, item: WorkItem, actor: str) -> None:
+    previous = item.status
+    now = utcnow()
+    item.status = ItemStatus.PENDING
+    item.failures = item.abandons = 0
+    item.not_before = item.updated_at = now
+    item.finished_at = None
+    item.error_kind = item.error_message = None
+    audit.record(session, actor, "retry", f"item:{item.id}", {"was": previous})
 
 
 def find_item(session: Session, ident: str | int) -> WorkItem:

@@ -72,6 +72,11 @@ class Task:
     tags: tuple[str, ...] = field(default=())
     roles: tuple[str, ...] = ("operator", "admin")  # who may start it (admin always may)
     upload: FileUpload | None = None
+    title: str = ""  # a plain Norwegian name for people (the console's catalogue)
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
 
     def validate(self, payload: Any) -> BaseModel:
         """The payload as the input model, or InvalidPayload naming each wrong field."""
@@ -124,12 +129,14 @@ def task(
     description: str = "",
     roles: tuple[str, ...] | list[str] = ("operator", "admin"),
     upload: FileUpload | None = None,
+    title: str = "",
 ) -> Callable[[TaskFunc], TaskFunc]:
     """Register a task function. `input` is the pydantic model its payload must fit; `roles`
     are the console roles that may start it by hand (default: operators and admins, which is
     right for internal tasks; a caseworker's task says `roles=("caseworker", ...)`). A
     municipality can override them per task with the `task_roles` setting. `upload`: the
-    task takes a file from a person (see FileUpload)."""
+    task takes a file from a person (see FileUpload). `title`: what people call it, in
+    bokmål (the console's catalogue shows it, with the docstring's first line as help)."""
 
     def register(func: TaskFunc) -> TaskFunc:
         _REGISTRY[name] = Task(
@@ -141,6 +148,7 @@ def task(
             description=description or (func.__doc__ or "").strip().split("\n")[0],
             roles=tuple(roles),
             upload=upload,
+            title=title,
         )
         return func
 

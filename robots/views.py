@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 
 from robots.db import Database
-from robots.labels import action_name, outcome_name, status_name
+from robots.labels import action_name, outcome_name, schedule_text, status_name
 from robots.masking import mask, mask_text
 from robots.models import (
     CANCELLABLE,
@@ -381,6 +381,12 @@ class Views:
             now = utcnow()
             return Listing([item_view(i, now) for i in page.rows], page)
 
+    def item_ids(self, f: ItemFilter, limit: int) -> list[int]:
+        """The ids of the matching items, oldest first, at most `limit` (bulk actions)."""
+        query = self.items_query(f).with_only_columns(WorkItem.id).order_by(WorkItem.id)
+        with self.db.session() as session:
+            return list(session.scalars(query.limit(limit)))
+
     def item(self, item_id: int, submitters: tuple[str, ...] | None = None) -> ItemView:
         """One item; NotFound also when it is not among the submitters' (not visible)."""
         with self.db.session() as session:
@@ -454,10 +460,10 @@ class Views:
             filters.append(WorkItem.task == f.task)
         if f.outcome:
             filters.append(Run.outcome == f.outcome)
-        if f.reference:
-            filters.append(WorkItem.reference == f.reference)
+        if f.reference:  # a part of it, any case (an auditor rarely has the whole)
+            filters.append(WorkItem.reference.ilike(f"%{like(f.reference)}%", escape="\\"))
         if f.actor:
-            filters.append(WorkItem.submitted_by == f.actor)
+            filters.append(WorkItem.submitted_by.ilike(f"%{like(f.actor)}%", escape="\\"))
         if f.item is not None:
             filters.append(Run.item_id == f.item)
         if f.fra:
@@ -575,8 +581,15 @@ class Views:
                     and (now - w.heartbeat_at).total_seconds()
                     < 3 * self.settings.heartbeat_seconds,
                 }
+                # A stopped or dead worker leaves the list an hour after its last heartbeat.
                 for w in session.scalars(
-                    select(Worker).order_by(Worker.started_at.desc()).limit(50)
+                    select(Worker)
+                    .where(
+                        Worker.status.not_in(("stopped", "dead"))
+                        | (Worker.heartbeat_at >= now - timedelta(hours=1))
+                    )
+                    .order_by(Worker.started_at.desc())
+                    .limit(50)
                 )
             ]
         runs = sum(v for k, v in outcomes.items() if k)
@@ -594,12 +607,28 @@ class Views:
             "pauses": paused,
         }
 
+    def _last_firings(self, names: list[str]) -> dict[str, ItemView]:
+        """The newest item each schedule made (its reference starts with `<name>@`)."""
+        found: dict[str, ItemView] = {}
+        with self.db.session() as session:
+            for name in names:
+                item = session.scalars(
+                    select(WorkItem)
+                    .where(WorkItem.reference.like(f"{like(name)}@%", escape="\\"))
+                    .order_by(WorkItem.id.desc())
+                    .limit(1)
+                ).first()
+                if item is not None:
+                    found[name] = item_view(item)
+        return found
+
     def schedules(self) -> list[dict[str, Any]]:
         """Schedules with their next fire times (or why they have none)."""
         from robots.scheduler import ScheduleError, next_fire_times
 
         with self.db.session() as session:
             rows = list(session.scalars(select(Schedule).order_by(Schedule.name)))
+        last = self._last_firings([s.name for s in rows])
         result = []
         for s in rows:
             try:
@@ -613,6 +642,8 @@ class Views:
                     "name": s.name,
                     "task": s.task,
                     "trigger": f"{s.trigger} {s.spec}",
+                    "when": schedule_text(s.trigger, s.spec, s.working_days_only),
+                    "last": last.get(s.name),
                     "enabled": s.enabled,
                     "working_days_only": s.working_days_only,
                     "source": s.source,
@@ -620,3 +651,138 @@ class Views:
                 }
             )
         return result
+
+
+# Figures for the operator ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    """One task's last 24 hours: what an operator looks at first."""
+
+    task: str
+    waiting: int
+    per_hour: float  # items finished per hour
+    median_s: float | None  # median duration of its finished runs
+    oldest_waiting_s: float | None  # age of the oldest waiting item
+    system_failure_rate: float  # of its runs: system errors and abandoned
+    business_failure_rate: float  # of its runs: business errors
+    runs: int
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def task_figures(views: Views, tasks: list[str], hours: int = 24) -> list[TaskFigures]:
+    now = utcnow()
+    since = now - timedelta(hours=hours)
+    with views.db.session() as session:
+        waiting = dict(
+            session.execute(
+                select(WorkItem.task, func.count())
+                .where(WorkItem.status == ItemStatus.PENDING)
+                .group_by(WorkItem.task)
+            ).all()
+        )
+        oldest = dict(
+            session.execute(
+                select(WorkItem.task, func.min(WorkItem.created_at))
+                .where(WorkItem.status == ItemStatus.PENDING)
+                .group_by(WorkItem.task)
+            ).all()
+        )
+        finished = dict(
+            session.execute(
+                select(WorkItem.task, func.count())
+                .where(WorkItem.finished_at >= since)
+                .group_by(WorkItem.task)
+            ).all()
+        )
+        runs = session.execute(
+            select(WorkItem.task, Run.outcome, Run.started_at, Run.ended_at)
+            .join(WorkItem, WorkItem.id == Run.item_id)
+            .where(Run.started_at >= since)
+        ).all()
+    durations: dict[str, list[float]] = {}
+    outcomes: dict[str, Counter[str]] = {}
+    for task, outcome, started, ended in runs:
+        outcomes.setdefault(task, Counter())[outcome or ""] += 1
+        if ended is not None and outcome == RunOutcome.DONE:
+            durations.setdefault(task, []).append((ended - started).total_seconds())
+    figures = []
+    for task in tasks:
+        counted = outcomes.get(task, Counter())
+        total = sum(counted.values())
+        system = counted[RunOutcome.SYSTEM_ERROR] + counted[RunOutcome.ABANDONED]
+        first = oldest.get(task)
+        figures.append(
+            TaskFigures(
+                task=task,
+                waiting=int(waiting.get(task, 0)),
+                per_hour=finished.get(task, 0) / hours,
+                median_s=_median(durations.get(task, [])),
+                oldest_waiting_s=(now - first).total_seconds() if first else None,
+                system_failure_rate=system / total if total else 0.0,
+                business_failure_rate=counted[RunOutcome.BUSINESS_ERROR] / total if total else 0.0,
+                runs=total,
+            )
+        )
+    return figures
+
+
+def chart_data(views: Views) -> dict[str, Any]:
+    """The dashboard's charts: runs per hour stacked by outcome (24 hours) and per day (30
+    days), items waiting or running over the last 24 hours, and the median duration per task
+    over 30 days. Times are Unix seconds (uPlot's x axis)."""
+    now = utcnow()
+    day_ago, month_ago = now - timedelta(hours=24), now - timedelta(days=30)
+    with views.db.session() as session:
+        runs = session.execute(
+            select(WorkItem.task, Run.outcome, Run.started_at, Run.ended_at)
+            .join(WorkItem, WorkItem.id == Run.item_id)
+            .where(Run.started_at >= month_ago)
+        ).all()
+        open_or_recent = session.execute(
+            select(WorkItem.created_at, WorkItem.finished_at).where(
+                (WorkItem.finished_at.is_(None)) | (WorkItem.finished_at >= day_ago)
+            )
+        ).all()
+    shown = [o.value for o in RunOutcome]
+
+    def stacked(start: datetime, step: timedelta, count: int) -> dict[str, Any]:
+        buckets = [start + step * i for i in range(count)]
+        series = {o: [0] * count for o in shown}
+        for _, outcome, started, _ended in runs:
+            if outcome in series and started >= start:
+                index = int((started - start) / step)
+                if 0 <= index < count:
+                    series[outcome][index] += 1
+        return {"x": [int(b.timestamp()) for b in buckets], "series": series}
+
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    depth_x = [now - timedelta(hours=23 - i) for i in range(24)]  # the last point is now
+    depth = [
+        sum(1 for created, ended in open_or_recent if created <= t and (ended is None or ended > t))
+        for t in depth_x
+    ]
+    per_task: dict[str, list[float]] = {}
+    for task, outcome, started, ended in runs:
+        if ended is not None and outcome == RunOutcome.DONE:
+            per_task.setdefault(task, []).append((ended - started).total_seconds())
+    medians = {task: _median(values) for task, values in sorted(per_task.items())}
+    return {
+        "hours": stacked(hour - timedelta(hours=23), timedelta(hours=1), 24),
+        "days": stacked(
+            (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0),
+            timedelta(days=1),
+            30,
+        ),
+        "depth": {"x": [int(t.timestamp()) for t in depth_x], "y": depth},
+        "median_by_task": medians,
+        "outcomes": shown,
+    }

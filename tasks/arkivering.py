@@ -114,7 +114,7 @@ class FileInput(BaseModel):
         return value
 
 
-@task("arkivering.scan_inbox", input=ScanInput, max_attempts=3)
+@task("arkivering.scan_inbox", input=ScanInput, max_attempts=3, title="Les arkivinnboksen")
 def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     """Legger én arkiveringsjobb per fil i innboksen i kø."""
     folder = inbox(ctx.settings)
@@ -140,6 +140,7 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     max_attempts=4,
     roles=("caseworker", "operator", "admin"),
     upload=FileUpload(store_upload, ("filnavn", "sha256"), "Fil som skal arkiveres"),
+    title="Arkiver et dokument",
 )
 def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""

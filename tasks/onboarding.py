@@ -47,7 +47,13 @@ class OnboardingInput(BaseModel):
     employee_id: int = Field(ge=1, le=999_999_999, description="Ansattnummer i personalsystemet")
 
 
-@task("onboarding.find_new_hires", input=FindNewHiresInput, systems=("hr",), max_attempts=3)
+@task(
+    "onboarding.find_new_hires",
+    input=FindNewHiresInput,
+    systems=("hr",),
+    max_attempts=3,
+    title="Finn nyansatte",
+)
 def find_new_hires(ctx: RunContext, data: FindNewHiresInput) -> dict[str, Any]:
     """Leser listen over nyansatte (alle sider) og legger ett element per ansatt i kø."""
     hr = ctx.open("hr")
@@ -81,6 +87,7 @@ def find_new_hires(ctx: RunContext, data: FindNewHiresInput) -> dict[str, Any]:
     systems=("hr", "archive"),
     max_attempts=4,
     roles=("caseworker", "operator", "admin"),
+    title="Nyansatt: arbeidsavtale, IT-tilgang og sjekkliste",
 )
 def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
     """Arbeidsavtale arkiveres, IT-tilgang bestilles, sjekklisten oppdateres, leder varsles."""

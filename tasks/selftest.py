@@ -25,7 +25,7 @@ class SelftestInput(BaseModel):
     note: str = Field(default="", max_length=500, description="Fritekst som logges")
 
 
-@task("selftest", input=SelftestInput, max_attempts=3)
+@task("selftest", input=SelftestInput, max_attempts=3, title="Selvtest av installasjonen")
 def selftest(ctx: RunContext, data: SelftestInput) -> dict[str, object]:
     """Kontrollerer at arbeidere henter, kjører og logger arbeid."""
     with ctx.step("Vent"):

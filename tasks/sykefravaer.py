@@ -188,7 +188,13 @@ class RemindersInput(BaseModel):
     dato: date | None = None  # "as of" date; empty: today in Europe/Oslo
 
 
-@task("sykefravaer.reminders", input=RemindersInput, systems=("hr",), max_attempts=3)
+@task(
+    "sykefravaer.reminders",
+    input=RemindersInput,
+    systems=("hr",),
+    max_attempts=3,
+    title="Påminnelser om sykefraværsoppfølging",
+)
 def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     """Sender påminnelser om oppfølgingsfrister til ledere og lager oversikt i Excel."""
     cfg = config()

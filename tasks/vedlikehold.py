@@ -25,7 +25,9 @@ class RetentionInput(BaseModel):
     days: int | None = Field(default=None, ge=1, description="Tom: innstillingen retention_days")
 
 
-@task("vedlikehold.retention", input=RetentionInput, max_attempts=3)
+@task(
+    "vedlikehold.retention", input=RetentionInput, max_attempts=3, title="Slett gamle kjørelogger"
+)
 def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
     """Sletter kjøreloggens hendelser og vedlegg eldre enn oppbevaringstiden."""
     days = data.days or ctx.settings.retention_days
@@ -71,6 +73,7 @@ class VerifyAuditInput(BaseModel):
     input=VerifyAuditInput,
     max_attempts=1,
     roles=("auditor", "operator"),
+    title="Kontroller hele revisjonssporet",
 )
 def verify_audit(ctx: RunContext, data: VerifyAuditInput) -> dict[str, Any]:
     """Kontrollerer hele revisjonssporet fra første hendelse (hash-kjeden og de signerte

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -289,3 +290,29 @@ def page(browser: object) -> Iterator[object]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# The console -----------------------------------------------------------------------------------
+
+PASSWORD = "riktig-passord-123"
+ROLES = ("caseworker", "operator", "auditor", "admin")
+
+
+@pytest.fixture
+def console(sqlite_env: Env) -> Iterator[tuple[Env, Any, dict[str, str]]]:
+    """A console in this process on a fresh SQLite file: one user per role (password
+    PASSWORD, an API token each) and a second caseworker, "kollega"."""
+    from robots.console.app import create_app
+    from robots.console.auth import add_user, new_token
+    from robots.web import ServerThread
+
+    env = sqlite_env
+    tokens = {}
+    with env.db.session() as session:
+        for role in ROLES:
+            user = add_user(session, role, PASSWORD, role, "test")
+            tokens[role] = new_token(session, user, "test", "test")
+        add_user(session, "kollega", PASSWORD, "caseworker", "test")
+    server = ServerThread(create_app(env.settings, env.db)).start()
+    yield env, server, tokens
+    server.stop()

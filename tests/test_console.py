@@ -14,28 +14,11 @@ from sqlalchemy import delete, func, select, update
 from robots import audit
 from robots.console import auth
 from robots.console.app import create_app
-from robots.console.auth import add_user, new_token
+from robots.console.auth import add_user
 from robots.models import AuditEvent, Run, RunEvent, User, WorkItem, utcnow
 from sandbox.common import ServerThread
-from tests.conftest import Env
+from tests.conftest import PASSWORD, ROLES, Env  # the `console` fixture is in conftest
 from tests.test_fnr import make
-
-PASSWORD = "riktig-passord-123"
-ROLES = ("caseworker", "operator", "auditor", "admin")
-
-
-@pytest.fixture
-def console(sqlite_env: Env) -> Any:
-    env = sqlite_env
-    tokens = {}
-    with env.db.session() as session:
-        for role in ROLES:
-            user = add_user(session, role, PASSWORD, role, "test")
-            tokens[role] = new_token(session, user, "test", "test")
-        add_user(session, "kollega", PASSWORD, "caseworker", "test")
-    server = ServerThread(create_app(env.settings, env.db)).start()
-    yield env, server, tokens
-    server.stop()
 
 
 def login(server: ServerThread, user: str, password: str = PASSWORD) -> httpx.Client:
@@ -61,7 +44,7 @@ MATRIX = {
     ("GET", "/api/dashboard"): {"operator", "admin"},
     ("GET", "/api/schedules"): {"operator", "admin"},
     ("POST", "/api/pauses/task/probe"): {"operator", "admin"},
-    ("GET", "/api/runs"): {"auditor", "admin"},
+    ("GET", "/api/runs"): {"operator", "auditor", "admin"},  # operators diagnose failures
     ("GET", "/api/audit"): {"auditor", "admin"},
     ("GET", "/api/audit/verify"): {"auditor", "admin"},
 }
@@ -106,7 +89,10 @@ def test_role_matrix_through_the_pages(console: Any) -> None:
         "/mine": {"caseworker", "admin"},
         "/drift": {"operator", "admin"},
         "/tidsplaner": {"operator", "admin"},
-        "/revisjon": {"auditor", "admin"},
+        "/revisjon": {"operator", "auditor", "admin"},
+        "/admin/brukere": {"admin"},
+        "/ny": {"caseworker", "admin"},
+        "/drift/elementer": {"operator", "admin"},
         "/revisjonsspor": {"auditor", "admin"},
         "/ny/probe": {"caseworker", "admin"},
     }
@@ -377,7 +363,7 @@ def test_who_may_start_which_task(console: Any) -> None:
     assert api(server, tokens["auditor"]).post("/api/items", json=retention).status_code == 403
     assert api(server, tokens["operator"]).post("/api/items", json=retention).status_code == 201
     page = login(server, "caseworker")
-    listing = page.get("/mine").text
+    listing = page.get("/ny").text
     assert "/ny/probe" in listing and "vedlikehold.retention" not in listing
     assert page.get("/ny/vedlikehold.retention").status_code == 403
     assert caseworker.post(
@@ -399,8 +385,11 @@ def test_who_may_start_which_task(console: Any) -> None:
     assert tasks == {"vedlikehold.retention", "onboarding", "selftest"}
 
 
-def test_live_refresh_keeps_the_local_time(console: Any, page: Any) -> None:
-    """After a live poll, "Mine saker" used to show UTC instead of Europe/Oslo (issue 11)."""
+def test_live_updates_arrive_in_the_browser_and_keep_the_local_time(
+    console: Any, page: Any
+) -> None:
+    """ "Mine saker" is updated by server-sent events, drawn by the server in Europe/Oslo time
+    (a live poll used to switch the times to UTC, issue 11), without reloading the page."""
     env, server, tokens = console
     api(server, tokens["caseworker"]).post(
         "/api/items", json={"task": "probe", "reference": "tid-1", "payload": {}}
@@ -410,10 +399,17 @@ def test_live_refresh_keeps_the_local_time(console: Any, page: Any) -> None:
     page.get_by_label("Passord").fill(PASSWORD)
     page.get_by_role("button", name="Logg inn").click()
     page.goto(f"{server.url}/mine")
+    page.evaluate("window.__same_page = true")  # gone if the page reloads
     cell = page.locator("#elementer tr td").nth(5)
     before = cell.inner_text()
-    page.evaluate("refresh()")  # the poll itself, not a wait for the timer
-    page.wait_for_function("() => document.querySelector('#elementer tr td:nth-child(6)') !== null")
+    assert page.locator("#elementer tr td").nth(3).inner_text() == "venter"
+    with env.db.session() as session:
+        session.execute(update(WorkItem).values(status="done", finished_at=utcnow()))
+    page.wait_for_function(
+        "() => document.querySelector('#elementer tr td:nth-child(4)').textContent === 'ferdig'",
+        timeout=15_000,
+    )
+    assert page.evaluate("window.__same_page") is True
     assert page.locator("#elementer tr td").nth(5).inner_text() == before
 
 

@@ -5,6 +5,7 @@ refusals into HTTP answers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,55 @@ def may_retry(who: Principal, item: ItemView) -> bool:
 
 def may_cancel(who: Principal, item: ItemView) -> bool:
     return item.cancellable and can(who.role, "cancel")
+
+
+def reason(who: Principal, item: ItemView) -> str:
+    """Why the item is where it is, in words for the person asking: a business error's own
+    reason (written for caseworkers); a technical error only as "Teknisk feil" to those who
+    cannot do anything about it, with the detail to those who diagnose."""
+    if not item.error:
+        return ""
+    if item.error_kind in ("business", "cancelled") or can(who.role, "runs"):
+        return item.error
+    return "Teknisk feil – driftsavdelingen er varslet og ser på saken."
+
+
+def item_context(c: Console, who: Principal, item: ItemView) -> dict[str, Any]:
+    """What the item page (and its live part) shows."""
+    runs = c.rpa.views.item_runs(item.id)
+    return {
+        "item": item,
+        "reason": reason(who, item),
+        "runs": runs,
+        "run_links": can(who.role, "runs"),
+        "result": result_rows(c, item),
+        "may_retry": may_retry(who, item),
+        "may_cancel": may_cancel(who, item),
+    }
+
+
+def result_rows(c: Console, item: ItemView) -> list[tuple[str, str, str]]:
+    """The result as (label, text, link) rows; a value that is a web address is a link."""
+    if not isinstance(item.result, dict):
+        return []
+    rows = []
+    for key, value in item.result.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        link = text if text.startswith(("http://", "https://")) else ""
+        rows.append((RESULT_LABELS.get(str(key), str(key)), text, link))
+    return rows
+
+
+RESULT_LABELS = {
+    "journalpost": "Journalpost",
+    "status": "Status",
+    "fil": "Fil",
+    "found": "Funnet",
+    "queued": "Lagt i kø",
+    "open_items": "Åpne punkter på sjekklisten",
+    "mail": "E-post",
+    "side_effects": "Allerede utført",
+}
 
 
 def act(c: Console, who: Principal, item_id: int, action: str) -> ItemView:

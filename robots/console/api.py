@@ -24,7 +24,7 @@ from robots.console.deps import (
 )
 from robots.queue import PRIORITY_MAX, PRIORITY_MIN
 from robots.tasks import InvalidPayload, UnknownTask
-from robots.views import AuditFilter, ItemFilter, RunFilter
+from robots.views import AuditFilter, ItemFilter, RunFilter, chart_data
 
 router = APIRouter(prefix="/api")
 
@@ -108,6 +108,15 @@ def api_dashboard(
     c: Console = Depends(console), who: Principal = Depends(permission("dashboard"))
 ) -> dict[str, Any]:
     return c.rpa.views.dashboard(actions.paused(c))
+
+
+@router.get("/statistikk", tags=["drift"])
+def api_statistics(
+    c: Console = Depends(console), who: Principal = Depends(permission("dashboard"))
+) -> dict[str, Any]:
+    """The dashboard's charts: runs per hour (24 h) and per day (30 days) by outcome, items
+    waiting or running per hour, median duration per task (30 days)."""
+    return chart_data(c.rpa.views)
 
 
 @router.get("/schedules", tags=["drift"])

@@ -10,12 +10,15 @@ from __future__ import annotations
 import secrets
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from robots.app import RpaApp
-from robots.console import api, auditor, caseworker, login, operator
-from robots.console.deps import Console, Forbidden, NotLoggedIn
+from robots.console import admin, api, auditor, caseworker, events, login, operator
+from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.db import Database
 from robots.settings import Settings
 from robots.views import InvalidFilter
@@ -40,9 +43,12 @@ def console_for(rpa: RpaApp) -> FastAPI:
         https_only=rpa.settings.console_secure_cookie,
     )
     app.add_exception_handler(NotLoggedIn, _to_login)
-    app.add_exception_handler(Forbidden, _forbidden)
-    app.add_exception_handler(InvalidFilter, _invalid_filter)
-    for module in (login, caseworker, operator, auditor, api):
+    app.add_exception_handler(Forbidden, _error_page)
+    app.add_exception_handler(InvalidFilter, _error_page)
+    app.add_exception_handler(HTTPException, _error_page)
+    app.add_exception_handler(RequestValidationError, _error_page)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (login, caseworker, operator, auditor, admin, events, api):
         app.include_router(module.router)
     return app
 
@@ -57,16 +63,60 @@ def _to_login(request: Request, exc: Exception) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _forbidden(request: Request, exc: Exception) -> Response:
+HEADINGS = {
+    400: "Ugyldig forespørsel",
+    401: "Innlogging kreves",
+    403: "Ingen tilgang",
+    404: "Fant ikke siden",
+    409: "Kan ikke gjøres nå",
+    422: "Ugyldige verdier",
+}
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    """An error as the caller reads it: JSON for the API, a styled page with navigation for
+    people (never a bare JSON body or a traceback)."""
+    if isinstance(exc, Forbidden):
+        status, message = 403, "Din rolle gir ikke tilgang til dette."
+    elif isinstance(exc, InvalidFilter):
+        status, message = 422, str(exc)
+    elif isinstance(exc, RequestValidationError):
+        status = 422
+        message = "; ".join(_field_error(e) for e in exc.errors()) or "Ugyldige verdier"
+    elif isinstance(exc, HTTPException):
+        status, message = exc.status_code, str(exc.detail)
+    else:  # pragma: no cover - only the exceptions registered above come here
+        status, message = 500, "Uventet feil"
     if _api(request):
-        return JSONResponse({"detail": "Ingen tilgang for din rolle"}, status_code=403)
-    return HTMLResponse(
-        "<h1>Ingen tilgang</h1><p>Din rolle gir ikke tilgang til dette.</p>", status_code=403
+        if isinstance(exc, RequestValidationError):
+            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": message}, status_code=status)
+    c = console(request)
+    try:
+        who = principal(request, c)
+    except Exception:  # noqa: BLE001 - not logged in, or a bad token: the page without a menu
+        who = None
+    response = c.page(
+        request,
+        "feil.html",
+        who,
+        status=status,
+        heading=HEADINGS.get(status, "Noe gikk galt"),
+        message=message,
     )
+    response.status_code = status
+    return response
 
 
-def _invalid_filter(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"detail": str(exc)}, status_code=422)
+def _field_error(error: dict[str, object]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))  # type: ignore[attr-defined]
+    return f"{where}: ugyldig verdi" if where else "ugyldig verdi"
+
+
+def jsonable(value: object) -> object:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
 
 
 def local_secret(settings: Settings) -> str:

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, set[str]] = {
         "schedules",
         "pause",
         "prioritise",
+        "runs",  # a failed item's attempts, run log and screenshots: diagnosis is their job
     },
     Role.AUDITOR: {"runs", "audit", "export", "all_items_read"},
 }
@@ -108,6 +109,9 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if user is None:
         audit.record(session, actor, "login_failed", "console", {"reason": "ukjent bruker"})
         raise LoginRefused(REFUSED)
+    if user.disabled_at is not None:
+        audit.record(session, actor, "login_failed", "console", {"reason": "deaktivert"})
+        raise LoginRefused(REFUSED)
     if user.locked_until and user.locked_until > now:
         audit.record(
             session,
@@ -140,8 +144,40 @@ def new_token(session: Session, user: User, name: str, actor: str) -> str:
 
 
 def token_user(session: Session, token: str) -> User | None:
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    return session.get(User, row.user_id) if row else None
+    """The token's user; None for an unknown or revoked token, or a disabled user."""
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    ).first()
+    user = session.get(User, row.user_id) if row else None
+    return user if user is not None and user.disabled_at is None else None
+
+
+def set_role(session: Session, user: User, role: str, actor: str) -> None:
+    if role not in set(Role):
+        raise ValueError(f"Ukjent rolle {role!r}; bruk en av {', '.join(Role)}")
+    if role != user.role:
+        audit.record(
+            session, actor, "role_change", f"user:{user.username}", {"from": user.role, "to": role}
+        )
+        user.role = role
+
+
+def set_disabled(session: Session, user: User, disabled: bool, actor: str) -> None:
+    """A disabled user cannot log in, and their tokens stop working; nothing is deleted, so
+    the audit trail keeps its names."""
+    if disabled == (user.disabled_at is not None):
+        return
+    user.disabled_at = utcnow() if disabled else None
+    action = "user_disable" if disabled else "user_enable"
+    audit.record(session, actor, action, f"user:{user.username}")
+
+
+def revoke_token(session: Session, token: ApiToken, actor: str) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        user = session.get(User, token.user_id)
+        target = f"user:{user.username if user else token.user_id}"
+        audit.record(session, actor, "token_revoke", target, {"name": token.name})
 
 
 def _digest(token: str) -> str:

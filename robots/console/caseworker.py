@@ -1,5 +1,6 @@
-"""The caseworker's pages: "Mine saker" (own items, searched and paged), the submit form
-generated from the task's input model, and the item page with retry and cancel."""
+"""The caseworker's pages: the catalogue of robots they may start, "Mine saker" (own items,
+searched and paged, live), the submit form generated from the task's input model, and the item
+page (live status, result, attempts, a plain reason) with retry and cancel."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from robots.console import actions
-from robots.console.auth import Principal, can
+from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
     Cursor,
     RowId,
     console,
     csrf_form,
+    flash,
     permission,
     principal,
     visible_submitters,
@@ -28,6 +30,20 @@ from robots.views import ItemFilter
 router = APIRouter(include_in_schema=False)
 
 
+def own_filter(who: Principal, q: str, status: str) -> ItemFilter:
+    return ItemFilter(status=status, text=q, submitters=visible_submitters(who))
+
+
+@router.get("/ny", response_class=HTMLResponse)
+def catalogue(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("submit")),
+) -> HTMLResponse:
+    """The robots this person may start, by their plain names, with what each one does."""
+    return c.page(request, "ny.html", who, tasks=c.startable(who))
+
+
 @router.get("/mine", response_class=HTMLResponse)
 def my_items(
     request: Request,
@@ -37,8 +53,7 @@ def my_items(
     status: str = Query("", max_length=20),
     under: Cursor = None,
 ) -> HTMLResponse:
-    f = ItemFilter(status=status, text=q, submitters=visible_submitters(who))
-    found = c.rpa.views.items(f, under)
+    found = c.rpa.views.items(own_filter(who, q, status), under)
     return c.page(
         request,
         "mine.html",
@@ -47,7 +62,8 @@ def my_items(
         found=found.page,
         params={"q": q, "status": status},
         statuses=list(ItemStatus),
-        tasks=c.startable(who),
+        reason=lambda item: actions.reason(who, item),
+        live=f"/hendelser/mine?{request.url.query}",
     )
 
 
@@ -87,6 +103,12 @@ async def submit_post(
     try:
         if not errors:
             submitted = actions.submit(c, who, task, reference, values, 0)
+            if not submitted.created:
+                flash(
+                    request,
+                    f"Referansen {reference!r} finnes allerede for denne roboten: her er "
+                    "elementet som ble sendt inn med den. Ingenting nytt er lagt i kø.",
+                )
             return RedirectResponse(f"/elementer/{submitted.item.id}", status_code=303)
     except InvalidPayload as exc:
         errors.update(dict(exc.errors))
@@ -130,11 +152,8 @@ def item_page(
         request,
         "item.html",
         who,
-        item=item,
-        runs=c.rpa.views.item_runs(item.id) if can(who.role, "runs") else [],
         payload=json.dumps(item.payload, ensure_ascii=False, indent=1),
-        may_retry=actions.may_retry(who, item),
-        may_cancel=actions.may_cancel(who, item),
+        **actions.item_context(c, who, item),
     )
 
 
@@ -148,6 +167,8 @@ async def item_action(
 ) -> Response:
     await csrf_form(request)
     actions.act(c, who, item_id, action)
+    done = {"retry": "er lagt i kø på nytt", "cancel": "er avbrutt"}[action]
+    flash(request, f"Element {item_id} {done}.")
     return RedirectResponse(f"/elementer/{item_id}", status_code=303)
 
 

@@ -1,17 +1,43 @@
-"""The operator's pages: the dashboard (queue depth, statuses, failure rate, workers, limits,
-pauses) and the schedules with their next fire times."""
+"""The operator's pages: the dashboard (figures per task, queue depth, failure rates split into
+system and business errors, workers, pauses with who and when, charts), the items list with a
+status filter and bulk retry or cancel of the filtered set, and the schedules in plain
+Norwegian with their last run."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from robots.console import actions
 from robots.console.auth import Principal
-from robots.console.deps import Console, console, csrf_form, permission, principal
-from robots.views import ItemFilter
+from robots.console.deps import (
+    Console,
+    Cursor,
+    console,
+    csrf_form,
+    flash,
+    permission,
+    principal,
+    require,
+)
+from robots.models import CANCELLABLE, RETRYABLE, ItemStatus
+from robots.views import ItemFilter, task_figures
 
 router = APIRouter(include_in_schema=False)
+BULK_LIMIT = 10_000  # items one bulk action may touch (a larger set: filter it first)
+
+
+def dashboard_context(c: Console) -> dict[str, Any]:
+    registry = c.rpa.registry
+    pauses = {(p.kind, p.name): p for p in c.rpa.queue.paused()}
+    return {
+        "d": c.rpa.views.dashboard(actions.paused(c)),
+        "figures": task_figures(c.rpa.views, sorted(registry)),
+        "systems": sorted({s for t in registry.values() for s in t.systems}),
+        "pauses": pauses,
+    }
 
 
 @router.get("/drift", response_class=HTMLResponse)
@@ -20,15 +46,65 @@ def operations(
     c: Console = Depends(console),
     who: Principal = Depends(permission("dashboard")),
 ) -> HTMLResponse:
-    registry = c.rpa.registry
+    return c.page(request, "drift.html", who, **dashboard_context(c))
+
+
+@router.get("/drift/elementer", response_class=HTMLResponse)
+def items(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("all_items")),
+    status: str = Query("", max_length=20),
+    task: str = Query("", max_length=100),
+    q: str = Query("", max_length=200),
+    under: Cursor = None,
+) -> HTMLResponse:
+    f = ItemFilter(status=status, task=task, text=q)
+    found = c.rpa.views.items(f, under)
     return c.page(
         request,
-        "drift.html",
+        "drift_items.html",
         who,
-        d=c.rpa.views.dashboard(actions.paused(c)),
-        tasks=sorted(registry),
-        systems=sorted({s for t in registry.values() for s in t.systems}),
-        items=c.rpa.views.items(ItemFilter(), size=30).rows,
+        items=found.rows,
+        found=found.page,
+        params={"status": status, "task": task, "q": q},
+        statuses=list(ItemStatus),
+        tasks=sorted(c.rpa.registry),
+        retryable=status in RETRYABLE,
+        cancellable=status in CANCELLABLE,
+    )
+
+
+@router.post("/drift/elementer")
+async def bulk(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> Response:
+    """Retry or cancel every item of the filtered set (the filter must name a status the
+    action applies to); each item is audited as its own retry or cancel."""
+    form = await csrf_form(request)
+    action = str(form.get("handling", ""))
+    f = ItemFilter(
+        status=str(form.get("status", "")),
+        task=str(form.get("task", "")),
+        text=str(form.get("q", "")),
+    )
+    if action == "retry":
+        require(who, "retry")
+        allowed = RETRYABLE
+    elif action == "cancel":
+        require(who, "cancel")
+        allowed = CANCELLABLE
+    else:
+        raise HTTPException(404, "Ukjent handling")
+    if f.status not in allowed:
+        raise HTTPException(422, "Filtrer på en status handlingen gjelder for først")
+    done = c.rpa.queue.bulk(action, c.rpa.views.item_ids(f, BULK_LIMIT), who.actor)
+    word = "lagt i kø på nytt" if action == "retry" else "avbrutt"
+    flash(request, f"{done} elementer er {word}.")
+    return RedirectResponse(
+        f"/drift/elementer?status={f.status}&task={f.task}&q={f.text}", status_code=303
     )
 
 
@@ -38,7 +114,10 @@ async def pause(
 ) -> Response:
     form = await csrf_form(request)
     kind, name = str(form.get("kind")), str(form.get("name"))
-    actions.pause(c, who, kind, name, resume=bool(form.get("resume")))
+    resume = bool(form.get("resume"))
+    actions.pause(c, who, kind, name, resume=resume)
+    what = "Oppgaven" if kind == "task" else "Systemet"
+    flash(request, f"{what} {name} er {'startet igjen' if resume else 'satt på pause'}.")
     return RedirectResponse("/drift", status_code=303)
 
 
@@ -60,5 +139,9 @@ async def schedule_action(
     who: Principal = Depends(permission("schedules")),
 ) -> Response:
     await csrf_form(request)
-    actions.schedule_action(c, who, name, action)
+    done = actions.schedule_action(c, who, name, action)
+    if "item" in done:
+        flash(request, f"Tidsplanen {name} er kjørt nå: element {done['item']}.")
+    else:
+        flash(request, f"Tidsplanen {name} er slått {'på' if done['enabled'] else 'av'}.")
     return RedirectResponse("/tidsplaner", status_code=303)
