@@ -621,6 +621,50 @@ def audit_verify() -> None:
     raise typer.Exit(9)
 
 
+# operations ---------------------------------------------------------------------------------
+
+
+class NotReady(RuntimeError):
+    """`status`: the installation is not ready to work (exit code 15)."""
+
+
+@app.command("status")
+def status() -> None:
+    """Er installasjonen klar? Database, skjema, arbeidere i live og en planlegger som leder
+    (det samme som /readyz); avslutter med kode 15 når noe mangler."""
+    from robots.db import Database
+    from robots.health import readiness, ready
+
+    settings = _settings()
+    checks = readiness(Database(settings.effective_database_url, settings), settings)
+    shown = table("Kontroll", "I orden", "Funn")
+    for check in checks:
+        shown.add_row(check.name, "ja" if check.ok else "NEI", check.detail)
+    console.print(shown)
+    if not ready(checks):
+        raise NotReady("Installasjonen er ikke klar (se tabellen)")
+    console.print("Klar.")
+
+
+alerts_app = typer.Typer(help="Varsler (config/alerts.yaml).", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("check")
+def alerts_check() -> None:
+    """Kjør varselreglene én gang nå (planleggerens leder gjør det ved hver synkronisering)."""
+    from robots.alerts import evaluate
+
+    app_ = rpa()
+    outcome = evaluate(app_.db, app_.settings)
+    console.print(
+        f"Åpnet {len(outcome.opened)}, varslet {len(outcome.notified)}, "
+        f"lukket {len(outcome.closed)} varsler."
+    )
+    for key in outcome.opened:
+        console.print(f"  nytt: {key}")
+
+
 # processes ----------------------------------------------------------------------------------
 
 
@@ -973,6 +1017,8 @@ EXIT_CODES = {
     "CrashLoop": 12,
     "SystemFault": 13,
     "TaskPackageError": 7,
+    "AlertConfigError": 7,
+    "NotReady": 15,
 }
 
 

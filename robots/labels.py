@@ -46,6 +46,7 @@ ACTION = {
     "role_change": "rolle endret",
     "user_disable": "bruker deaktivert",
     "user_enable": "bruker aktivert",
+    "alert_ack": "varsel kvittert",
     "bulk_retry": "flere prøvd på nytt",
     "bulk_cancel": "flere avbrutt",
     "view": "sett",

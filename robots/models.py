@@ -237,6 +237,54 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="idle")  # idle|busy|stopping|stopped
     current_item_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # The worker's browser, for the metrics: launches and relaunches after a crash.
+    browser_launches: Mapped[int] = mapped_column(Integer, default=0)
+    browser_crashes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The scheduler leader keeps a row in the worker table too (status "leader", fresh heartbeat),
+# so health checks on any machine know that one leads.
+SCHEDULER_PREFIX = "scheduler:"
+
+
+class Alert(Base):
+    """An alert an operator should see: one row per key (rule + what it is about), opened
+    when the rule first fires, notified at most once per quiet period, acknowledged by a
+    person (audited) or closed when the condition is gone."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(20), default="warning")
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|acknowledged|closed
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired: Mapped[int] = mapped_column(Integer, default=1)  # times the rule found it
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+Index("ix_alert_status", Alert.status, Alert.last_at)
+
+
+class AlertDelivery(Base):
+    """One attempt to tell someone about an alert (e-mail through the outbox, or a webhook)."""
+
+    __tablename__ = "alert_delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alert.id"), index=True
+    )  # ix_alert_delivery_alert_id
+    channel: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))  # sent | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxMessage(Base):

@@ -47,6 +47,7 @@ class BrowserHost:
         self._playwright: Any = None
         self._browser: Any = None
         self.launches = 0
+        self.crashes = 0  # relaunches after the browser died under the worker
         self.launch_seconds = 0.0
         # Logged-in browser state (cookies, local storage) per system, kept in this worker's
         # memory only (never on disk, never in evidence), so a worker logs in once per system
@@ -59,6 +60,7 @@ class BrowserHost:
             return self._browser
         if self._browser is not None:
             logger.warning("Nettleseren har krasjet eller lukket seg; starter den på nytt")
+            self.crashes += 1
             self._close_browser()
         if self._playwright is None:
             self._playwright = sync_playwright().start()

@@ -390,6 +390,7 @@ class Scheduler:
         self.sync_jobs(aps)
         aps.resume()  # due and missed fire times (within grace) are enqueued now
         self.is_leader.set()
+        self._announce("leader")
         # The lock is checked every second (and before every firing), so a leader whose
         # database connection dropped steps down at once, not at the next schedule sync.
         check = min(1.0, self.settings.scheduler_sync_seconds)
@@ -404,12 +405,40 @@ class Scheduler:
                 next_sync = time.monotonic() + self.settings.scheduler_sync_seconds
                 try:
                     self.sync_jobs(aps)
+                    self._announce("leader")
+                    self.after_sync()
                 except Exception as exc:  # noqa: BLE001
                     logger.warning(f"Synkronisering av tidsplaner feilet: {exc}")
         finally:
             self.is_leader.clear()
             self._lock = None
             aps.shutdown(wait=False)
+            self._announce("stopped")
+
+    def after_sync(self) -> None:
+        """What the leader does once per sync besides the schedules: the alert rules."""
+        from robots.alerts import evaluate
+
+        evaluate(self.db, self.settings)
+
+    def _announce(self, status: str) -> None:
+        """Keep the leader's row in the worker table fresh (health checks read it)."""
+        import os
+        import socket
+
+        from robots.models import SCHEDULER_PREFIX, Worker
+
+        ident = f"{SCHEDULER_PREFIX}{socket.gethostname()}:{os.getpid()}"
+        try:
+            with self.db.session() as session:
+                row = session.get(Worker, ident)
+                if row is None:
+                    row = Worker(id=ident, host=socket.gethostname(), pid=os.getpid())
+                    session.add(row)
+                row.status = status
+                row.heartbeat_at = utcnow()
+        except Exception as exc:  # noqa: BLE001 - a health row must never stop the leader
+            logger.warning(f"Kunne ikke melde planleggerens status: {exc}")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -157,6 +157,28 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )
+    alerts_file: Path = Field(
+        default=Path("config/alerts.yaml"), description="Alert rules and their channels."
+    )
+    alert_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs alert webhooks (HMAC-SHA256 in X-RPA-Signature); share it with the "
+        "receiver.",
+    )
+    oidc_issuer: str = Field(
+        default="", description="OpenID Connect provider (e.g. Entra ID); empty: local users only."
+    )
+    oidc_client_id: str = Field(default="", description="The console's client id at the provider.")
+    oidc_client_secret: SecretStr = Field(default=SecretStr(""), description="Its client secret.")
+    oidc_roles_claim: str = Field(
+        default="groups", description="The claim holding the user's groups or roles."
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider group or role -> console role (caseworker, operator, auditor, "
+        "admin); a user whose groups map to no role is refused.",
+    )
+    oidc_scopes: str = Field(default="openid profile email", description="Scopes asked for.")
 
     @field_validator("timezone")
     @classmethod
@@ -278,7 +300,7 @@ class Settings(BaseSettings):
 
         values = self.model_dump()
         values["database_url"] = mask_text(self.effective_database_url)
-        for key in ("secret_key", "audit_key"):
+        for key in ("secret_key", "audit_key", "alert_webhook_secret", "oidc_client_secret"):
             values[key] = "***" if getattr(self, key).get_secret_value() else "(ikke satt)"
         return values
 

@@ -46,6 +46,7 @@ WORKER_STATES = {
     "stopping": "stopper",
     "stopped": "stoppet",
     "dead": "borte (hjerteslaget uteble)",
+    "leader": "leder (planlegger)",
 }
 
 

@@ -330,9 +330,12 @@ class WorkerProcess:
                 except Exception:
                     current.run_log.give_back(events)
                     raise
+            browsers = self.browsers
             self._set_worker(
                 status="busy" if current else "idle",
                 current_item_id=current.claim.item_id if current else None,
+                browser_launches=browsers.launches if browsers is not None else 0,
+                browser_crashes=browsers.crashes if browsers is not None else 0,
             )
         except Exception as exc:  # noqa: BLE001 - keep beating through database hiccups
             logger.warning(f"Hjerteslag feilet: {exc}")

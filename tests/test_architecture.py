@@ -116,6 +116,7 @@ def test_the_wheel_carries_everything_an_installation_outside_the_checkout_needs
     )
     needed = {
         "robots/console/templates/base.html",
+        "robots/console/static/uPlot.iife.min.js",
         "robots/templates/run_report.html",
         "robots/migrations/env.py",
         "robots/migrations/script.py.mako",

@@ -1,0 +1,79 @@
+"""What IT operations point their tools at: `/healthz` (the process is up), `/readyz` (ready to
+work: 503 with the failing checks otherwise), `/metrics` (Prometheus), and the alerts page
+where an operator acknowledges an alert (audited)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from robots import audit
+from robots.console.auth import Principal
+from robots.console.deps import Console, RowId, console, csrf_form, flash, permission
+from robots.health import readiness, ready
+from robots.models import Alert, utcnow
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["drift"])
+def healthz() -> dict[str, str]:
+    """The process is up and answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["drift"])
+def readyz(c: Console = Depends(console)) -> JSONResponse:
+    """Ready to work: database reachable, schema current, a live worker, a scheduler leading."""
+    checks = readiness(c.rpa.db, c.rpa.settings)
+    body = {"ready": ready(checks), "checks": [asdict(check) for check in checks]}
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+
+@router.get("/metrics", tags=["drift"])
+def metrics(c: Console = Depends(console)) -> Response:
+    """Prometheus text format; every figure is read from the database at scrape time, so one
+    scrape covers every worker process on every machine."""
+    from robots.metrics import render
+
+    body, content_type = render(c.rpa.db, c.rpa.settings)
+    return Response(body, media_type=content_type)
+
+
+@router.get("/drift/varsler", response_class=HTMLResponse, include_in_schema=False)
+def alerts_page(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("dashboard")),
+) -> HTMLResponse:
+    with c.rpa.db.session() as session:
+        alerts = list(
+            session.scalars(
+                select(Alert).where(Alert.status != "closed").order_by(Alert.last_at.desc())
+            )
+        )
+    return c.page(request, "alerts.html", who, alerts=alerts)
+
+
+@router.post("/drift/varsler/{alert_id}/kvitter", include_in_schema=False)
+async def acknowledge(
+    request: Request,
+    alert_id: RowId,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("dashboard")),
+) -> Response:
+    await csrf_form(request)
+    with c.rpa.db.session() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise HTTPException(404, "Fant ikke varselet")
+        if alert.status == "open":
+            alert.status = "acknowledged"
+            alert.acknowledged_by = who.actor
+            alert.acknowledged_at = utcnow()
+            audit.record(session, who.actor, "alert_ack", f"alert:{alert.id}", {"key": alert.key})
+    flash(request, "Varselet er kvittert ut.")
+    return RedirectResponse("/drift/varsler", status_code=303)
