@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from robots import tracing
 from robots.queue import Claim
 from robots.settings import Settings
 
@@ -80,7 +81,8 @@ class RunContext:
         log.info(f"Start: {name}")
         started = time.perf_counter()
         try:
-            yield
+            with tracing.span(f"steg {name}", {"rpa.step": name, "rpa.run_id": self.claim.run_id}):
+                yield
         except BaseException as exc:
             if getattr(exc, "_rpa_step", None) is None:
                 self.failed_step = name

@@ -38,6 +38,7 @@ ACTION = {
     "pause": "satt på pause",
     "resume": "startet igjen",
     "login": "logget inn",
+    "login_sso": "logget inn (SSO)",
     "login_failed": "mislykket innlogging",
     "login_locked": "innlogging sperret",
     "user_add": "bruker lagt til",

@@ -18,7 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
+from sqlalchemy import Select, case, func, select
 
 from robots.db import Database
 from robots.health import leader
@@ -33,15 +33,9 @@ from robots.models import (
     utcnow,
 )
 from robots.settings import Settings
+from robots.views import run_seconds
 
 BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
-
-
-def _seconds(db: Database) -> ColumnElement[float]:
-    """A run's duration in seconds, in the database's own arithmetic."""
-    if db.is_sqlite:
-        return (func.julianday(Run.ended_at) - func.julianday(Run.started_at)) * 86400.0
-    return cast(func.extract("epoch", Run.ended_at - Run.started_at), Float)
 
 
 class DatabaseCollector(Collector):
@@ -89,7 +83,7 @@ class DatabaseCollector(Collector):
             yield claims
             yield reclaims
 
-            seconds = _seconds(self.db)
+            seconds = run_seconds(self.db)
             columns = [func.count(), func.coalesce(func.sum(seconds), 0.0)] + [
                 func.sum(case((seconds <= b, 1), else_=0)) for b in BUCKETS
             ]

@@ -134,6 +134,7 @@ Index("ix_work_item_status", WorkItem.status, WorkItem.task)
 Index("ix_work_item_task_created", WorkItem.task, WorkItem.created_at)
 Index("ix_work_item_reference", WorkItem.reference)
 Index("ix_work_item_submitted_by", WorkItem.submitted_by, WorkItem.created_at)
+Index("ix_work_item_finished", WorkItem.finished_at)  # the dashboard's and the alerts' "last day"
 
 
 class Run(Base):
@@ -330,6 +331,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A user made by single sign-on: the provider's issuer and subject ("iss sub").
+    sso_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
 
 
 class ApiToken(Base):

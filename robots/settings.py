@@ -179,6 +179,10 @@ class Settings(BaseSettings):
         "admin); a user whose groups map to no role is refused.",
     )
     oidc_scopes: str = Field(default="openid profile email", description="Scopes asked for.")
+    otlp_endpoint: str = Field(
+        default="", description="OpenTelemetry traces over OTLP/HTTP to this URL; empty: off."
+    )
+    otel_service_name: str = Field(default="kommune-rpa", description="service.name of the spans.")
 
     @field_validator("timezone")
     @classmethod

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import update
 
+from robots import tracing
 from robots.app import RpaApp
 from robots.context import RunContext, Services
 from robots.db import Database, check_schema
@@ -177,6 +178,19 @@ class WorkerProcess:
     # One item -------------------------------------------------------------------------------
 
     def run_item(self, claim: Claim) -> str:
+        attributes: dict[str, str | int] = {
+            "rpa.task": claim.task,
+            "rpa.item_id": claim.item_id,
+            "rpa.run_id": claim.run_id,
+            "rpa.attempt": claim.attempt,
+        }
+        with tracing.span(f"kjøring {claim.task}", attributes) as span:
+            status = self._run_item(claim)
+            if span is not None:
+                span.set_attribute("rpa.status", status)
+            return status
+
+    def _run_item(self, claim: Claim) -> str:
         run_log = RunLog(claim.run_id, self.settings.data_path)
         with self._lock:
             self.current = _Current(claim, run_log)
@@ -438,9 +452,13 @@ def worker_main(
     db = Database(settings.effective_database_url, settings)
     check_schema(db.engine)
     db.dispose()
+    tracing.configure(settings)
     worker = WorkerProcess(settings, tasks=tasks, supervised=supervised)
     worker.install_signal_handlers()
-    worker.run(exit_when_idle=until_idle)
+    try:
+        worker.run(exit_when_idle=until_idle)
+    finally:
+        tracing.shutdown()
 
 
 def run_until_idle(settings: Settings, processes: int, tasks: list[str] | None) -> list[int | None]:

@@ -380,3 +380,34 @@ def test_server_sent_events_send_what_changed(console: Any) -> None:
         (part,) = first_event(stream.iter_lines())
         assert part["id"] == "status" and "feilet" in part["html"]
     assert kari.get("/hendelser/drift").status_code == 403
+
+
+def test_chart_data_on_both_databases(env: Any) -> None:
+    """The database groups runs per hour (SQLite's strftime, PostgreSQL's date_trunc)."""
+    item = env.queue().submit("probe", "d-1", {}, submitted_by="t").item
+    now = utcnow()
+    with env.db.session() as session:
+        for minutes, outcome in (
+            (1, "done"),
+            (2, "done"),
+            (90, "system_error"),
+            (3 * 1440, "done"),
+        ):
+            started = now - timedelta(minutes=minutes)
+            session.add(
+                Run(
+                    item_id=item.id,
+                    attempt=1,
+                    worker_id="w",
+                    host="h",
+                    pid=1,
+                    started_at=started,
+                    ended_at=started + timedelta(seconds=4),
+                    outcome=outcome,
+                )
+            )
+    data = chart_data(Views(env.db, env.settings))
+    hours = data["hours"]["series"]
+    assert sum(hours["done"]) == 2 and sum(hours["system_error"]) == 1
+    assert sum(data["days"]["series"]["done"]) == 3
+    assert data["median_by_task"]["probe"] == pytest.approx(4, abs=0.01)

@@ -406,3 +406,37 @@ def test_metrics_count_what_the_database_holds(console: Any) -> None:
     assert samples[("rpa_browser_crashes_total", ())] == 1
     assert samples[("rpa_scheduler_leader", ())] == 0
     assert api(server, "ingen").get("/metrics").status_code == 200  # scraped without a login
+    # Every metric the example Grafana dashboard uses is one /metrics serves.
+    import re
+
+    families = {f.name for f in text_string_to_metric_families(text)}  # empty ones too
+    served = {name for name, _ in samples} | families | {f"{n}_total" for n in families}
+    dashboard = (Path(__file__).parent.parent / "docs" / "grafana-dashboard.json").read_text()
+    used = set(re.findall(r"rpa_[a-z_]+", dashboard))
+    assert used and used <= served | {n.removesuffix("_bucket") for n in served}, used - served
+
+
+# Traces ---------------------------------------------------------------------------------------
+
+
+def test_a_run_and_its_steps_are_spans_when_tracing_is_on(sqlite_env: Env) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from robots import tracing
+    from robots.worker import WorkerProcess
+
+    env = sqlite_env
+    exporter = InMemorySpanExporter()
+    assert tracing.configure(env.settings, exporter)
+    try:
+        queue = env.queue()
+        queue.submit("probe", "spor-1", {"note": "15076500565"}, submitted_by="t")
+        WorkerProcess(env.settings, queue.registry).run(exit_when_idle=True)
+    finally:
+        tracing.shutdown()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    run, step = spans["kjøring probe"], spans["steg Sov"]
+    assert step.parent is not None and step.parent.span_id == run.context.span_id
+    assert run.attributes["rpa.status"] == "done" and run.attributes["rpa.attempt"] == 1
+    assert "15076500565" not in json.dumps([dict(s.attributes) for s in spans.values()])
+    assert not tracing.configure(env.settings)  # no endpoint configured: off

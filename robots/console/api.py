@@ -115,7 +115,7 @@ def api_statistics(
     c: Console = Depends(console), who: Principal = Depends(permission("dashboard"))
 ) -> dict[str, Any]:
     """The dashboard's charts: runs per hour (24 h) and per day (30 days) by outcome, items
-    waiting or running per hour, median duration per task (30 days)."""
+    waiting or running per hour, median duration per task (7 days)."""
     return chart_data(c.rpa.views)
 
 

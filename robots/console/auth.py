@@ -136,6 +136,11 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+def unusable_password() -> str:
+    """A hash no password matches (for users who log in only through single sign-on)."""
+    return _hasher.hash(secrets.token_urlsafe(32)) + "!sso"
+
+
 def new_token(session: Session, user: User, name: str, actor: str) -> str:
     token = "rpa_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token)))

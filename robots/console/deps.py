@@ -8,7 +8,7 @@ Routes declare these as FastAPI dependencies (`who: Principal = Depends(principa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +53,7 @@ class Console:
 
     rpa: RpaApp
     templates: Jinja2Templates
+    state: dict[str, Any] = field(default_factory=dict)  # e.g. the SSO client, made on first use
 
     @classmethod
     def for_app(cls, rpa: RpaApp) -> Console:

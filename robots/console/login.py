@@ -14,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, c: Console = Depends(console)) -> HTMLResponse:
-    return c.page(request, "login.html", None, error="")
+    return c.page(request, "login.html", None, error="", sso=bool(c.rpa.settings.oidc_issuer))
 
 
 @router.post("/login")
@@ -30,7 +30,9 @@ async def login(request: Request, c: Console = Depends(console)) -> Response:
         except auth.LoginRefused as exc:
             error = str(exc)
     if error:
-        response = c.page(request, "login.html", None, error=error)
+        response = c.page(
+            request, "login.html", None, error=error, sso=bool(c.rpa.settings.oidc_issuer)
+        )
         response.status_code = 401
         return response
     request.session.clear()
@@ -42,7 +44,7 @@ async def login(request: Request, c: Console = Depends(console)) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await csrf_form(request)
-    request.session.clear()
+    request.session.clear()  # a single sign-on session at the provider is the provider's to end
     return RedirectResponse("/login", status_code=303)
 
 

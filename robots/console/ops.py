@@ -19,13 +19,15 @@ from robots.models import Alert, utcnow
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["drift"])
+# Outside the API's OpenAPI document: plumbing for load balancers and Prometheus (documented in
+# docs/operations.md), and /readyz answers 503 by design when the installation is not ready.
+@router.get("/healthz", include_in_schema=False)
 def healthz() -> dict[str, str]:
     """The process is up and answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["drift"])
+@router.get("/readyz", include_in_schema=False)
 def readyz(c: Console = Depends(console)) -> JSONResponse:
     """Ready to work: database reachable, schema current, a live worker, a scheduler leading."""
     checks = readiness(c.rpa.db, c.rpa.settings)
@@ -33,7 +35,7 @@ def readyz(c: Console = Depends(console)) -> JSONResponse:
     return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 
-@router.get("/metrics", tags=["drift"])
+@router.get("/metrics", include_in_schema=False)
 def metrics(c: Console = Depends(console)) -> Response:
     """Prometheus text format; every figure is read from the database at scrape time, so one
     scrape covers every worker process on every machine."""

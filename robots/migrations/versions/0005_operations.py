@@ -1,4 +1,4 @@
-"""operations: alerts and their deliveries, browser counters per worker
+"""operations: alerts and their deliveries, browser counters per worker, SSO subjects
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +18,9 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("app_user") as batch:
+        batch.add_column(sa.Column("sso_subject", sa.String(300), nullable=True))
+        batch.create_unique_constraint("uq_app_user_sso_subject", ["sso_subject"])
     with op.batch_alter_table("worker") as batch:
         batch.add_column(
             sa.Column("browser_launches", sa.Integer(), nullable=False, server_default="0")
@@ -25,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("browser_crashes", sa.Integer(), nullable=False, server_default="0")
         )
+    op.create_index("ix_work_item_finished", "work_item", ["finished_at"])
     op.create_table(
         "alert",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
@@ -58,9 +62,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_work_item_finished", "work_item")
     op.drop_table("alert_delivery")
     op.drop_index("ix_alert_status", "alert")
     op.drop_table("alert")
     with op.batch_alter_table("worker") as batch:
         batch.drop_column("browser_crashes")
         batch.drop_column("browser_launches")
+    with op.batch_alter_table("app_user") as batch:
+        batch.drop_constraint("uq_app_user_sso_subject", type_="unique")
+        batch.drop_column("sso_subject")
