@@ -181,6 +181,38 @@ def tasks_list() -> None:
     console.print(listed)
 
 
+@tasks_app.command("describe")
+def tasks_describe(task: str = typer.Argument(..., help="Oppgavens navn.")) -> None:
+    """Skriv ut oppgavens dokumenterte rettslige innhold (fvl. § 13): hva den gjør, inndata,
+    systemer, hvem som kan starte den, personopplysninger og rettslig grunnlag, og reglene i
+    oppsettsfilene med kildene deres (Markdown)."""
+    from robots.describe import describe
+    from robots.tasks import discover, get_task
+
+    settings = _settings()
+    print(describe(get_task(task, discover(settings.task_packages)), settings), end="")
+
+
+@tasks_app.command("protocol")
+def tasks_protocol(
+    form: str = typer.Option("md", "--format", help="md eller csv."),
+    out: Path = typer.Option(None, "--out", help="Filen den skrives til (standard: skjermen)."),
+) -> None:
+    """Behandlingsprotokoll (GDPR art. 30) for alle oppgaver: formål, personopplysninger,
+    rettslig grunnlag, mottakere og lagringstid."""
+    from robots.describe import protocol
+    from robots.tasks import discover
+
+    if form not in ("md", "csv"):
+        raise typer.BadParameter("bruk md eller csv", param_hint="--format")
+    text = protocol(list(discover(_settings().task_packages).values()), form)
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"Behandlingsprotokollen er skrevet til {out}")
+
+
 # submit -------------------------------------------------------------------------------------
 
 

@@ -39,8 +39,13 @@ def resolve(path: Path | str) -> Path:
 
 
 def config_path(name: str, settings: Settings | None = None) -> Path:
-    """A file in the configuration directory (setting `config_dir`), e.g. a template."""
-    return _settings(settings).config_path / name
+    """A file in the configuration directory (setting `config_dir`), e.g. a template. The run
+    that asks records the file's hash (robots.provenance)."""
+    from robots import provenance
+
+    path = _settings(settings).config_path / name
+    provenance.read(path)
+    return path
 
 
 _CACHE: dict[Path, tuple[float, dict[str, Any]]] = {}

@@ -99,6 +99,12 @@ class RunContext:
         finally:
             self.current_step = outer
 
+    def rule(self, text: str, **facts: Any) -> None:
+        """Record a rule the task applied, in words a caseworker can give a citizen or an
+        employee who asks why ("dialogmøte 1: dag 49 fra 2026-02-02, aml. § 4-6 fjerde ledd").
+        The run log keeps it (masked) and the run report lists it under "Regler brukt"."""
+        self.log.bind(rule=text, facts=facts or None).info(f"Regel: {text}")
+
     def run_step(
         self, name: str, action: Callable[[], Any], *, retries: int = 1, delay_seconds: float = 1.0
     ) -> Any:

@@ -152,6 +152,8 @@ class Run(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the run was made of: code version, task module hash, config files read (hashes).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     item: Mapped[WorkItem] = relationship(back_populates="runs")
 

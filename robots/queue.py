@@ -542,6 +542,17 @@ class Queue:
     ) -> dict[str, Any]:
         return dict(status=ItemStatus.PENDING, not_before=now)
 
+    def record_provenance(self, run_id: int, data: dict[str, Any]) -> None:
+        """What the run was made of (robots.provenance); a failure to store it is logged and
+        never stops the run's outcome from being stored."""
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(update(Run).where(Run.id == run_id).values(provenance=storable(data)))
+        except Exception as exc:  # noqa: BLE001 - the outcome matters more than this record
+            from loguru import logger
+
+            logger.warning(f"Kunne ikke lagre kjøringens versjon og oppsett: {exc}")
+
     def poison(self, claim: Claim, reason: str) -> bool:
         """Stop an item whose outcome cannot be stored (after the worker's retries), so it does
         not hold the queue: failed, error kind `poison`, with the reason. No log lines are

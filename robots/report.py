@@ -45,6 +45,8 @@ def render(views: Views, run_id: int) -> str:
         steps=steps,
         screenshots=screenshots,
         artifacts=detail.artifacts,
+        provenance=detail.provenance,
+        rules=detail.rules,
         events=[
             {
                 "seq": e.seq,

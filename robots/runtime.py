@@ -528,6 +528,9 @@ def _system_spec(system: str) -> SystemSpec:
     from robots.locators import selector_dir
 
     path = selector_dir() / f"{system}.yaml"
+    from robots import provenance
+
+    provenance.read(path)
     mtime = path.stat().st_mtime if path.exists() else -1.0
     cached = _SPECS.get(system)
     if cached is None or cached[0] != mtime:

@@ -62,6 +62,19 @@ class FileUpload:
 
 
 @dataclass(frozen=True)
+class Processing:
+    """What a task does with personal data, for the record of processing activities
+    (behandlingsprotokoll, GDPR art. 30) and the documentation of the automation's legal
+    content (forvaltningsloven § 13): `runner.py tasks describe` and `tasks protocol`."""
+
+    purpose: str
+    personal_data: tuple[str, ...] = ()
+    legal_basis: str = ""
+    recipients: tuple[str, ...] = ()
+    retention: str = ""
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     func: TaskFunc
@@ -73,6 +86,8 @@ class Task:
     roles: tuple[str, ...] = ("operator", "admin")  # who may start it (admin always may)
     upload: FileUpload | None = None
     title: str = ""  # a plain Norwegian name for people (the console's catalogue)
+    processing: Processing | None = None
+    config: tuple[str, ...] = ()  # the config files (in config_dir) whose rules it applies
 
     @property
     def display_title(self) -> str:
@@ -130,13 +145,17 @@ def task(
     roles: tuple[str, ...] | list[str] = ("operator", "admin"),
     upload: FileUpload | None = None,
     title: str = "",
+    processing: Processing | None = None,
+    config: tuple[str, ...] | list[str] = (),
 ) -> Callable[[TaskFunc], TaskFunc]:
     """Register a task function. `input` is the pydantic model its payload must fit; `roles`
     are the console roles that may start it by hand (default: operators and admins, which is
     right for internal tasks; a caseworker's task says `roles=("caseworker", ...)`). A
     municipality can override them per task with the `task_roles` setting. `upload`: the
     task takes a file from a person (see FileUpload). `title`: what people call it, in
-    bokmål (the console's catalogue shows it, with the docstring's first line as help)."""
+    bokmål (the console's catalogue shows it, with the docstring's first line as help).
+    `processing`: its purpose, personal data, legal basis, recipients and retention;
+    `config`: the config files holding the rules it applies (both for `tasks describe`)."""
 
     def register(func: TaskFunc) -> TaskFunc:
         _REGISTRY[name] = Task(
@@ -149,6 +168,8 @@ def task(
             roles=tuple(roles),
             upload=upload,
             title=title,
+            processing=processing,
+            config=tuple(config),
         )
         return func
 

@@ -220,6 +220,16 @@ class RunDetail:
     item: ItemView
     events: list[EventView]
     artifacts: list[ArtifactView]
+    provenance: dict[str, Any]  # code version, task module hash, config files read
+
+    @property
+    def rules(self) -> list[str]:
+        """The rules the task applied (ctx.rule), in order."""
+        return [
+            str(e.data["rule"])
+            for e in self.events
+            if isinstance(e.data, dict) and e.data.get("rule")
+        ]
 
 
 @dataclass(frozen=True)
@@ -502,6 +512,7 @@ class Views:
                 item=item_view(run.item),
                 events=[event_view(e) for e in run.events],
                 artifacts=[artifact_view(a) for a in run.artifacts],
+                provenance=mask(run.provenance) or {},
             )
 
     def run_events(self, run_id: int) -> list[EventView]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import update
 
-from robots import tracing
+from robots import provenance, tracing
 from robots.app import RpaApp
 from robots.context import RunContext, Services
 from robots.db import Database, check_schema
@@ -207,6 +207,7 @@ class WorkerProcess:
         error: str | None = None
         outcome: str = RunOutcome.SYSTEM_ERROR
         started = time.perf_counter()
+        provenance.start()
         ctx.log.info(f"Forsøk {claim.attempt} av {claim.task} {claim.reference!r} startet")
         try:
             task = self.registry[claim.task]
@@ -249,6 +250,8 @@ class WorkerProcess:
             error = f"{error} (allerede utført: {done_already})"
             result = {"utført": list(ctx.side_effects)}
         self.browsers = ctx.browsers
+        if task is not None:
+            self.queue.record_provenance(claim.run_id, provenance.for_run(task.func))
         status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts)
         run_log.close()
         with self._lock:

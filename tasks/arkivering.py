@@ -24,7 +24,7 @@ from robots.artifacts import sha256_file
 from robots.config import ROOT, load_yaml
 from robots.context import RunContext
 from robots.settings import Settings
-from robots.tasks import BusinessError, FileUpload, task
+from robots.tasks import BusinessError, FileUpload, Processing, task
 from tasks.documents import html_to_pdfa, pdf_kind
 from tasks.noark import (
     ArchiveApi,
@@ -141,6 +141,15 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
     roles=("caseworker", "operator", "admin"),
     upload=FileUpload(store_upload, ("filnavn", "sha256"), "Fil som skal arkiveres"),
     title="Arkiver et dokument",
+    processing=Processing(
+        purpose="Journalføre innkomne dokumenter i sak- og arkivsystemet",
+        personal_data=("det dokumentet inneholder; skjermes etter offl. § 13 når det er merket",),
+        legal_basis="Arkivlova § 6 og arkivforskrifta; offl. § 13 (skjerming); GDPR art. 6 nr. 1 "
+        "c og e",
+        recipients=("sak- og arkivsystemet (offentlig journal får aldri skjermet tittel)",),
+        retention="Etter arkivplan og bevaringsvedtak; kjøreloggen i retention_days",
+    ),
+    config=("arkivering.yaml",),
 )
 def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""
@@ -167,6 +176,11 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
                 words=meta.skjermede_ord,
                 templates=config()["public_title"],
             )
+            if meta.tilgangsrestriksjon:
+                ctx.rule(
+                    f"Skjermet ({meta.tilgangsrestriksjon}): tittelen er ikke offentlig; "
+                    f"offentlig tittel «{public}» (offl. § 13, Noark 5 skjerming)"
+                )
         with ctx.step("Lag PDF"):
             pdf = as_pdf(ctx, source)
         archive = ctx.open("archive")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robots import fnr
 from robots.config import config_path, load_yaml
 from robots.context import RunContext
-from robots.tasks import BusinessError, task
+from robots.tasks import BusinessError, Processing, task
 from tasks.documents import html_to_pdfa
 from tasks.noark import (
     ArchiveApi,
@@ -88,6 +88,21 @@ def find_new_hires(ctx: RunContext, data: FindNewHiresInput) -> dict[str, Any]:
     max_attempts=4,
     roles=("caseworker", "operator", "admin"),
     title="Nyansatt: arbeidsavtale, IT-tilgang og sjekkliste",
+    processing=Processing(
+        purpose="Gjennomføre onboarding av en nyansatt: arbeidsavtale, IT-tilgang, sjekkliste "
+        "og varsel til leder",
+        personal_data=(
+            "navn og ansattnummer",
+            "fødselsnummer (kontrollert, aldri i logger eller e-post)",
+            "stilling, arbeidssted og lønns- og arbeidsvilkår",
+            "leders navn og e-post",
+        ),
+        legal_basis="GDPR art. 6 nr. 1 b og c; aml. §§ 14-5 og 14-6 (skriftlig arbeidsavtale)",
+        recipients=("arkivet (personalmappe, skjermet)", "IT (tilgang)", "nærmeste leder"),
+        retention="Arbeidsavtalen etter arkivplanen (personalmappe); kjøreloggen i "
+        "retention_days (90 dager)",
+    ),
+    config=("onboarding.yaml", "templates/arbeidsavtale.html"),
 )
 def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
     """Arbeidsavtale arkiveres, IT-tilgang bestilles, sjekklisten oppdateres, leder varsles."""
@@ -100,6 +115,15 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
         )
     fnr.validate(employee["fnr"])  # a wrong number is a business error for HR to fix
     terms = contract_terms(employee, cfg["contract"])  # missing fields: a business error
+    ctx.rule(
+        "Skriftlig arbeidsavtale "
+        + (
+            "straks: ansettelse på høyst én måned (aml. § 14-5)"
+            if terms["skriftlig_innen_dager"] == 0
+            else f"innen {terms['skriftlig_innen_dager']} dager (aml. § 14-5)"
+        )
+    )
+    ctx.rule(f"Prøvetid {terms['provetid']} (aml. § 15-6, høyst halve tiden ved midlertidig)")
 
     with ctx.step("Lag arbeidsavtale (PDF)"):
         contract = stable_document(

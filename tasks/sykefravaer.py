@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from robots.config import load_yaml
 from robots.context import RunContext
-from robots.tasks import task
+from robots.tasks import Processing, task
 from robots.workdays import WorkingDays
 
 if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
@@ -60,6 +60,16 @@ class Milestone:
     due: date
     remind_from: date
     todo: str
+    due_day: int = 0
+    hjemmel: str = ""
+
+    def rule(self, period: Period) -> str:
+        """The rule in words, for the run's "rules applied" (why this reminder, this date)."""
+        return (
+            f"{self.name}: dag {self.due_day} fra {period.start.isoformat()}"
+            f"{', ' + self.hjemmel if self.hjemmel else ''}; frist {self.due.isoformat()}, "
+            f"påminnelse fra {self.remind_from.isoformat()}"
+        )
 
 
 def join_periods(absences: list[Absence], new_period_after_days_at_work: int) -> list[Period]:
@@ -169,7 +179,17 @@ def milestones(period: Period, calendar: WorkingDays, cfg: dict[str, Any]) -> li
             continue
         due = period.start + timedelta(days=int(rule["due_day"]) - 1)
         remind = calendar.on_or_before(due - timedelta(days=int(cfg["reminder_days_before"])))
-        result.append(Milestone(rule["code"], rule["name"], due, remind, rule["todo"].strip()))
+        result.append(
+            Milestone(
+                rule["code"],
+                rule["name"],
+                due,
+                remind,
+                rule["todo"].strip(),
+                int(rule["due_day"]),
+                str(rule.get("hjemmel", "")),
+            )
+        )
     return result
 
 
@@ -194,6 +214,19 @@ class RemindersInput(BaseModel):
     systems=("hr",),
     max_attempts=3,
     title="Påminnelser om sykefraværsoppfølging",
+    processing=Processing(
+        purpose="Minne ledere på lovpålagte frister i sykefraværsoppfølgingen",
+        personal_data=(
+            "navn og ansattnummer",
+            "sykefraværsperioder og sykmeldingsgrad (helseopplysninger, GDPR art. 9)",
+            "leders e-post",
+        ),
+        legal_basis="GDPR art. 6 nr. 1 c og art. 9 nr. 2 b; aml. § 4-6; ftrl. §§ 8-7 a, 8-8, "
+        "8-19 og 25-2",
+        recipients=("nærmeste leder (påminnelse)", "HR (Excel-oversikt)"),
+        retention="Påminnelser i utboksen og kjøreloggen i retention_days (90 dager)",
+    ),
+    config=("sykefravaer.yaml",),
 )
 def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     """Sender påminnelser om oppfølgingsfrister til ledere og lager oversikt i Excel."""
@@ -216,6 +249,10 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
         retries=3,
     )
     periods = join_periods(absences, new_period_after)
+    ctx.rule(
+        f"Fravær med færre enn {new_period_after} dager i arbeid imellom regnes som samme "
+        "periode; dag 1 er periodens første fraværsdag (ftrl. § 8-19)"
+    )
     by_id = {a.employee_id: a for a in absences}
     sent = skipped = 0
     overview = []
@@ -226,6 +263,7 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
             person = by_id[period.employee_id]
             dates = key_dates(period, cfg)
             for milestone in due_reminders(period, today, calendar, cfg):
+                ctx.rule(milestone.rule(period), ansatt=period.employee_id)
                 key = (
                     f"sykefravaer:{period.employee_id}:{period.start.isoformat()}:{milestone.code}"
                 )

@@ -86,6 +86,8 @@ def run_page(
         events=detail.events,
         artifacts=detail.artifacts,
         item=detail.item,
+        rules=detail.rules,
+        provenance=detail.provenance,
     )
 
 

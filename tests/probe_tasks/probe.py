@@ -20,6 +20,7 @@ class ProbeInput(BaseModel):
     secret_note: str = ""
     note: str = Field("", description="Fritekst som logges")  # logged as it is
     side_effect: str = ""  # recorded as done before the failure asked for
+    rule: str = ""  # recorded as a rule applied (ctx.rule)
 
 
 def executions_file(ctx: RunContext) -> Path:
@@ -36,6 +37,8 @@ def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
         os.write(fd, f"{ctx.reference} {ctx.claim.run_id} {os.getpid()}\n".encode())
     finally:
         os.close(fd)
+    if data.rule:
+        ctx.rule(data.rule)
     with ctx.step("Sov"):
         ctx.log.info(f"Behandler {data.secret_note}")
         if data.note:

@@ -1,4 +1,5 @@
-"""operations: alerts and their deliveries, browser counters per worker, SSO subjects
+"""operations: alerts and their deliveries, browser counters per worker, SSO subjects, what a
+run was made of (provenance)
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +19,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("run") as batch:
+        batch.add_column(sa.Column("provenance", sa.JSON(), nullable=True))
     with op.batch_alter_table("app_user") as batch:
         batch.add_column(sa.Column("sso_subject", sa.String(300), nullable=True))
         batch.create_unique_constraint("uq_app_user_sso_subject", ["sso_subject"])
@@ -72,3 +75,5 @@ def downgrade() -> None:
     with op.batch_alter_table("app_user") as batch:
         batch.drop_constraint("uq_app_user_sso_subject", type_="unique")
         batch.drop_column("sso_subject")
+    with op.batch_alter_table("run") as batch:
+        batch.drop_column("provenance")
