@@ -26,7 +26,7 @@ def test_a_run_records_its_code_version_config_and_rules(sqlite_env: Env) -> Non
     configure_logging(env.settings)  # as a worker process does: run-bound records to the run log
     queue = env.queue()
     rule = "Dialogmøte 1: dag 49 fra 2026-02-02, aml. § 4-6 fjerde ledd"
-    queue.submit("probe", "forklar-1", {"rule": rule}, submitted_by="t")
+    queue.submit("explained", "forklar-1", {"rule": rule}, submitted_by="t")
     WorkerProcess(env.settings, queue.registry).run(exit_when_idle=True)
     with env.db.session() as session:
         run = session.scalars(select(Run)).one()
@@ -37,6 +37,7 @@ def test_a_run_records_its_code_version_config_and_rules(sqlite_env: Env) -> Non
         source = hashlib.sha256(handle.read()).hexdigest()
     assert recorded["task_module"] == source
     assert recorded["package"].startswith("kommune-rpa")
+    assert list(recorded["config"]) == ["config/sykefravaer.yaml"]
     detail = Views(env.db, env.settings).run(run.id)
     assert detail.rules == [rule]
     report = render(Views(env.db, env.settings), run.id)

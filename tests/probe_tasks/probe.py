@@ -20,7 +20,6 @@ class ProbeInput(BaseModel):
     secret_note: str = ""
     note: str = Field("", description="Fritekst som logges")  # logged as it is
     side_effect: str = ""  # recorded as done before the failure asked for
-    rule: str = ""  # recorded as a rule applied (ctx.rule)
 
 
 def executions_file(ctx: RunContext) -> Path:
@@ -37,8 +36,6 @@ def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
         os.write(fd, f"{ctx.reference} {ctx.claim.run_id} {os.getpid()}\n".encode())
     finally:
         os.close(fd)
-    if data.rule:
-        ctx.rule(data.rule)
     with ctx.step("Sov"):
         ctx.log.info(f"Behandler {data.secret_note}")
         if data.note:
@@ -57,4 +54,20 @@ def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
 def limited(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
     """Holds an 'archive' session for a while (per-system limit tests)."""
     time.sleep(data.sleep_s)
+    return {}
+
+
+class ExplainedInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str
+
+
+@task("explained", input=ExplainedInput, max_attempts=1)
+def explained(ctx: RunContext, data: ExplainedInput) -> dict[str, object]:
+    """Records the rule it is given as applied, and reads one config file."""
+    from robots.config import config_path
+
+    ctx.rule(data.rule)
+    config_path("sykefravaer.yaml").read_text(encoding="utf-8")
     return {}
