@@ -416,10 +416,16 @@ class Scheduler:
             self._announce("stopped")
 
     def after_sync(self) -> None:
-        """What the leader does once per sync besides the schedules: the alert rules."""
-        from robots.alerts import evaluate
+        """What the leader does once per sync besides the schedules: the alert rules (a broken
+        rule file is said once per sync, and never stops the schedules)."""
+        from robots.alerts import AlertConfigError, evaluate
 
-        evaluate(self.db, self.settings)
+        try:
+            evaluate(self.db, self.settings)
+        except AlertConfigError as exc:
+            logger.error(f"Varselreglene kan ikke brukes: {exc}")
+        except Exception as exc:  # noqa: BLE001 - alerts must never stop the schedules
+            logger.warning(f"Varselreglene feilet: {exc}")
 
     def _announce(self, status: str) -> None:
         """Keep the leader's row in the worker table fresh (health checks read it)."""

@@ -358,6 +358,16 @@ def day_start(value: str, zone: tzinfo) -> datetime:
         raise InvalidFilter(f"{value!r} er ikke en dato (ÅÅÅÅ-MM-DD)") from None
 
 
+def waiting_by_task(session: Any) -> dict[str, int]:
+    """Items waiting, per task (the queue depth)."""
+    rows = session.execute(
+        select(WorkItem.task, func.count())
+        .where(WorkItem.status == ItemStatus.PENDING)
+        .group_by(WorkItem.task)
+    ).all()
+    return {str(task): int(n) for task, n in rows}
+
+
 # The queries ---------------------------------------------------------------------------------
 
 
@@ -568,13 +578,7 @@ class Views:
         rate over 24 hours, workers with heartbeat, per-system limits, pauses."""
         since = utcnow() - timedelta(hours=24)
         with self.db.session() as session:
-            depth = dict(
-                session.execute(
-                    select(WorkItem.task, func.count())
-                    .where(WorkItem.status == ItemStatus.PENDING)
-                    .group_by(WorkItem.task)
-                ).all()
-            )
+            depth = waiting_by_task(session)
             outcomes = dict(
                 session.execute(
                     select(Run.outcome, func.count())
@@ -696,13 +700,7 @@ def task_figures(views: Views, tasks: list[str], hours: int = 24) -> list[TaskFi
     now = utcnow()
     since = now - timedelta(hours=hours)
     with views.db.session() as session:
-        waiting = dict(
-            session.execute(
-                select(WorkItem.task, func.count())
-                .where(WorkItem.status == ItemStatus.PENDING)
-                .group_by(WorkItem.task)
-            ).all()
-        )
+        waiting = waiting_by_task(session)
         oldest = dict(
             session.execute(
                 select(WorkItem.task, func.min(WorkItem.created_at))

@@ -8,6 +8,7 @@ application object; this module only assembles them."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,8 +109,9 @@ def _error_page(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _field_error(error: dict[str, object]) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))  # type: ignore[attr-defined]
+def _field_error(error: Any) -> str:
+    """One field's complaint in words ("under: ugyldig verdi"), without the request's parts."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
     return f"{where}: ugyldig verdi" if where else "ugyldig verdi"
 
 
