@@ -72,6 +72,7 @@ class Rule(BaseModel):
         "schedule_missed",
         "no_worker",
         "selector_fallback",
+        "question_overdue",
     ]
     task: str = ""  # empty: every task
     count: int = Field(default=5, ge=1)  # system_errors: this many ...
@@ -314,6 +315,27 @@ def selector_fallback(db: Database, settings: Settings, rule: Rule, now: datetim
     ]
 
 
+def question_overdue(db: Database, settings: Settings, rule: Rule, now: datetime) -> list[Finding]:
+    """A robot's question to a person is still open after its deadline."""
+    from robots.models import Question
+
+    with db.session() as session:
+        rows = session.execute(
+            select(Question.id, Question.item_id, Question.to_role, Question.deadline)
+            .join(WorkItem, WorkItem.id == Question.item_id)
+            .where(Question.status == "open", Question.deadline < now, *_task_filter(rule))
+        ).all()
+    return [
+        Finding(
+            f"{rule.name}:question:{ident}",
+            f"Spørsmålet til {role} om element {item_id} er ikke besvart innen fristen "
+            f"{due.astimezone(settings.zone):%Y-%m-%d %H:%M}",
+        )
+        for ident, item_id, role, due in rows
+        if due is not None
+    ]
+
+
 RULES: dict[str, Callable[[Database, Settings, Rule, datetime], list[Finding]]] = {
     "item_failed": item_failed,
     "system_errors": system_errors,
@@ -322,6 +344,7 @@ RULES: dict[str, Callable[[Database, Settings, Rule, datetime], list[Finding]]] 
     "schedule_missed": schedule_missed,
     "no_worker": no_worker,
     "selector_fallback": selector_fallback,
+    "question_overdue": question_overdue,
 }
 
 

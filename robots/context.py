@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from loguru import logger
+from pydantic import BaseModel
 
 from robots import tracing
 from robots.queue import Claim
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from robots.outbox import Outbox
     from robots.queue import Queue
     from robots.runtime import BrowserHost, SystemSession
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class RunContext:
     side_effects: list[str] = field(default_factory=list, init=False)
     sessions: dict[str, SystemSession] = field(default_factory=dict, init=False)
     artifacts: list[tuple[str, Path]] = field(default_factory=list, init=False)
+    _asked: int = field(default=0, init=False)  # questions asked so far in this run
 
     def __post_init__(self) -> None:
         self.log = logger.bind(run_id=self.claim.run_id, component=self.claim.task)
@@ -98,6 +104,54 @@ class RunContext:
             log.bind(duration_ms=elapsed).info(f"Ferdig: {name} ({elapsed:.0f} ms)")
         finally:
             self.current_step = outer
+
+    def ask(
+        self,
+        model: type[M],
+        *,
+        text: str,
+        to: str = "caseworker",
+        deadline: datetime | None = None,
+        on_deadline: str = "escalate",
+        evidence: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> M:
+        """Ask a person (role `to`) and wait: returns the answer as `model` once someone has
+        given it. Until then the item waits (venter på saksbehandler), holding no worker and
+        no browser; the console shows the question with a form made from `model` and the
+        `evidence` (values the robot read). When it is answered the item runs again from the
+        top: what went through `ctx.remember` and earlier questions is given back, the rest
+        runs again (see robots.people). `deadline` passed: `on_deadline="escalate"` tells the
+        operators (alerts), "business_error" ends the item as one."""
+        from robots.people import ask
+
+        self._asked += 1
+        return ask(
+            self._services.queue.db,
+            self.claim.item_id,
+            self.claim.run_id,
+            key or f"spørsmål-{self._asked}",
+            model,
+            text=text,
+            to=to,
+            deadline=deadline,
+            on_deadline=on_deadline,
+            evidence=evidence,
+        )
+
+    def remember(self, key: str, action: Callable[[], Any]) -> Any:
+        """A step whose result is kept for this item: on a resumed run (after a question) it
+        is given back instead of running `action` again. The result must be JSON-safe."""
+        from robots.people import remember
+
+        return remember(self._services.queue.db, self.claim.item_id, self.claim.run_id, key, action)
+
+    def hand_over(self, reason: str, team: str = "caseworker") -> NoReturn:
+        """Give the item to people (manuell behandling): it lands in `team`'s queue in the
+        console with `reason`, the robot's evidence and the run log."""
+        from robots.people import HandOver
+
+        raise HandOver(reason, team)
 
     def rule(self, text: str, **facts: Any) -> None:
         """Record a rule the task applied, in words a caseworker can give a citizen or an

@@ -13,6 +13,8 @@ STATUS: dict[str, str] = {
     ItemStatus.BUSINESS_ERROR: "forretningsfeil",
     ItemStatus.FAILED: "feilet",
     ItemStatus.CANCELLED: "avbrutt",
+    ItemStatus.WAITING: "venter på saksbehandler",
+    ItemStatus.MANUAL: "manuell behandling",
 }
 
 OUTCOME: dict[str, str] = {
@@ -22,6 +24,8 @@ OUTCOME: dict[str, str] = {
     RunOutcome.ABANDONED: "forlatt (arbeideren stoppet)",
     RunOutcome.RELEASED: "levert tilbake",
     RunOutcome.LOST: "tatt over av en annen arbeider",
+    RunOutcome.WAITING: "venter på svar fra en person",
+    RunOutcome.HANDED_OVER: "sendt til manuell behandling",
 }
 
 ROLE = {
@@ -48,6 +52,11 @@ ACTION = {
     "user_disable": "bruker deaktivert",
     "user_enable": "bruker aktivert",
     "alert_ack": "varsel kvittert",
+    "answer": "spørsmål besvart",
+    "hand_over": "sendt til manuell behandling",
+    "take": "sak tatt",
+    "complete_manual": "fullført manuelt",
+    "question_expired": "spørsmål ubesvart innen fristen",
     "bulk_retry": "flere prøvd på nytt",
     "bulk_cancel": "flere avbrutt",
     "view": "sett",

@@ -59,13 +59,19 @@ class ItemStatus(StrEnum):
     BUSINESS_ERROR = "business_error"  # input or business rule wrong; not retried
     FAILED = "failed"  # system errors exhausted the attempts, or poison item
     CANCELLED = "cancelled"
+    WAITING = "waiting_for_person"  # the robot asked a person and waits for the answer
+    MANUAL = "manual"  # handed over to people: manuell behandling
 
 
 # The status rules, in one place (the queue enforces them, the read layer shows them).
 FINAL_STATUSES = frozenset(
     {ItemStatus.DONE, ItemStatus.BUSINESS_ERROR, ItemStatus.FAILED, ItemStatus.CANCELLED}
 )
-CANCELLABLE = frozenset({ItemStatus.PENDING, ItemStatus.RUNNING})
+CANCELLABLE = frozenset(
+    {ItemStatus.PENDING, ItemStatus.RUNNING, ItemStatus.WAITING, ItemStatus.MANUAL}
+)
+# Where a person has the next move (not final, not the robots' to claim).
+WITH_PEOPLE = frozenset({ItemStatus.WAITING, ItemStatus.MANUAL})
 RETRYABLE = frozenset({ItemStatus.FAILED, ItemStatus.BUSINESS_ERROR, ItemStatus.CANCELLED})
 
 
@@ -78,6 +84,8 @@ class RunOutcome(StrEnum):
     ABANDONED = "abandoned"  # lease expired without an outcome (worker died)
     RELEASED = "released"  # worker shut down and handed the item back
     LOST = "lost"  # lease was taken over before the worker finished
+    WAITING = "waiting"  # the task asked a person (ctx.ask); the item waits for the answer
+    HANDED_OVER = "handed_over"  # the task handed the item to people (ctx.hand_over)
 
 
 class WorkItem(Base):
@@ -106,6 +114,11 @@ class WorkItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Manual handling (manuell behandling): the team whose queue it is in, who took it, and
+    # whether a person completed it (the dashboard counts manual against automated).
+    team: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    assigned_to: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    handled_manually: Mapped[bool] = mapped_column(default=False)
 
     runs: Mapped[list[Run]] = relationship(back_populates="item", order_by="Run.id")
 
@@ -248,6 +261,49 @@ class Worker(Base):
 # The scheduler leader keeps a row in the worker table too (status "leader", fresh heartbeat),
 # so health checks on any machine know that one leads.
 SCHEDULER_PREFIX = "scheduler:"
+
+
+class Question(Base):
+    """A robot's question to a person (ctx.ask): the item waits until it is answered; the
+    answer is validated against the task's model, audited, and replayed when the item
+    resumes (the question's key is its place in the task: asking again gets the answer)."""
+
+    __tablename__ = "question"
+    __table_args__ = (UniqueConstraint("item_id", "key", name="uq_question_item_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_item.id"), index=True)
+    run_id: Mapped[int] = mapped_column(BigId)
+    key: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(300))  # "module:Class" of the answer's model
+    text: Mapped[str] = mapped_column(Text)
+    to_role: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|answered|expired
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    on_deadline: Mapped[str] = mapped_column(String(20), default="escalate")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Index("ix_question_status", Question.status, Question.to_role)
+
+
+class StepResult(Base):
+    """A step's result kept across runs of one item (ctx.remember): a resumed item gets it
+    back instead of doing the step again."""
+
+    __tablename__ = "step_result"
+    __table_args__ = (UniqueConstraint("item_id", "key", name="uq_step_result_item_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_item.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    run_id: Mapped[int] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Alert(Base):

@@ -542,6 +542,19 @@ class Queue:
     ) -> dict[str, Any]:
         return dict(status=ItemStatus.PENDING, not_before=now)
 
+    def _waiting(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        """The task asked a person: the item waits, holding no lease; an answer resumes it."""
+        return dict(status=ItemStatus.WAITING, error_kind=None, error_message=None)
+
+    def _handed_over(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        """To a team's queue for manual handling (the team travels in the result's place)."""
+        team = (result or {}).get("team") or "caseworker"
+        return dict(status=ItemStatus.MANUAL, error_kind="manual", error_message=error, team=team)
+
     def record_provenance(self, run_id: int, data: dict[str, Any]) -> None:
         """What the run was made of (robots.provenance); a failure to store it is logged and
         never stops the run's outcome from being stored."""
@@ -621,6 +634,61 @@ class Queue:
             _retry(session, item, actor)
             return item
 
+    # Manual handling (manuell behandling) -------------------------------------------------
+
+    def hand_over(self, ident: str | int, reason: str, team: str, actor: str) -> WorkItem:
+        """A person sends an item to a team's queue (a waiting, failed or business-error item,
+        or one the robots have not started)."""
+        with self.db.session() as session:
+            item = self.get(session, ident)
+            allowed = {
+                ItemStatus.PENDING,
+                ItemStatus.WAITING,
+                ItemStatus.FAILED,
+                ItemStatus.BUSINESS_ERROR,
+            }
+            if item.status not in allowed:
+                raise InvalidTransition(
+                    f"Element {item.id} er {status_name(item.status)} og kan ikke sendes til "
+                    "manuell behandling"
+                )
+            previous = item.status
+            item.status, item.team, item.assigned_to = ItemStatus.MANUAL, team, None
+            item.error_kind, item.error_message = "manual", reason[:2000]
+            item.finished_at, item.updated_at = None, utcnow()
+            audit.record(
+                session, actor, "hand_over", f"item:{item.id}", {"was": previous, "team": team}
+            )
+            return item
+
+    def take(self, ident: str | int, actor: str) -> WorkItem:
+        """ "Ta saken": the person takes an item in manual handling (one person at a time)."""
+        with self.db.session() as session:
+            item = self.get(session, ident)
+            if item.status != ItemStatus.MANUAL:
+                raise InvalidTransition(f"Element {item.id} er ikke til manuell behandling")
+            if item.assigned_to not in (None, actor):
+                raise InvalidTransition(f"Element {item.id} er tatt av {item.assigned_to}")
+            item.assigned_to, item.updated_at = actor, utcnow()
+            audit.record(session, actor, "take", f"item:{item.id}")
+            return item
+
+    def complete_manually(self, ident: str | int, outcome: str, actor: str) -> WorkItem:
+        """The person who took it records what they did; the item is done, by hand."""
+        with self.db.session() as session:
+            item = self.get(session, ident)
+            if item.status != ItemStatus.MANUAL or item.assigned_to != actor:
+                raise InvalidTransition(
+                    f"Element {item.id} må være tatt av deg i manuell behandling først"
+                )
+            now = utcnow()
+            item.status, item.handled_manually = ItemStatus.DONE, True
+            item.result = {"manuelt": storable_text(mask_text(outcome))[:4000], "av": actor}
+            item.error_kind = item.error_message = None
+            item.finished_at = item.updated_at = now
+            audit.record(session, actor, "complete_manual", f"item:{item.id}")
+            return item
+
     def bulk(self, action: str, ids: list[int], actor: str) -> int:
         """Retry or cancel many items in one transaction, each audited as its own action;
         an item no longer in a status the action applies to is left as it is. Returns how
@@ -675,6 +743,8 @@ def find_item(session: Session, ident: str | int) -> WorkItem:
 
 
 _SETTLE: dict[str, _Settle] = {
+    RunOutcome.WAITING: Queue._waiting,
+    RunOutcome.HANDED_OVER: Queue._handed_over,
     RunOutcome.DONE: Queue._done,
     RunOutcome.BUSINESS_ERROR: Queue._business_error,
     RunOutcome.SYSTEM_ERROR: Queue._system_error,

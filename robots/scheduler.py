@@ -419,8 +419,10 @@ class Scheduler:
         """What the leader does once per sync besides the schedules: the alert rules (a broken
         rule file is said once per sync, and never stops the schedules)."""
         from robots.alerts import AlertConfigError, evaluate
+        from robots.people import expire_overdue
 
         try:
+            expire_overdue(self.db)
             evaluate(self.db, self.settings)
         except AlertConfigError as exc:
             logger.error(f"Varselreglene kan ikke brukes: {exc}")

@@ -29,6 +29,7 @@ from robots.models import (
     Artifact,
     AuditEvent,
     ItemStatus,
+    Question,
     Run,
     RunEvent,
     RunOutcome,
@@ -125,6 +126,9 @@ class ItemView:
     cancellable: bool
     retryable: bool
     overdue: bool
+    team: str | None = None
+    assigned_to: str | None = None
+    handled_manually: bool = False
 
     def as_json(self, local: Any) -> dict[str, Any]:
         """The API's shape (times as ISO text, and as the installation's local time)."""
@@ -294,6 +298,9 @@ def item_view(item: WorkItem, now: datetime | None = None) -> ItemView:
         overdue=item.deadline is not None
         and item.deadline < now
         and item.status not in FINAL_STATUSES,
+        team=item.team,
+        assigned_to=item.assigned_to,
+        handled_manually=bool(item.handled_manually),
     )
 
 
@@ -849,3 +856,108 @@ def chart_data(views: Views) -> dict[str, Any]:
         "median_by_task": medians,
         "outcomes": shown,
     }
+
+
+# People in the loop ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: int
+    item_id: int
+    task: str
+    reference: str
+    text: str
+    to_role: str
+    model: str
+    evidence: Any
+    status: str
+    answer: Any
+    answered_by: str | None
+    answered_at: datetime | None
+    deadline: datetime | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "item": self.item_id,
+            "task": self.task,
+            "reference": self.reference,
+            "text": self.text,
+            "to": self.to_role,
+            "evidence": self.evidence,
+            "status": self.status,
+            "answer": self.answer,
+            "answered_by": self.answered_by,
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+        }
+
+
+def question_view(question: Question, item: WorkItem) -> QuestionView:
+    return QuestionView(
+        id=question.id,
+        item_id=item.id,
+        task=item.task,
+        reference=mask_text(item.reference),
+        text=mask_text(question.text),
+        to_role=question.to_role,
+        model=question.model,
+        evidence=mask(question.evidence),
+        status=question.status,
+        answer=mask(question.answer),
+        answered_by=question.answered_by,
+        answered_at=question.answered_at,
+        deadline=question.deadline,
+        created_at=question.created_at,
+    )
+
+
+def questions(
+    views: Views, *, role: str | None, status: str = "open", item: int | None = None
+) -> list[QuestionView]:
+    """Questions to `role` (None: to anyone), newest first; or every question of one item."""
+    query = select(Question, WorkItem).join(WorkItem, WorkItem.id == Question.item_id)
+    if item is not None:
+        query = query.where(Question.item_id == item)
+    else:
+        query = query.where(Question.status == status)
+        if role is not None:
+            query = query.where(Question.to_role == role)
+    with views.db.session() as session:
+        rows = session.execute(query.order_by(Question.id.desc()).limit(500)).all()
+        return [question_view(q, i) for q, i in rows]
+
+
+def question(views: Views, question_id: int) -> QuestionView:
+    with views.db.session() as session:
+        found = session.get(Question, question_id)
+        if found is None:
+            raise NotFound("Fant ikke spørsmålet")
+        item = session.get(WorkItem, found.item_id)
+        if item is None:  # pragma: no cover - the foreign key keeps it
+            raise NotFound("Fant ikke elementet til spørsmålet")
+        return question_view(found, item)
+
+
+def manual_counts(views: Views, months: int = 12) -> list[dict[str, Any]]:
+    """Completions per task and month, by hand and by robot (municipalities report the share
+    as benefit realisation)."""
+    since = utcnow() - timedelta(days=31 * months)
+    with views.db.session() as session:
+        rows = session.execute(
+            select(WorkItem.task, WorkItem.finished_at, WorkItem.handled_manually).where(
+                WorkItem.status == ItemStatus.DONE, WorkItem.finished_at >= since
+            )
+        ).all()
+    counted: dict[tuple[str, str], list[int]] = {}
+    for task, finished, manual in rows:
+        if finished is None:
+            continue
+        month = finished.astimezone(views.zone).strftime("%Y-%m")
+        entry = counted.setdefault((month, task), [0, 0])
+        entry[1 if manual else 0] += 1
+    return [
+        {"month": month, "task": task, "automated": auto, "manual": manual}
+        for (month, task), (auto, manual) in sorted(counted.items(), reverse=True)
+    ]

@@ -29,6 +29,7 @@ from robots.context import RunContext, Services
 from robots.db import Database, check_schema
 from robots.masking import mask_text
 from robots.models import RunOutcome, Worker, utcnow
+from robots.people import HandOver, WaitingForPerson
 from robots.queue import Claim, WorkerIdentity
 from robots.runlog import RunLog, configure_logging, set_current
 from robots.settings import Settings, use_settings
@@ -229,6 +230,12 @@ class WorkerProcess:
         except Released:
             outcome, error = RunOutcome.RELEASED, "Arbeideren stoppet; elementet ble lagt tilbake"
             ctx.log.warning(error)
+        except WaitingForPerson as exc:
+            outcome = RunOutcome.WAITING
+            ctx.log.info(f"Venter på svar fra en person (spørsmål {exc.question_id}): {exc.text}")
+        except HandOver as exc:
+            outcome, error, result = RunOutcome.HANDED_OVER, exc.reason, {"team": exc.team}
+            ctx.log.info(f"Sendt til manuell behandling ({exc.team}): {exc.reason}")
         except Exception as exc:
             outcome = RunOutcome.SYSTEM_ERROR
             step = getattr(exc, "_rpa_step", None) or ctx.failed_step or ctx.current_step
@@ -244,7 +251,8 @@ class WorkerProcess:
                 self.on_failure(ctx)
             ctx.close()
             set_current(None)
-        if ctx.side_effects and outcome != RunOutcome.DONE:
+        failed = outcome in (RunOutcome.SYSTEM_ERROR, RunOutcome.BUSINESS_ERROR)
+        if ctx.side_effects and failed:
             # The run changed something before it failed: say so in the error and the result.
             done_already = "; ".join(ctx.side_effects)
             error = f"{error} (allerede utført: {done_already})"

@@ -10,6 +10,7 @@ summary, and exits 0 only if every item ended as the flows should.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -45,7 +46,8 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def prepare_inbox(inbox: Path) -> None:
-    """Two documents that belong in existing cases, one that cannot be filed."""
+    """Two documents that belong in existing cases, one that says nothing of its case (the
+    robot asks a caseworker), one that cannot be filed (not a PDF)."""
     inbox.mkdir(parents=True, exist_ok=True)
     (inbox / "BYGG-2026-001__Nabovarsel fra Storgata 3__I__2026-03-01.txt").write_text(
         "Nabovarsel om tilbygg i Storgata 1.\nMerknader sendes innen to uker.\n", encoding="utf-8"
@@ -63,8 +65,39 @@ def prepare_inbox(inbox: Path) -> None:
         encoding="utf-8",
     )
     (inbox / "skannet-uten-navn.txt").write_text(
-        "Ukjent brev uten saksreferanse\n", encoding="utf-8"
+        "Brev om byggesaken i Storgata 3, skannet uten saksreferanse\n", encoding="utf-8"
     )
+    (inbox / "BYGG-2026-001__Tegninger__I__2026-03-02.pdf").write_bytes(b"ikke en PDF")
+
+
+class ScriptedCaseworker:
+    """The demo's caseworker: answers the robots' questions through the console's JSON API
+    with an API key of their own, as a person would through the form."""
+
+    def __init__(self, app: RpaApp, url: str) -> None:
+        from robots.console.auth import add_user, new_token
+
+        with app.db.session() as session:
+            user = add_user(
+                session, "demo-saksbehandler", secrets.token_urlsafe(16), "caseworker", "demo"
+            )
+            token = new_token(session, user, "demo", "demo")
+        self.http = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        self.answered: list[str] = []
+
+    def answer_open_questions(self) -> None:
+        for question in self.http.get("/api/questions").json():
+            answer = {
+                "saksreferanse": "BYGG-2026-001",
+                "tittel": "Brev om byggesaken, skannet",
+                "journalposttype": "I",
+                "dokumentets_dato": utcnow().date().isoformat(),
+            }
+            done = self.http.post(f"/api/questions/{question['id']}/answer", json=answer)
+            if done.status_code == 200:
+                self.answered.append(f"{question['text']} -> {answer['saksreferanse']}")
 
 
 def demo_settings(settings: Settings, demo_dir: Path, box: Sandbox) -> Settings:
@@ -103,7 +136,7 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
         console.print(f"  {name}: {url}  ({login})")
 
     app = RpaApp.build(settings)
-    service = Service(app, processes=processes)
+    service = Service(app, processes=processes, web_port=0)
     queue = app.queue
     queue.submit("onboarding.find_new_hires", "demo-nyansatte", {}, submitted_by="demo")
     queue.submit("sykefravaer.reminders", "demo-sykefravaer", {}, submitted_by="demo")
@@ -126,17 +159,21 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
         ("onboarding", ItemStatus.DONE): expected_hires,
         ("sykefravaer.reminders", ItemStatus.DONE): 1,
         ("arkivering.scan_inbox", ItemStatus.DONE): 1,
-        ("arkivering", ItemStatus.DONE): 2,
+        ("arkivering", ItemStatus.DONE): 3,
         ("arkivering", ItemStatus.BUSINESS_ERROR): 1,
     }
     service.start()
+    assert service.url is not None
+    caseworker = ScriptedCaseworker(app, service.url)
     clock = time.monotonic()
     try:
-        counts = _follow(app.views, expected, timeout, console)
+        counts = _follow(app.views, expected, timeout, console, caseworker)
     finally:
         service.stop()
     ok = counts == Counter(expected)
     _summary(app, box, counts, expected, time.monotonic() - clock, demo_dir, console)
+    for line in caseworker.answered:
+        console.print(f"Spørsmål besvart av demo-saksbehandler: {line}")
     box.stop()
     if not ok:
         console.print("Demoen endte ikke som forventet (se tabellen).", style="red")
@@ -144,7 +181,11 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
 
 
 def _follow(
-    views: Views, expected: dict[tuple[str, str], int], timeout: float, console: Console
+    views: Views,
+    expected: dict[tuple[str, str], int],
+    timeout: float,
+    console: Console,
+    caseworker: ScriptedCaseworker,
 ) -> Counter[tuple[str, str]]:
     total = sum(expected.values())
     columns = (
@@ -168,6 +209,7 @@ def _follow(
             )
             if settled >= total and busy == 0:
                 break
+            caseworker.answer_open_questions()
             time.sleep(0.5)
     return views.task_status_counts()
 

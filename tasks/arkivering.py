@@ -16,7 +16,7 @@ import re
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -85,6 +85,47 @@ class Metadata(BaseModel):
     skjermingshjemmel: str = ""
     skjermede_ord: list[str] = Field(default_factory=list)  # words that reveal the person
     ny_sak: dict[str, str] | None = None  # tittel, arkivdel, klasse, enhet: create if missing
+
+
+class Unidentified(BusinessError):
+    """Neither the file name nor a side file says which case a document belongs to."""
+
+
+class CaseChoice(BaseModel):
+    """What a caseworker tells the robot about a document it could not place."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    saksreferanse: str = Field(min_length=1, max_length=100, description="Saksreferanse")
+    tittel: str = Field(min_length=1, max_length=300, description="Tittel på journalposten")
+    journalposttype: Literal["I", "U", "N", "X", "S"] = Field(
+        default="I", description="Journalposttype (I inngående, U utgående, N notat)"
+    )
+    dokumentets_dato: date = Field(description="Dokumentets dato")
+
+
+def ask_for_case(ctx: RunContext, source: Path, reason: str) -> Metadata:
+    """Ask a caseworker which case the document belongs to (config: ask_when_unidentified),
+    showing what the robot can see of it; the answer places it."""
+    preview = ""
+    if source.suffix.lower() in config()["convert_to_pdf"]:
+        preview = source.read_text(encoding="utf-8", errors="replace")[:300]
+    choice = ctx.ask(
+        CaseChoice,
+        text=f"Hvilken sak hører dokumentet {source.name} til? ({reason})",
+        to="caseworker",
+        evidence={"Fil": source.name, "Begynnelsen av dokumentet": preview or "(ikke tekst)"},
+    )
+    ctx.rule(
+        f"Saken {choice.saksreferanse} er valgt av en saksbehandler "
+        "(dokumentet sa ikke selv hvilken sak det hører til)"
+    )
+    return Metadata(
+        saksreferanse=choice.saksreferanse,
+        tittel=choice.tittel,
+        journalposttype=choice.journalposttype,
+        dokumentets_dato=choice.dokumentets_dato,
+    )
 
 
 class ScanInput(BaseModel):
@@ -167,8 +208,14 @@ def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
                 "med (filen er byttet ut eller endret); ingenting er arkivert eller flyttet"
             )
     try:
-        with ctx.step("Les metadata"):
-            meta = read_metadata(source)
+        try:
+            with ctx.step("Les metadata"):
+                meta = read_metadata(source)
+        except Unidentified as exc:
+            if not config().get("ask_when_unidentified", True):
+                raise
+            meta = ask_for_case(ctx, source, str(exc))
+        with ctx.step("Skjerming og offentlig tittel"):
             public = public_title(
                 meta.tittel,
                 given=meta.offentlig_tittel,
@@ -258,7 +305,7 @@ def read_metadata(source: Path) -> Metadata:
             # user's file name: the metadata is in the user's part.
             parts = re.sub(r"^u[0-9a-f]{16}-", "", source.stem).split("__")
             if len(parts) not in (4, 5):
-                raise BusinessError(
+                raise Unidentified(
                     f"Filnavnet {source.name} følger ikke mønsteret "
                     "<saksreferanse>__<tittel>__<journalposttype>__<dato>[__<tilgangskode>], "
                     f"og det finnes ingen {side.name}"

@@ -153,10 +153,11 @@ class Env:
 def settle(
     env: Env, extra_env: dict[str, str] | None = None, processes: int = 2, timeout: float = 400
 ) -> None:
-    """Run `processes` worker processes until no item is waiting or running, then stop them."""
+    """Run `processes` worker processes until no item is waiting for a robot or running (items
+    that wait for a person, or are in manual handling, count as settled), then stop them."""
     from sqlalchemy import func, select
 
-    from robots.models import FINAL_STATUSES, WorkItem
+    from robots.models import FINAL_STATUSES, WITH_PEOPLE, WorkItem
 
     proc = env.start("worker", "--processes", str(processes), name="settle", extra_env=extra_env)
 
@@ -166,7 +167,7 @@ def settle(
                 session.scalar(
                     select(func.count())
                     .select_from(WorkItem)
-                    .where(WorkItem.status.not_in(sorted(FINAL_STATUSES)))
+                    .where(WorkItem.status.not_in(sorted(FINAL_STATUSES | WITH_PEOPLE)))
                 )
                 == 0
             )

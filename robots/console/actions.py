@@ -18,7 +18,7 @@ from robots.console.deps import Console, Forbidden, require, visible_submitters
 from robots.models import Schedule, utcnow
 from robots.queue import InvalidTransition, ItemNotFound, Submitted
 from robots.tasks import Task
-from robots.views import ItemView, NotFound
+from robots.views import ItemView, NotFound, questions
 
 
 def visible_item(c: Console, who: Principal, item_id: int) -> ItemView:
@@ -44,7 +44,7 @@ def reason(who: Principal, item: ItemView) -> str:
     cannot do anything about it, with the detail to those who diagnose."""
     if not item.error:
         return ""
-    if item.error_kind in ("business", "cancelled") or can(who.role, "runs"):
+    if item.error_kind in ("business", "cancelled", "manual") or can(who.role, "runs"):
         return item.error
     return "Teknisk feil – driftsavdelingen er varslet og ser på saken."
 
@@ -60,6 +60,9 @@ def item_context(c: Console, who: Principal, item: ItemView) -> dict[str, Any]:
         "result": result_rows(c, item),
         "may_retry": may_retry(who, item),
         "may_cancel": may_cancel(who, item),
+        "may_hand_over": can(who.role, "cancel")
+        and item.status in ("pending", "waiting_for_person", "failed", "business_error"),
+        "questions": questions(c.rpa.views, role=None, item=item.id),
     }
 
 

@@ -18,7 +18,18 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from robots.app import RpaApp
-from robots.console import admin, api, auditor, caseworker, events, login, operator, ops, sso
+from robots.console import (
+    admin,
+    api,
+    auditor,
+    caseworker,
+    events,
+    login,
+    operator,
+    ops,
+    people,
+    sso,
+)
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.db import Database
 from robots.settings import Settings
@@ -49,8 +60,9 @@ def console_for(rpa: RpaApp) -> FastAPI:
     app.add_exception_handler(HTTPException, _error_page)
     app.add_exception_handler(RequestValidationError, _error_page)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, sso, caseworker, operator, auditor, admin, events, ops, api):
+    for module in (login, sso, caseworker, people, operator, auditor, admin, events, ops, api):
         app.include_router(module.router)
+    app.include_router(people.api)
     return app
 
 

@@ -24,7 +24,7 @@ MAX_LOCK = timedelta(minutes=15)
 
 # What each role may do. Admin may do everything.
 PERMISSIONS: dict[str, set[str]] = {
-    Role.CASEWORKER: {"submit", "own_items", "retry_own"},
+    Role.CASEWORKER: {"submit", "own_items", "retry_own", "answer", "manual"},
     Role.OPERATOR: {
         "dashboard",
         "all_items",
@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, set[str]] = {
         "pause",
         "prioritise",
         "runs",  # a failed item's attempts, run log and screenshots: diagnosis is their job
+        "answer",
+        "manual",
     },
     Role.AUDITOR: {"runs", "audit", "export", "all_items_read"},
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from robots.console import actions
 from robots.console.auth import Principal
@@ -175,9 +176,15 @@ async def item_action(
 def form_fields(task: Task) -> list[dict[str, Any]]:
     """Form fields generated from the task's input model (the fields a file upload fills in
     are left to the upload)."""
+    skip = task.upload.fields if task.upload is not None else ()
+    return fields_of(task.input_model, skip)
+
+
+def fields_of(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Form fields generated from a pydantic model (a task's input, a robot's question)."""
     fields = []
-    for name, info in task.input_model.model_fields.items():
-        if task.upload is not None and name in task.upload.fields:
+    for name, info in model.model_fields.items():
+        if name in skip:
             continue
         annotation = str(info.annotation)
         kind = (

@@ -23,7 +23,7 @@ from robots.console.deps import (
     require,
 )
 from robots.models import CANCELLABLE, RETRYABLE, ItemStatus
-from robots.views import ItemFilter, task_figures
+from robots.views import ItemFilter, manual_counts, task_figures
 
 router = APIRouter(include_in_schema=False)
 BULK_LIMIT = 10_000  # items one bulk action may touch (a larger set: filter it first)
@@ -37,6 +37,7 @@ def dashboard_context(c: Console) -> dict[str, Any]:
         "figures": task_figures(c.rpa.views, sorted(registry)),
         "systems": sorted({s for t in registry.values() for s in t.systems}),
         "pauses": pauses,
+        "manual_counts": manual_counts(c.rpa.views),
     }
 
 

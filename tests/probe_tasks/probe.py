@@ -71,3 +71,41 @@ def explained(ctx: RunContext, data: ExplainedInput) -> dict[str, object]:
     ctx.rule(data.rule)
     config_path("sykefravaer.yaml").read_text(encoding="utf-8")
     return {}
+
+
+class Approval(BaseModel):
+    """A person's decision for the asking probe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    godkjent: bool = Field(description="Godkjent?")
+    kommentar: str = Field(default="", max_length=200, description="Kommentar")
+
+
+class AskingInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hand_over: bool = False
+
+
+@task("asking", input=AskingInput, max_attempts=2, roles=("caseworker",))
+def asking(ctx: RunContext, data: AskingInput) -> dict[str, object]:
+    """Does a side effect once (kept across the wait), asks a person, then finishes with the
+    answer; or hands the item over to people."""
+
+    def side_effect() -> str:
+        path = ctx.settings.data_path / "asking-effects.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{ctx.reference}\n")
+        return "registrert 2026/1-1"
+
+    done = ctx.remember("registrering", side_effect)
+    if data.hand_over:
+        ctx.hand_over("Saken trenger en vurdering roboten ikke kan gjøre", team="caseworker")
+    answer = ctx.ask(
+        Approval,
+        text="Skal søknaden godkjennes?",
+        evidence={"Søker": "Kari Nordmann 15076500565", "Beløp": "12 000 kr"},
+    )
+    ctx.log.info(f"Svar: godkjent={answer.godkjent}")
+    return {"registrering": done, "godkjent": answer.godkjent, "kommentar": answer.kommentar}

@@ -1,0 +1,184 @@
+"""People in the loop, in the console: the questions robots ask (a form made from the
+question's model, with the values the robot read), and the teams' queues of items in manual
+handling ("Ta saken", then record what was done). The JSON API offers the same (a scripted
+answer in the demo goes through it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from robots import people
+from robots.console.auth import Principal, can
+from robots.console.caseworker import fields_of
+from robots.console.deps import (
+    Console,
+    Forbidden,
+    RowId,
+    console,
+    csrf_form,
+    flash,
+    permission,
+    principal,
+    require,
+)
+from robots.models import ItemStatus, Role
+from robots.queue import InvalidTransition, ItemNotFound
+from robots.views import ItemFilter, NotFound, QuestionView, question, questions
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api", tags=["saksbehandler"])
+
+
+def _role_filter(who: Principal) -> str | None:
+    """Whose questions a person sees: their role's (an admin sees all)."""
+    return None if who.role == Role.ADMIN else who.role
+
+
+def _visible(c: Console, who: Principal, question_id: int) -> QuestionView:
+    try:
+        found = question(c.rpa.views, question_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    if who.role != Role.ADMIN and found.to_role != who.role:
+        raise HTTPException(404, "Fant ikke spørsmålet")
+    return found
+
+
+def _answer(c: Console, who: Principal, question_id: int, values: dict[str, Any]) -> None:
+    require(who, "answer")
+    _visible(c, who, question_id)
+    people.answer(c.rpa.db, question_id, values, who.actor)
+
+
+@router.get("/sporsmal", response_class=HTMLResponse)
+def question_list(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("answer")),
+) -> HTMLResponse:
+    found = questions(c.rpa.views, role=_role_filter(who))
+    return c.page(request, "questions.html", who, questions=found)
+
+
+@router.get("/sporsmal/{question_id}", response_class=HTMLResponse)
+def question_page(
+    request: Request,
+    question_id: RowId,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("answer")),
+) -> HTMLResponse:
+    found = _visible(c, who, question_id)
+    return _form(c, request, who, found, {}, {})
+
+
+def _form(
+    c: Console,
+    request: Request,
+    who: Principal,
+    found: QuestionView,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> HTMLResponse:
+    fields = fields_of(people.load_model(found.model))
+    return c.page(
+        request, "question.html", who, q=found, fields=fields, values=values, errors=errors
+    )
+
+
+@router.post("/sporsmal/{question_id}")
+async def question_post(
+    request: Request,
+    question_id: RowId,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("answer")),
+) -> Response:
+    form = await csrf_form(request)
+    form.pop("csrf", None)
+    values = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+    try:
+        _answer(c, who, question_id, values)
+    except people.AnswerRefused as exc:
+        found = _visible(c, who, question_id)
+        errors = dict(exc.errors) or {"svar": str(exc)}
+        response = _form(c, request, who, found, values, errors)
+        response.status_code = 409 if not exc.errors else 400
+        return response
+    found = _visible(c, who, question_id)
+    flash(request, f"Takk. Svaret er lagret, og element {found.item_id} fortsetter.")
+    return RedirectResponse(f"/elementer/{found.item_id}", status_code=303)
+
+
+@router.get("/manuell", response_class=HTMLResponse)
+def manual_queue(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("manual")),
+) -> HTMLResponse:
+    found = c.rpa.views.items(ItemFilter(status=ItemStatus.MANUAL), size=200)
+    team = _role_filter(who)
+    rows = [i for i in found.rows if team is None or (i.team or "caseworker") == team]
+    return c.page(request, "manual.html", who, items=rows, team=team)
+
+
+@router.post("/manuell/{item_id}/{action}")
+async def manual_action(
+    request: Request,
+    item_id: RowId,
+    action: str,
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> Response:
+    form = await csrf_form(request)
+    queue = c.rpa.queue
+    try:
+        if action == "ta":
+            require(who, "manual")
+            queue.take(item_id, who.actor)
+            flash(request, f"Du har tatt element {item_id}.")
+        elif action == "fullfor":
+            require(who, "manual")
+            outcome = str(form.get("utfall", "")).strip()
+            if not outcome:
+                raise HTTPException(422, "Skriv hva som ble gjort")
+            queue.complete_manually(item_id, outcome, who.actor)
+            flash(request, f"Element {item_id} er fullført manuelt.")
+        elif action == "send":
+            if not can(who.role, "cancel"):  # operators decide that the robots stop trying
+                raise Forbidden()
+            reason = str(form.get("grunn", "")).strip() or "Sendt til manuell behandling"
+            queue.hand_over(item_id, reason, str(form.get("team", "caseworker")), who.actor)
+            flash(request, f"Element {item_id} er sendt til manuell behandling.")
+        else:
+            raise HTTPException(404, "Ukjent handling")
+    except InvalidTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ItemNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RedirectResponse(f"/elementer/{item_id}", status_code=303)
+
+
+@api.get("/questions")
+def api_questions(
+    c: Console = Depends(console), who: Principal = Depends(permission("answer"))
+) -> list[dict[str, Any]]:
+    """Open questions to this person's role (an admin: all)."""
+    return [q.as_json() for q in questions(c.rpa.views, role=_role_filter(who))]
+
+
+@api.post("/questions/{question_id}/answer")
+def api_answer(
+    question_id: RowId,
+    body: dict[str, Any],
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> JSONResponse:
+    """Answer a question (validated like a submission); the item resumes."""
+    try:
+        _answer(c, who, question_id, body)
+    except people.AnswerRefused as exc:
+        status = 422 if exc.errors else 409
+        return JSONResponse({"detail": str(exc), "errors": dict(exc.errors)}, status_code=status)
+    return JSONResponse(question(c.rpa.views, question_id).as_json())

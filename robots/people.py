@@ -1,0 +1,202 @@
+"""People in the loop: a robot asks a person and waits (`ctx.ask`), keeps what it has done
+across the wait (`ctx.remember`), or hands the item to people (`ctx.hand_over`, manuell
+behandling), as UiPath's Action Center, Prefect's `pause_flow_run(wait_for_input=...)` and
+Temporal's signals do, and as forvaltningsloven §§ 11-13 require where a case cannot be
+decided automatically.
+
+The rule a task author follows: when an item resumes after an answer, the task function runs
+again from the top. `ctx.remember(key, fn)` gives back what `fn` returned the first time
+(stored as JSON, per item and key) instead of running it again, and `ctx.ask(...)` gives back
+the answer; everything else runs again, so it must be safe to repeat (look before you act, as
+every step must be anyway). Questions are keyed by their order in the task (or a key of their
+own), so a task must ask the same questions in the same order on every run of the item.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from robots import audit
+from robots.masking import mask
+from robots.models import ItemStatus, Question, StepResult, WorkItem, utcnow
+from robots.storable import storable
+
+if TYPE_CHECKING:
+    from robots.db import Database
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class WaitingForPerson(BaseException):  # noqa: N818 - a signal to the worker, not an error
+    """Raised by ctx.ask when the answer is not there yet: the worker settles the run as
+    `waiting` and the item waits (status waiting_for_person) holding no worker or browser.
+    A BaseException so that a task's `except Exception` does not swallow it."""
+
+    def __init__(self, question_id: int, text: str) -> None:
+        super().__init__(text)
+        self.question_id = question_id
+        self.text = text
+
+
+class HandOver(BaseException):  # noqa: N818 - a signal to the worker, not an error
+    """Raised by ctx.hand_over: the item goes to a team's queue for manual handling."""
+
+    def __init__(self, reason: str, team: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.team = team
+
+
+class AnswerRefused(ValueError):
+    """The answer does not fit the question's model, or the question is no longer open."""
+
+    def __init__(self, message: str, errors: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+def model_path(model: type[BaseModel]) -> str:
+    return f"{model.__module__}:{model.__qualname__}"
+
+
+def load_model(path: str) -> type[BaseModel]:
+    module, _, name = path.partition(":")
+    found = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise TypeError(f"{path} is not a pydantic model")
+    return found
+
+
+def ask(
+    db: Database,
+    item_id: int,
+    run_id: int,
+    key: str,
+    model: type[M],
+    *,
+    text: str,
+    to: str,
+    deadline: datetime | None,
+    on_deadline: str,
+    evidence: dict[str, Any] | None,
+) -> M:
+    """The answer to the item's question `key` if a person has given it; otherwise the
+    question is recorded (once) and WaitingForPerson is raised."""
+    with db.session() as session:
+        question = session.scalars(
+            select(Question).where(Question.item_id == item_id, Question.key == key)
+        ).first()
+        if question is None:
+            question = Question(
+                item_id=item_id,
+                run_id=run_id,
+                key=key,
+                model=model_path(model),
+                text=text,
+                to_role=to,
+                evidence=storable(mask(evidence)) if evidence else None,
+                deadline=deadline,
+                on_deadline=on_deadline,
+                status="open",
+            )
+            session.add(question)
+            session.flush()
+        elif question.status == "answered":
+            return model.model_validate(question.answer or {})
+        question_id = question.id
+    raise WaitingForPerson(question_id, text)
+
+
+def remember(db: Database, item_id: int, run_id: int, key: str, action: Callable[[], Any]) -> Any:
+    """What `action` returned for this item and key before, or its result now (stored)."""
+    import json
+
+    with db.session() as session:
+        kept = session.scalars(
+            select(StepResult).where(StepResult.item_id == item_id, StepResult.key == key)
+        ).first()
+        if kept is not None:
+            return (kept.value or {}).get("value")
+    value = action()
+    safe = json.loads(json.dumps({"value": value}, default=str))
+    with db.session() as session:
+        session.add(StepResult(item_id=item_id, key=key, value=safe, run_id=run_id))
+    return safe["value"]
+
+
+def expire_overdue(db: Database, now: datetime | None = None) -> list[int]:
+    """Questions whose deadline has passed and whose task said `on_deadline="business_error"`:
+    the question closes and the item ends as a business error saying so. (Questions that
+    escalate stay open; the alert rule `question_overdue` tells the operators.) Returns the
+    items ended."""
+    now = now or utcnow()
+    ended = []
+    with db.session() as session:
+        overdue = session.scalars(
+            select(Question).where(
+                Question.status == "open",
+                Question.deadline < now,
+                Question.on_deadline == "business_error",
+            )
+        ).all()
+        for question in overdue:
+            question.status = "expired"
+            item = session.get(WorkItem, question.item_id, with_for_update=True)
+            if item is not None and item.status == ItemStatus.WAITING:
+                item.status = ItemStatus.BUSINESS_ERROR
+                item.error_kind = "business"
+                item.error_message = f"Ingen svar på «{question.text[:200]}» innen fristen"
+                item.finished_at = item.updated_at = now
+                ended.append(item.id)
+                audit.record(session, "system", "question_expired", f"item:{item.id}")
+    return ended
+
+
+def answer(db: Database, question_id: int, values: dict[str, Any], actor: str) -> Question:
+    """Record a person's answer (validated against the question's model, audited, masked in
+    the audit trail) and put the item back in the queue to resume. A second answer, or an
+    answer to an expired question, is refused."""
+    with db.session() as session:
+        question = session.get(Question, question_id, with_for_update=True)
+        if question is None:
+            raise LookupError(f"Fant ikke spørsmål {question_id}")
+        if question.status != "open":
+            raise AnswerRefused(
+                f"Spørsmålet er allerede {'besvart' if question.status == 'answered' else 'lukket'}"
+            )
+        try:
+            model = load_model(question.model)
+            given = model.model_validate(values)
+        except ValidationError as exc:
+            from robots.tasks import _norwegian
+
+            errors = [
+                (".".join(str(p) for p in e["loc"]) or "(hele)", _norwegian(e))
+                for e in exc.errors()
+            ]
+            raise AnswerRefused("Svaret passer ikke med spørsmålet", errors) from None
+        now = utcnow()
+        question.answer = storable(given.model_dump(mode="json"))
+        question.status = "answered"
+        question.answered_by = actor
+        question.answered_at = now
+        item = session.get(WorkItem, question.item_id, with_for_update=True)
+        if item is not None and item.status == ItemStatus.WAITING:
+            item.status = ItemStatus.PENDING
+            item.not_before = item.updated_at = now
+        audit.record(
+            session,
+            actor,
+            "answer",
+            f"item:{question.item_id}",
+            {"question": question.id, "answer": question.answer},
+        )
+        return question
