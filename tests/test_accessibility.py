@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from robots.models import Artifact, Run, RunEvent, Schedule, WorkItem, utcnow
+from robots.models import Alert, Artifact, Question, Run, RunEvent, Schedule, WorkItem, utcnow
 from tests.conftest import PASSWORD
 from tests.test_console import api
 
@@ -68,6 +68,29 @@ def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, int]:
             )
         )
         session.add(Schedule(name="morgen", task="probe", trigger="cron", spec="0 6 * * 1-5"))
+        question = Question(
+            item_id=ids["venter"],
+            run_id=run.id,
+            key="spørsmål-1",
+            model="tests.probe_tasks.probe:Approval",
+            text="Skal søknaden godkjennes?",
+            to_role="caseworker",
+            evidence={"Beløp": "12 000 kr"},
+            status="open",
+            on_deadline="escalate",
+        )
+        session.add(question)
+        session.add(
+            Alert(
+                key="feilet:item:1",
+                rule="feilet",
+                message="Element 1 feilet",
+                status="open",
+                severity="warning",
+            )
+        )
+        session.flush()
+        ids["question"] = question.id
         values = {
             "ferdig": dict(status="done", result={"journalpost": "2026/1-1"}),
             "forretning": dict(
@@ -85,7 +108,16 @@ def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, int]:
 def pages_for(role: str, ids: dict[str, int]) -> list[str]:
     common = [f"/elementer/{ids['ferdig']}", f"/elementer/{ids['teknisk']}", "/404-finnes-ikke"]
     return {
-        "caseworker": ["/mine", "/ny", "/ny/probe", "/ny/arkivering", *common],
+        "caseworker": [
+            "/mine",
+            "/ny",
+            "/ny/probe",
+            "/ny/arkivering",
+            "/sporsmal",
+            f"/sporsmal/{ids['question']}",
+            "/manuell",
+            *common,
+        ],
         "operator": [
             "/drift",
             "/drift/elementer?status=failed",
