@@ -885,6 +885,7 @@ class QuestionView:
             "task": self.task,
             "reference": self.reference,
             "text": self.text,
+            "model": self.model.rpartition(":")[2],  # what kind of answer it wants
             "to": self.to_role,
             "evidence": self.evidence,
             "status": self.status,

@@ -203,7 +203,68 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             f"Nyansatt {employee['name']}: {len(open_items)} punkter gjenstår",
             manager_mail(employee, open_items),
         )
+    if "arbeidsavtale" in employee["checklist"] and cfg.get("confirm_signed_contract", True):
+        # Signing is a person's act: a follow-up item asks HR to confirm that the signed
+        # contract has come back, and only then ticks "signert" (this item is done now).
+        ctx.submit(
+            "onboarding.signert",
+            f"ansatt-{data.employee_id}:signert",  # one per employee, however often run
+            {"employee_id": data.employee_id, "name": employee["name"]},
+        )
     return {"journalpost": record["registreringsID"], "open_items": len(open_items), "mail": mail}
+
+
+class SignedInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: int = Field(ge=1, le=999_999_999)
+    name: str = Field(default="", max_length=200)
+
+
+class SignedContract(BaseModel):
+    """HR's answer: has the signed arbeidsavtale come back?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mottatt: bool = Field(description="Signert arbeidsavtale er mottatt")
+    dato: date | None = Field(default=None, description="Dato den kom (tom: i dag)")
+
+
+@task(
+    "onboarding.signert",
+    input=SignedInput,
+    systems=("hr",),
+    max_attempts=3,
+    title="Nyansatt: bekreft signert arbeidsavtale",
+    processing=Processing(
+        purpose="Merke arbeidsavtalen signert når HR bekrefter at den er mottatt i retur",
+        personal_data=("navn og ansattnummer",),
+        legal_basis="GDPR art. 6 nr. 1 b og c; aml. § 14-5",
+        recipients=("personalsystemet (sjekklisten)",),
+        retention="Kjøreloggen i retention_days (90 dager)",
+    ),
+)
+def signed(ctx: RunContext, data: SignedInput) -> dict[str, Any]:
+    """Spør HR om signert arbeidsavtale er mottatt, og krysser av «signert» først da."""
+    answer = ctx.ask(
+        SignedContract,
+        text=f"Er signert arbeidsavtale mottatt fra {data.name or data.employee_id}?",
+        to="caseworker",
+        evidence={"Ansattnummer": str(data.employee_id), "Navn": data.name},
+    )
+    if not answer.mottatt:
+        ctx.hand_over("Signert arbeidsavtale er ikke mottatt; følg opp med leder og den ansatte")
+    hr = ctx.open("hr")
+    ctx.run_step(
+        "Kryss av signert arbeidsavtale",
+        lambda: tick(hr, data.employee_id, "arbeidsavtale"),
+        retries=3,
+    )
+    ctx.rule("Arbeidsavtalen er merket signert etter at HR bekreftet at den er mottatt i retur")
+    return {
+        "signert": True,
+        "dato": (answer.dato or datetime.now(ctx.settings.zone).date()).isoformat(),
+    }
 
 
 def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:

@@ -65,6 +65,8 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
     assert statuses(env) == {
         "onboarding.find_new_hires:nyansatte-1": "done",
         **{f"onboarding:{h}": "done" for h in hires},
+        # signing is a person's act: a follow-up waits for HR to confirm it
+        **{f"onboarding.signert:ansatt-{h}:signert": "waiting_for_person" for h in hires},
     }
     filed = records(box)
     assert len(filed) == len(hires)
@@ -117,6 +119,23 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
     for hire in hires[:1]:
         state = httpx.get(f"{box.hr.url}/_sandbox/employees/{hire}").json()
         assert len(state["it_requests"]) == 1
+    # HR confirms that the first hire's signed contract is back: only then is it ticked.
+    from robots import people
+    from robots.models import Question
+
+    first = hires[0]
+    with env.db.session() as session:
+        question = session.scalars(
+            select(Question)
+            .join(WorkItem, WorkItem.id == Question.item_id)
+            .where(WorkItem.reference == f"ansatt-{first}:signert")
+        ).one()
+    people.answer(env.db, question.id, {"mottatt": True}, "web:hr")
+    run_worker(env, box)
+    assert statuses(env)[f"onboarding.signert:ansatt-{first}:signert"] == "done"
+    state = httpx.get(f"{box.hr.url}/_sandbox/employees/{first}").json()
+    (contract,) = [i for i in state["checklist"] if i["code"] == "arbeidsavtale"]
+    assert contract["done_at"]
 
 
 def test_unknown_employee_is_a_business_error(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -296,6 +315,7 @@ def test_faults_end_done_or_business_error_without_duplicates(env: Env, sandbox)
     final = statuses(env)
     assert final == {
         **{f"onboarding:{h}": "done" for h in hires},
+        **{f"onboarding.signert:ansatt-{h}:signert": "waiting_for_person" for h in hires},
         "onboarding:404": "business_error",
         "sykefravaer.reminders:dag": "done",
     }
