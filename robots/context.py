@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -152,6 +152,13 @@ class RunContext:
         from robots.people import HandOver
 
         raise HandOver(reason, team)
+
+    def acknowledgement(self, key: str) -> tuple[str, date | None] | None:
+        """A person's answer to the reminder sent with outbox key `key` (from the link in
+        it): ("gjennomfort", None), ("utsatt", date), or None."""
+        from robots.people import acknowledgement
+
+        return acknowledgement(self._services.queue.db, key)
 
     def rule(self, text: str, **facts: Any) -> None:
         """Record a rule the task applied, in words a caseworker can give a citizen or an

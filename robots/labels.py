@@ -57,6 +57,7 @@ ACTION = {
     "take": "sak tatt",
     "complete_manual": "fullført manuelt",
     "question_expired": "spørsmål ubesvart innen fristen",
+    "acknowledge": "påminnelse kvittert",
     "bulk_retry": "flere prøvd på nytt",
     "bulk_cancel": "flere avbrutt",
     "view": "sett",

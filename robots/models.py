@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -289,6 +290,20 @@ class Question(Base):
 
 
 Index("ix_question_status", Question.status, Question.to_role)
+
+
+class Acknowledgement(Base):
+    """A person's answer to a reminder (a manager from the link in the e-mail): done, or
+    postponed to a date; the reminders for that milestone stop, or wait for the date."""
+
+    __tablename__ = "acknowledgement"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)  # the reminder's outbox key
+    status: Mapped[str] = mapped_column(String(20))  # gjennomfort | utsatt
+    until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    by: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StepResult(Base):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from robots import audit
 from robots.masking import mask
-from robots.models import ItemStatus, Question, StepResult, WorkItem, utcnow
+from robots.models import Acknowledgement, ItemStatus, Question, StepResult, WorkItem, utcnow
 from robots.storable import storable
 
 if TYPE_CHECKING:
@@ -158,6 +158,32 @@ def expire_overdue(db: Database, now: datetime | None = None) -> list[int]:
                 ended.append(item.id)
                 audit.record(session, "system", "question_expired", f"item:{item.id}")
     return ended
+
+
+def acknowledge(db: Database, key: str, status: str, until: date | None, actor: str) -> None:
+    """Record a person's answer to a reminder (the last answer counts), audited."""
+    if status not in ("gjennomfort", "utsatt") or (status == "utsatt" and until is None):
+        raise AnswerRefused("Velg gjennomført, eller utsatt med en dato")
+    with db.session() as session:
+        found = session.scalars(select(Acknowledgement).where(Acknowledgement.key == key)).first()
+        if found is None:
+            found = Acknowledgement(key=key, status=status, until=until, by=actor)
+            session.add(found)
+        else:
+            found.status, found.until, found.by, found.at = status, until, actor, utcnow()
+        audit.record(
+            session,
+            actor,
+            "acknowledge",
+            f"reminder:{key[:180]}",
+            {"status": status, "until": until.isoformat() if until else None},
+        )
+
+
+def acknowledgement(db: Database, key: str) -> tuple[str, date | None] | None:
+    with db.session() as session:
+        found = session.scalars(select(Acknowledgement).where(Acknowledgement.key == key)).first()
+        return (found.status, found.until) if found is not None else None
 
 
 def answer(db: Database, question_id: int, values: dict[str, Any], actor: str) -> Question:

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
         "admin); a user whose groups map to no role is refused.",
     )
     oidc_scopes: str = Field(default="openid profile email", description="Scopes asked for.")
+    console_url: str = Field(
+        default="", description="The console's address as people reach it (links in e-mails)."
+    )
     otlp_endpoint: str = Field(
         default="", description="OpenTelemetry traces over OTLP/HTTP to this URL; empty: off."
     )

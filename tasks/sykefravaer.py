@@ -263,16 +263,21 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
             person = by_id[period.employee_id]
             dates = key_dates(period, cfg)
             for milestone in due_reminders(period, today, calendar, cfg):
-                ctx.rule(milestone.rule(period), ansatt=period.employee_id)
-                key = (
+                base = (
                     f"sykefravaer:{period.employee_id}:{period.start.isoformat()}:{milestone.code}"
                 )
+                key = reminder_key(base, ctx.acknowledgement(base), today)
+                if key is None:
+                    ctx.rule(f"{milestone.name}: lederen har kvittert; ingen ny påminnelse")
+                    continue
+                ctx.rule(milestone.rule(period), ansatt=period.employee_id)
+                link = acknowledgement_link(ctx, base, person, milestone)
                 status = ctx.send_mail(
                     key,
                     person.manager_email,
                     f"Påminnelse: {milestone.name} for {person.name} "
                     f"innen {milestone.due:%d.%m.%Y}",
-                    reminder_text(person, period, milestone, dates),
+                    reminder_text(person, period, milestone, dates, link),
                 )
                 sent += status == "sent"
                 skipped += status != "sent"
@@ -340,8 +345,46 @@ def _day(value: date | None, missing: str = "-") -> str:
     return f"{value:%d.%m.%Y}" if value else missing
 
 
+def reminder_key(
+    base: str, acknowledged: tuple[str, date | None] | None, today: date
+) -> str | None:
+    """The outbox key of the reminder to send today, or None: a manager who has acknowledged
+    the milestone as done gets no more; one who postponed it gets one more on that date."""
+    if acknowledged is None:
+        return base
+    status, until = acknowledged
+    if status == "utsatt" and until is not None and today >= until:
+        return f"{base}:utsatt:{until.isoformat()}"
+    return None
+
+
+def acknowledgement_link(ctx: RunContext, key: str, person: Absence, milestone: Milestone) -> str:
+    """A signed link to acknowledge the reminder ("gjennomført", "utsatt til ..."), when the
+    console's address is set (console_url)."""
+    if not ctx.settings.console_url:
+        return ""
+    from robots.links import sign
+
+    token = sign(
+        ctx.settings,
+        "kvittering",
+        {
+            "key": key,
+            "name": person.name,
+            "milestone": milestone.name,
+            "due": milestone.due.isoformat(),
+            "to": person.manager_email,
+        },
+    )
+    return f"{ctx.settings.console_url.rstrip('/')}/kvittering/{token}"
+
+
 def reminder_text(
-    person: Absence, period: Period, milestone: Milestone, dates: KeyDates | None = None
+    person: Absence,
+    period: Period,
+    milestone: Milestone,
+    dates: KeyDates | None = None,
+    link: str = "",
 ) -> str:
     facts = ""
     if dates is not None:
@@ -354,7 +397,12 @@ def reminder_text(
         f"Hei {person.manager},\n\n{person.name} ({person.unit}) har vært sykmeldt siden "
         f"{period.start:%d.%m.%Y} (nå {period.grade} %).\n\nFrist: {milestone.name} innen "
         f"{milestone.due:%d.%m.%Y}.\nHva du skal gjøre: {milestone.todo}\n\n{facts}"
-        "Denne påminnelsen sendes én gang. Hilsen RPA-roboten"
+        + (
+            f"Kvitter når det er gjort, eller utsett påminnelsen: {link}\n\n"
+            if link
+            else "Denne påminnelsen sendes én gang. "
+        )
+        + "Hilsen RPA-roboten"
     )
 
 

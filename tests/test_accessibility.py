@@ -25,7 +25,7 @@ PNG = bytes.fromhex(
 )
 
 
-def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, int]:
+def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, Any]:
     """An item of each kind a page shows: done with a result and a run with events and a
     screenshot, a business error, a technical error, one waiting; a schedule."""
     caseworker = api(server, tokens["caseworker"])
@@ -102,10 +102,20 @@ def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, int]:
             session.execute(
                 update(WorkItem).where(WorkItem.id == ids[name]).values(finished_at=now, **changes)
             )
-    return ids
+    from robots.links import sign
+
+    link = {
+        "key": "sykefravaer:1:2026-01-05:oppfolgingsplan",
+        "name": "Kari Nordmann",
+        "milestone": "Oppfølgingsplan",
+        "due": "2026-02-01",
+        "to": "leder@kommune.example",
+    }
+    token = sign(env.settings, "kvittering", link)
+    return {**ids, "link": token}
 
 
-def pages_for(role: str, ids: dict[str, int]) -> list[str]:
+def pages_for(role: str, ids: dict[str, Any]) -> list[str]:
     common = [f"/elementer/{ids['ferdig']}", f"/elementer/{ids['teknisk']}", "/404-finnes-ikke"]
     return {
         "caseworker": [
@@ -115,6 +125,7 @@ def pages_for(role: str, ids: dict[str, int]) -> list[str]:
             "/ny/arkivering",
             "/sporsmal",
             f"/sporsmal/{ids['question']}",
+            f"/kvittering/{ids['link']}",
             "/manuell",
             *common,
         ],

@@ -183,3 +183,45 @@ def test_a_question_past_its_deadline_ends_the_item_or_alerts_as_the_task_declar
     assert [f.key for f in question_overdue(env.db, env.settings, rule, utcnow())] == [
         f"forfalt:question:{second.id}"
     ]
+
+
+def test_a_manager_acknowledges_a_reminder_from_the_link_and_reminders_stop(console: Any) -> None:
+    from datetime import date
+
+    from robots.links import sign
+    from tasks.sykefravaer import reminder_key
+
+    env, server, _ = console
+    key = "sykefravaer:1503:2026-02-02:dialogmote1"
+    data = {
+        "key": key,
+        "name": "Kari Nordmann",
+        "milestone": "Dialogmøte 1",
+        "due": "2026-03-22",
+        "to": "leder@kommune.example",
+    }
+    token = sign(env.settings, "kvittering", data)
+    with httpx.Client(base_url=server.url) as manager:  # no login: the signed link is enough
+        page = manager.get(f"/kvittering/{token}")
+        assert page.status_code == 200 and "Dialogmøte 1" in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        done = manager.post(
+            f"/kvittering/{token}",
+            data={"csrf": csrf, "status": "utsatt", "til": "2026-03-15"},
+            follow_redirects=True,
+        )
+        assert "utsatt til 2026-03-15" in done.text
+        assert manager.get(f"/kvittering/{token[:-2]}xx").status_code == 404  # changed
+    assert people.acknowledgement(env.db, key) == ("utsatt", date(2026, 3, 15))
+    assert reminder_key(key, None, date(2026, 3, 10)) == key
+    assert reminder_key(key, ("utsatt", date(2026, 3, 15)), date(2026, 3, 10)) is None
+    assert reminder_key(key, ("utsatt", date(2026, 3, 15)), date(2026, 3, 15)) == (
+        f"{key}:utsatt:2026-03-15"
+    )
+    people.acknowledge(env.db, key, "gjennomfort", None, "leder:leder@kommune.example")
+    assert reminder_key(key, people.acknowledgement(env.db, key), date(2026, 3, 16)) is None
+    with env.db.session() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "acknowledge")
+        ).all()
+    assert len(actions) == 2

@@ -7,7 +7,6 @@ application object; this module only assembles them."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +31,7 @@ from robots.console import (
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.db import Database
+from robots.links import secret
 from robots.settings import Settings
 from robots.views import InvalidFilter
 
@@ -48,7 +48,7 @@ def console_for(rpa: RpaApp) -> FastAPI:
     app.state.console = Console.for_app(rpa)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=rpa.settings.secret_key.get_secret_value() or local_secret(rpa.settings),
+        secret_key=secret(rpa.settings),
         session_cookie="rpa_konsoll",
         max_age=8 * 3600,
         same_site="strict",
@@ -131,13 +131,3 @@ def jsonable(value: object) -> object:
     from fastapi.encoders import jsonable_encoder
 
     return jsonable_encoder(value)
-
-
-def local_secret(settings: Settings) -> str:
-    """A per-installation session key kept in the data directory (mode 0600) when none is set."""
-    path = settings.data_path / "console-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()

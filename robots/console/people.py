@@ -182,3 +182,48 @@ def api_answer(
         status = 422 if exc.errors else 409
         return JSONResponse({"detail": str(exc), "errors": dict(exc.errors)}, status_code=status)
     return JSONResponse(question(c.rpa.views, question_id).as_json())
+
+
+# Acknowledgements from a reminder's link (no login: the signed link is the permission) ------
+
+
+PURPOSE = "kvittering"
+
+
+def _link_data(c: Console, token: str) -> dict[str, Any]:
+    from robots.links import BadLink, unsign
+
+    try:
+        return unsign(c.rpa.settings, PURPOSE, token)
+    except BadLink as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/kvittering/{token}", response_class=HTMLResponse)
+def acknowledgement_page(
+    request: Request, token: str, c: Console = Depends(console)
+) -> HTMLResponse:
+    data = _link_data(c, token)
+    found = people.acknowledgement(c.rpa.db, str(data["key"]))
+    return c.page(request, "acknowledge.html", None, data=data, found=found, token=token)
+
+
+@router.post("/kvittering/{token}")
+async def acknowledgement_post(
+    request: Request, token: str, c: Console = Depends(console)
+) -> Response:
+    from datetime import date
+
+    data = _link_data(c, token)
+    form = await csrf_form(request)
+    status = str(form.get("status", ""))
+    until_text = str(form.get("til", "")).strip()
+    try:
+        until = date.fromisoformat(until_text) if status == "utsatt" and until_text else None
+        people.acknowledge(
+            c.rpa.db, str(data["key"]), status, until, f"leder:{str(data.get('to', ''))[:200]}"
+        )
+    except (ValueError, people.AnswerRefused) as exc:
+        raise HTTPException(422, str(exc)) from None
+    flash(request, "Takk, det er registrert.")
+    return RedirectResponse(f"/kvittering/{token}", status_code=303)

@@ -1,4 +1,5 @@
-"""people in the loop: questions to people, durable step results, manual handling
+"""people in the loop: questions to people, durable step results, manual handling,
+acknowledged reminders
 
 Revision ID: 0006
 Revises: 0005
@@ -58,9 +59,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("item_id", "key", name="uq_step_result_item_key"),
     )
     op.create_index("ix_step_result_item_id", "step_result", ["item_id"])
+    op.create_table(
+        "acknowledgement",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("key", sa.String(300), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("until", sa.Date(), nullable=True),
+        sa.Column("by", sa.String(300), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("acknowledgement")
     op.drop_table("step_result")
     op.drop_table("question")
     with op.batch_alter_table("work_item") as batch:
