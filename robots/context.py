@@ -126,7 +126,7 @@ class RunContext:
         from robots.people import ask
 
         self._asked += 1
-        return ask(
+        answer, by = ask(
             self._services.queue.db,
             self.claim.item_id,
             self.claim.run_id,
@@ -138,6 +138,8 @@ class RunContext:
             on_deadline=on_deadline,
             evidence=evidence,
         )
+        self.log.info(f"Svar fra {by} på «{text}»: {answer.model_dump_json()}")  # masked
+        return answer
 
     def remember(self, key: str, action: Callable[[], Any]) -> Any:
         """A step whose result is kept for this item: on a resumed run (after a question) it

@@ -87,9 +87,9 @@ def ask(
     deadline: datetime | None,
     on_deadline: str,
     evidence: dict[str, Any] | None,
-) -> M:
-    """The answer to the item's question `key` if a person has given it; otherwise the
-    question is recorded (once) and WaitingForPerson is raised."""
+) -> tuple[M, str]:
+    """The answer to the item's question `key` and who gave it, if a person has; otherwise
+    the question is recorded (once) and WaitingForPerson is raised."""
     with db.session() as session:
         question = session.scalars(
             select(Question).where(Question.item_id == item_id, Question.key == key)
@@ -110,7 +110,7 @@ def ask(
             session.add(question)
             session.flush()
         elif question.status == "answered":
-            return model.model_validate(question.answer or {})
+            return model.model_validate(question.answer or {}), question.answered_by or "?"
         question_id = question.id
     raise WaitingForPerson(question_id, text)
 

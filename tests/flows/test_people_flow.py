@@ -64,6 +64,7 @@ def test_arkivering_asks_a_caseworker_and_files_once_after_the_answer(
         ).all()
     assert any("Venter på svar fra en person" in m for m in log)
     assert any("BYGG-2026-001 er valgt av en saksbehandler" in m for m in log)
+    assert any(m.startswith("Svar fra web:caseworker på «Hvilken sak") for m in log)
     again = api(server, tokens["caseworker"]).post(
         f"/api/questions/{question.id}/answer",
         json={"saksreferanse": "X", "tittel": "Y", "dokumentets_dato": "2026-03-01"},
