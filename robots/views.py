@@ -943,21 +943,26 @@ def question(views: Views, question_id: int) -> QuestionView:
 
 def manual_counts(views: Views, months: int = 12) -> list[dict[str, Any]]:
     """Completions per task and month, by hand and by robot (municipalities report the share
-    as benefit realisation)."""
+    as benefit realisation). The database counts them per UTC day; a day belongs to the month
+    it has at noon in the installation's time zone (so a completion in the last hour or two of
+    a month's last day may count in that month rather than the next)."""
     since = utcnow() - timedelta(days=31 * months)
+    if views.db.is_sqlite:
+        day: ColumnElement[str] = func.substr(WorkItem.finished_at, 1, 10)
+    else:
+        day = func.to_char(WorkItem.finished_at, "YYYY-MM-DD")
     with views.db.session() as session:
         rows = session.execute(
-            select(WorkItem.task, WorkItem.finished_at, WorkItem.handled_manually).where(
-                WorkItem.status == ItemStatus.DONE, WorkItem.finished_at >= since
-            )
+            select(WorkItem.task, day, WorkItem.handled_manually, func.count())
+            .where(WorkItem.status == ItemStatus.DONE, WorkItem.finished_at >= since)
+            .group_by(WorkItem.task, day, WorkItem.handled_manually)
         ).all()
     counted: dict[tuple[str, str], list[int]] = {}
-    for task, finished, manual in rows:
-        if finished is None:
-            continue
-        month = finished.astimezone(views.zone).strftime("%Y-%m")
+    for task, text, manual, n in rows:
+        noon = datetime.strptime(f"{text} 12", "%Y-%m-%d %H").replace(tzinfo=UTC)
+        month = noon.astimezone(views.zone).strftime("%Y-%m")
         entry = counted.setdefault((month, task), [0, 0])
-        entry[1 if manual else 0] += 1
+        entry[1 if manual else 0] += int(n)
     return [
         {"month": month, "task": task, "automated": auto, "manual": manual}
         for (month, task), (auto, manual) in sorted(counted.items(), reverse=True)

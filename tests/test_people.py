@@ -226,3 +226,20 @@ def test_a_manager_acknowledges_a_reminder_from_the_link_and_reminders_stop(cons
             select(AuditEvent.action).where(AuditEvent.action == "acknowledge")
         ).all()
     assert len(actions) == 2
+
+
+def test_manual_and_automated_completions_are_counted_by_the_database(env: Env) -> None:
+    from sqlalchemy import update
+
+    from robots.models import utcnow
+
+    queue = env.queue()
+    for n in range(3):
+        queue.submit("asking", f"telt-{n}", {}, submitted_by="t")
+    with env.db.session() as session:
+        session.execute(update(WorkItem).values(status="done", finished_at=utcnow()))
+        session.execute(
+            update(WorkItem).where(WorkItem.reference == "telt-0").values(handled_manually=True)
+        )
+    (row,) = manual_counts(Views(env.db, env.settings))
+    assert (row["task"], row["automated"], row["manual"]) == ("asking", 2, 1)
