@@ -378,7 +378,7 @@ def evaluate(
         quiet = timedelta(minutes=rule.quiet_minutes or config.quiet_minutes)
         due: list[Alert] = []
         with db.session() as session:
-            current = {f.key: f for f in findings}
+            current = {f.key: Finding(f.key, mask_text(f.message)) for f in findings}
             known = {
                 a.key: a for a in session.scalars(select(Alert).where(Alert.rule == rule.name))
             }
