@@ -194,6 +194,29 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+def _sqlite_at_head(target: Path) -> None:
+    """A fresh SQLite file at the newest schema: the migrations run once per test session into
+    a template, which each test copies (running them per test cost most of the fast tier)."""
+    import shutil
+    import tempfile
+
+    if not _SQLITE_TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="rpa-mal-")) / "rpa.db"
+        db = Database(f"sqlite:///{template}")
+        upgrade(db.engine)
+        db.dispose()
+        import sqlite3
+
+        with sqlite3.connect(template) as conn:  # everything into the main file, no WAL left
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        _SQLITE_TEMPLATE.append(template)
+    shutil.copyfile(_SQLITE_TEMPLATE[0], target)
+
+
 def _make_env(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: str
 ) -> Iterator[Env]:
@@ -202,6 +225,7 @@ def _make_env(
         url, drop = _create_pg_database()
     else:
         url = f"sqlite:///{tmp_path / 'rpa.db'}"
+        _sqlite_at_head(tmp_path / "rpa.db")
     environ = {
         "RPA_DATABASE_URL": url,
         "RPA_DATA_DIR": str(tmp_path),
@@ -223,7 +247,8 @@ def _make_env(
     use_settings(None)
     settings = load_settings()
     db = Database(url, settings)
-    upgrade(db.engine)
+    if backend == "postgresql":
+        upgrade(db.engine)  # (the SQLite file is a copy of one at the newest schema)
     env = Env(url, tmp_path, settings, db, {**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         yield env
@@ -300,12 +325,23 @@ ROLES = ("caseworker", "operator", "auditor", "admin")
 
 
 @pytest.fixture
-def console(sqlite_env: Env) -> Iterator[tuple[Env, Any, dict[str, str]]]:
+def console(
+    sqlite_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Env, Any, dict[str, str]]]:
     """A console in this process on a fresh SQLite file: one user per role (password
-    PASSWORD, an API token each) and a second caseworker, "kollega"."""
+    PASSWORD, an API token each) and a second caseworker, "kollega". Passwords are hashed with
+    argon2 at its lowest cost here (the production cost made hashing most of the fast tier's
+    time); what is tested, one argon2 verification per login attempt, is the same."""
+    from argon2 import PasswordHasher
+
+    from robots.console import auth
     from robots.console.app import create_app
     from robots.console.auth import add_user, new_token
     from robots.web import ServerThread
+
+    monkeypatch.setattr(
+        auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
     env = sqlite_env
     tokens = {}
