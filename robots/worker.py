@@ -357,6 +357,7 @@ class WorkerProcess:
                     raise
             browsers = self.browsers
             self._set_worker(
+                heartbeat=True,
                 status="busy" if current else "idle",
                 current_item_id=current.claim.item_id if current else None,
                 browser_launches=browsers.launches if browsers is not None else 0,
@@ -386,14 +387,15 @@ class WorkerProcess:
                 logger.error(f"Kan ikke registrere arbeideren ({one_line(exc)}); ny om {delay} s")
                 self.stopping.wait(delay)
 
-    def _set_worker(self, **values: Any) -> None:
+    def _set_worker(self, *, heartbeat: bool = False, **values: Any) -> None:
+        """Update this worker's row. A heartbeat never overwrites "stopped": one that was slow
+        (a loaded database) and lands after the worker stopped must not bring it back."""
+        query = update(Worker).where(Worker.id == self.identity.id)
+        if heartbeat:
+            query = query.where(Worker.status != "stopped")
         try:
             with self.db.session() as session:
-                session.execute(
-                    update(Worker)
-                    .where(Worker.id == self.identity.id)
-                    .values(heartbeat_at=utcnow(), **values)
-                )
+                session.execute(query.values(heartbeat_at=utcnow(), **values))
         except Exception as exc:  # noqa: BLE001
             logger.warning(f"Kunne ikke oppdatere arbeiderregisteret: {exc}")
 
