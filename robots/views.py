@@ -495,6 +495,8 @@ class Views:
         if f.actor:
             filters.append(WorkItem.submitted_by.ilike(f"%{like(f.actor)}%", escape="\\"))
         if f.item is not None:
+            if not 1 <= f.item <= 2**62:  # what both databases can hold as an id
+                raise InvalidFilter(f"{f.item} er ikke et elementnummer")
             filters.append(Run.item_id == f.item)
         if f.fra:
             filters.append(Run.started_at >= day_start(f.fra, self.zone))
