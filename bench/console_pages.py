@@ -31,6 +31,7 @@ import httpx  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from bench.queue import scratch_pg  # noqa: E402
+from bench.runlog_search import percentile  # noqa: E402
 from robots import audit  # noqa: E402
 from robots.console.app import create_app  # noqa: E402
 from robots.console.auth import add_user  # noqa: E402
@@ -148,11 +149,6 @@ def login(base: str, username: str) -> httpx.Client:
     answer = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf})
     assert answer.status_code == 303, answer.text
     return client
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
 
 
 PAGES = {
