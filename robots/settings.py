@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60, gt=0, description="Lease length of a claimed item.")
     heartbeat_seconds: float = Field(default=10, gt=0, description="Lease renewal interval.")
     poll_seconds: float = Field(default=0.5, gt=0, description="Idle wait between claim attempts.")
+    listen: bool = Field(
+        default=True,
+        description="On PostgreSQL, idle workers LISTEN for new items instead of only polling.",
+    )
+    listen_url: str | None = Field(
+        default=None,
+        description="Database address for LISTEN when database_url goes through a transaction "
+        "pooler (PgBouncer); default database_url.",
+    )
+    wake_poll_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="Idle wait between claim attempts while LISTEN works (finds items that "
+        "become due by time alone).",
+    )
     reclaim_interval_seconds: float = Field(
         default=1, ge=0, description="How often a worker scans for expired leases."
     )

@@ -34,6 +34,7 @@ from robots.queue import Claim, WorkerIdentity
 from robots.runlog import RunLog, configure_logging, set_current
 from robots.settings import Settings, use_settings
 from robots.tasks import BusinessError, InvalidPayload, Task
+from robots.wakeup import Idle
 
 if TYPE_CHECKING:
     from robots.runtime import BrowserHost
@@ -81,6 +82,7 @@ class WorkerProcess:
         self.services = Services(self.queue, self.app.outbox)
         self.identity = new_identity()
         self.stopping = threading.Event()
+        self.idle = Idle(settings, self.db.url, self.stopping)
         self.current: _Current | None = None
         self._lock = threading.Lock()
         self._parent = os.getppid() if supervised else None
@@ -101,7 +103,7 @@ class WorkerProcess:
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
         if self.stopping.is_set() and self._in_task:
             raise Released()  # second signal: release now
-        self.stopping.set()
+        self.stop()
         if self._in_task and self.current is not None:
             logger.info(
                 f"Stoppsignal: lar element {self.current.claim.item_id} kjøre ferdig i inntil "
@@ -112,6 +114,11 @@ class WorkerProcess:
     def _on_grace_expired(self, _signum: int, _frame: Any) -> None:
         if self._in_task:
             raise Released()
+
+    def stop(self) -> None:
+        """Stop after the current item (safe from a signal handler: ends an idle wait too)."""
+        self.stopping.set()
+        self.idle.wake()
 
     def run(self, *, max_items: int | None = None, exit_when_idle: bool = False) -> int:
         """Process items until stopped (or `max_items`, or an empty queue if asked)."""
@@ -138,13 +145,14 @@ class WorkerProcess:
                 if claim is None:
                     if exit_when_idle and not self._work_left():
                         break
-                    self.stopping.wait(self.settings.poll_seconds * random_factor())
+                    self.idle.wait()
                     continue
                 self.run_item(claim)
         finally:
             self.stopping.set()
             beat.join(timeout=5)
             self._set_worker(status="stopped", current_item_id=None)
+            self.idle.close()
             if self.browsers is not None:
                 self.browsers.close()
             self.db.dispose()
@@ -438,13 +446,6 @@ def is_transient(exc: BaseException) -> bool:
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def random_factor() -> float:
-    """Spread idle polls so workers do not wake in lockstep."""
-    import random
-
-    return random.uniform(0.75, 1.25)
 
 
 # Processes ----------------------------------------------------------------------------------

@@ -233,6 +233,7 @@ def _make_env(
         "RPA_LEASE_SECONDS": "3",
         "RPA_HEARTBEAT_SECONDS": "0.5",
         "RPA_POLL_SECONDS": "0.05",
+        "RPA_WAKE_POLL_SECONDS": "0.5",
         "RPA_RECLAIM_INTERVAL_SECONDS": "0",
         "RPA_BACKOFF_BASE_SECONDS": "0",
         "RPA_SHUTDOWN_GRACE_SECONDS": "10",
