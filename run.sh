@@ -67,7 +67,10 @@ case "$cmd" in
         ;;
     bench)
         shift || true
-        for b in bench/*.py; do "$VENV/bin/python" "$b" "$@"; done
+        # The queue bench's peers (procrastinate, pgqueuer) live in their own extra.
+        "$VENV/bin/python" -c "import procrastinate, pgqueuer" 2>/dev/null \
+            || "$VENV/bin/python" -m pip install --quiet -e '.[dev,bench]'
+        for b in bench/[!_]*.py; do "$VENV/bin/python" "$b" "$@"; done
         ;;
     db|--help|-h)
         exec "$VENV/bin/python" runner.py "$@"

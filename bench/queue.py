@@ -1,15 +1,22 @@
-"""Queue benchmark: the framework against a bare SQL claim loop on the same database, same run.
+"""Queue benchmark: the framework against its peers and a bare SQL loop, same database, same run.
 
-    python bench/queue.py [--items 1000] [--postgres URL]
+    python bench/queue.py [--items 1000] [--jobs 10000] [--postgres URL]
 
-1. Throughput of no-op items (submit, claim, run, finish, run log on) with 1 and 4 worker
-   processes, next to a bare loop of the same processes doing only INSERT / claim / UPDATE in SQL.
-   Figure: framework cost per item / bare cost per item (target: at most 3x).
-2. Claim latency with 100 and with 100,000 items waiting (target: ratio at most 2x), for the
+1. Peers (PostgreSQL): enqueue rate (one transaction per job, and one batch) and drain rate of
+   `--jobs` no-op jobs with 1 and 4 worker processes, for this framework (audit record per
+   submitted item, run, run-log events), procrastinate and pgqueuer (each at its defaults, from
+   the `bench` extra) and a bare SKIP LOCKED loop. Workers are started and ready before the
+   batch is enqueued; the drain is timed from the commit of the batch to the last job done,
+   counted by the same SQL poll for every system. Targets: drain at least the better peer's;
+   at most 2x the bare loop's time per job.
+2. Throughput of no-op items (submit, claim, run, finish, run log on) with 1 and 4 worker
+   processes on SQLite and PostgreSQL, next to a bare loop of the same processes doing only
+   INSERT / claim / UPDATE in SQL. Figure: framework cost per item / bare cost per item.
+3. Claim latency with 100 and with 100,000 items waiting (target: ratio at most 2x), for the
    framework's claim and the bare claim.
 
 PostgreSQL runs when --postgres or RPA_TEST_POSTGRES_URL is given (a scratch database is created
-and dropped). Prints a table; nothing is asserted: speed is measured, not tested.
+and dropped per system). Prints tables; nothing is asserted: speed is measured, not tested.
 """
 
 from __future__ import annotations
@@ -170,6 +177,192 @@ def worker_start_cost(url: str, data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
+# Peers ---------------------------------------------------------------------------------------
+
+
+class Framework:
+    """This project, driven like a peer: `runner.py worker --processes N`, `queue.submit`."""
+
+    name = "kommune-rpa"
+    remaining_sql = "SELECT count(*) FROM work_item WHERE status IN ('pending', 'running')"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def environ(self, url: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RPA_DATABASE_URL": url,
+            "RPA_DATA_DIR": str(self.data_dir),
+            "RPA_LOG_STDERR": "false",
+        }
+
+    def setup(self, url: str) -> None:
+        db = Database(url)
+        upgrade(db.engine)
+        db.dispose()
+
+    def enqueue(self, url: str, n: int, *, batch: bool) -> float:
+        os.environ.update(self.environ(url))
+        from robots.settings import use_settings
+
+        use_settings(None)
+        db = Database(url)
+        queue = Queue(db, load_settings(), discover(["tasks"]))
+        tag = secrets.token_hex(3)
+        started = time.perf_counter()
+        if batch:
+            with db.session() as session:
+                for i in range(n):
+                    queue.submit(
+                        "selftest", f"{tag}-{i}", {}, submitted_by="bench", session=session
+                    )
+        else:
+            for i in range(n):
+                queue.submit("selftest", f"{tag}-{i}", {}, submitted_by="bench")
+        elapsed = time.perf_counter() - started
+        db.dispose()
+        return elapsed
+
+    def start(self, url: str, processes: int) -> list[subprocess.Popen[bytes]]:
+        proc = subprocess.Popen(
+            [sys.executable, "runner.py", "worker", "--processes", str(processes)],
+            cwd=ROOT,
+            env=self.environ(url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        engine = Database(url).engine
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                idle = conn.execute(
+                    text("SELECT count(*) FROM worker WHERE status = 'idle'")
+                ).scalar()
+            if idle == processes:
+                break
+            time.sleep(0.1)
+        engine.dispose()
+        time.sleep(0.5)  # each worker is inside its idle wait (LISTEN) now
+        return [proc]
+
+
+def start_peer(name: str, url: str, processes: int) -> list[subprocess.Popen[bytes]]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "_peers.py"), "worker", name, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"{name}: a worker did not start")
+    time.sleep(0.5)
+    return procs
+
+
+def drain(system: object, url: str, n: int, processes: int) -> tuple[float, float]:
+    """(seconds to enqueue n jobs in one batch, seconds from that commit to the last done)."""
+    if isinstance(system, Framework):
+        procs = system.start(url, processes)
+    else:
+        procs = start_peer(system.name, url, processes)  # type: ignore[attr-defined]
+    engine = Database(url).engine
+    try:
+        enqueue = system.enqueue(url, n, batch=True)  # type: ignore[attr-defined]
+        committed = time.perf_counter()
+        while True:
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"{system.name}: a worker stopped during the drain")  # type: ignore[attr-defined]
+            with engine.connect() as conn:
+                if conn.execute(text(system.remaining_sql)).scalar() == 0:  # type: ignore[attr-defined]
+                    return enqueue, time.perf_counter() - committed
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def peers_available() -> str | None:
+    """None, or why the peers cannot run (the bench extra is not installed)."""
+    try:
+        import pgqueuer  # noqa: F401
+        import procrastinate  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} mangler: pip install -e '.[bench]' (./run.sh bench gjør det)"
+    return None
+
+
+def bench_peers(base: str, data_dir: Path, jobs: int, single: int) -> list[tuple[str, ...]]:
+    """One row per system: enqueue rates and drain rates with 1 and 4 processes."""
+    from bench._peers import PEERS
+
+    systems: list[object] = [Framework(data_dir), PEERS["procrastinate"], PEERS["pgqueuer"]]
+    systems.append(PEERS["bare"])
+    figures: dict[str, dict[str, float]] = {}
+    for system in systems:
+        name = system.name  # type: ignore[attr-defined]
+        url, drop = scratch_pg(base)
+        try:
+            system.setup(url)  # type: ignore[attr-defined]
+            one_by_one = system.enqueue(url, single, batch=False)  # type: ignore[attr-defined]
+            figures[name] = {"enqueue_single": single / one_by_one}
+            for processes in (1, 4):
+                enqueue, drained = drain(system, url, jobs, processes)
+                figures[name]["enqueue_batch"] = jobs / enqueue
+                figures[name][f"drain_{processes}"] = jobs / drained
+        finally:
+            drop()  # type: ignore[operator]
+    ours = figures[Framework.name]
+    best = {
+        key: max(figures[p][key] for p in ("procrastinate", "pgqueuer"))
+        for key in ("drain_1", "drain_4")
+    }
+    rows = []
+    for name, f in figures.items():
+        rows.append(
+            (
+                name,
+                f"{f['enqueue_single']:.0f}/s",
+                f"{f['enqueue_batch']:.0f}/s",
+                f"{f['drain_1']:.0f}/s",
+                f"{f['drain_4']:.0f}/s",
+                f"{ours['drain_4'] / f['drain_4']:.2f}x",
+            )
+        )
+    rows.append(
+        (
+            "kommune-rpa / beste peer",
+            "",
+            "",
+            f"{ours['drain_1'] / best['drain_1']:.2f}x",
+            f"{ours['drain_4'] / best['drain_4']:.2f}x",
+            "mål ≥ 1x",
+        )
+    )
+    bare = figures["bare"]
+    rows.append(
+        (
+            "tid per jobb: kommune-rpa / ren SQL",
+            "",
+            "",
+            f"{bare['drain_1'] / ours['drain_1']:.2f}x",
+            f"{bare['drain_4'] / ours['drain_4']:.2f}x",
+            "mål ≤ 2x",
+        )
+    )
+    return rows
+
+
 # Claim latency ------------------------------------------------------------------------------
 
 
@@ -315,8 +508,36 @@ def scratch_dir() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=10_000, help="jobs per peer drain")
+    parser.add_argument("--single", type=int, default=2000, help="jobs enqueued one by one")
+    parser.add_argument("--only-peers", action="store_true")
     parser.add_argument("--postgres", default=os.environ.get("RPA_TEST_POSTGRES_URL"))
     args = parser.parse_args()
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    if not args.postgres:
+        print("(PostgreSQL hoppet over: gi --postgres URL eller RPA_TEST_POSTGRES_URL)")
+    elif why := peers_available():
+        print(f"(Sammenligning med procrastinate og pgqueuer hoppet over: {why})")
+    else:
+        with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+            peer_rows = bench_peers(args.postgres, Path(tmp), args.jobs, args.single)
+        peers = Table(
+            "System",
+            f"Legg inn én og én ({args.single})",
+            f"Legg inn {args.jobs} samlet",
+            "Tømming, 1 prosess",
+            "Tømming, 4 prosesser",
+            "kommune-rpa / system (4 prosesser)",
+            title=f"bench/queue.py: {args.jobs} no-op-jobber på PostgreSQL",
+        )
+        for row in peer_rows:
+            peers.add_row(*row)
+        console.print(peers)
+    if args.only_peers:
+        return
     rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         rows += bench_backend("SQLite", f"sqlite:///{tmp}/bench.db", Path(tmp), args.items)
@@ -327,17 +548,12 @@ def main() -> None:
                 rows += bench_backend("PostgreSQL", url, Path(tmp), args.items)
         finally:
             drop()  # type: ignore[operator]
-    else:
-        print("(PostgreSQL hoppet over: gi --postgres URL eller RPA_TEST_POSTGRES_URL)")
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(
         "Database", "Måling", "Rammeverket", "Ren SQL-løkke", "Forhold", title="bench/queue.py"
     )
     for row in rows:
         table.add_row(*row)
-    Console(width=160).print(table)
+    console.print(table)
 
 
 if __name__ == "__main__":

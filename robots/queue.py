@@ -241,16 +241,30 @@ class Queue:
                         self._reclaim_expired(conn, now)
                 except SQLAlchemyError as exc:  # one bad item must not stop every claim
                     logger.warning(f"Gjenvinning av utløpte elementer feilet: {exc!s:.300}")
-            if any(self._has_limit(name) for name in names):
-                row = self._take_within_limits(conn, params)
-            else:
-                row = conn.execute(
-                    sql.take_next_locked if self._pg else sql.take_next, params
-                ).first()
-            if row is None:
+            limited = any(self._has_limit(name) for name in names)
+            picked = self._pick_within_limits(conn, params) if limited else None
+            if limited and picked is None:
                 return None
-            item_id, task, reference, payload, attempt = row
-            run_id = _new_run(conn, item_id, attempt, worker, now)
+            if self._pg:  # the take and its run row in one statement
+                run_params = {**params, "host": worker.host, "pid": worker.pid}
+                if picked is not None:
+                    taken = conn.execute(
+                        sql.take_by_id_with_run, {**run_params, "item_id": picked}
+                    ).first()
+                else:
+                    taken = conn.execute(sql.take_next_with_run, run_params).first()
+                if taken is None:
+                    return None
+                item_id, task, reference, payload, attempt, run_id = taken
+            else:
+                if picked is not None:
+                    row = conn.execute(sql.take_by_id, {**params, "item_id": picked}).first()
+                else:
+                    row = conn.execute(sql.take_next, params).first()
+                if row is None:
+                    return None
+                item_id, task, reference, payload, attempt = row
+                run_id = _new_run(conn, item_id, attempt, worker, now)
         return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
 
     def claim_item(self, worker: WorkerIdentity, item_id: int) -> Claim | None:
@@ -323,16 +337,14 @@ class Queue:
         task = self.registry.get(task_name)
         return task is not None and any(s in self.settings.system_limits for s in task.systems)
 
-    def _take_within_limits(self, conn: Connection, params: dict[str, Any]) -> Any:
+    def _pick_within_limits(self, conn: Connection, params: dict[str, Any]) -> int | None:
+        """The first eligible item whose systems have a free slot (rows locked on PostgreSQL)."""
         rows = conn.execute(
             sql.candidates_locked if self._pg else sql.candidates, {**params, "batch": 8}
         ).all()
         for item_id, systems in rows:
             if not systems or self._within_limits(conn, systems):
-                task, reference, payload, attempt = conn.execute(
-                    sql.take, {**params, "item_id": item_id}
-                ).one()
-                return item_id, task, reference, payload, attempt
+                return int(item_id)
         return None
 
     def _within_limits(self, conn: Connection, systems: str) -> bool:
@@ -422,13 +434,15 @@ class Queue:
         error: str | None = None,
         events: list[dict[str, Any]] | None = None,
         artifacts: list[tuple[str, Path]] | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> str:
         """Record the run's outcome and move the item on; returns the item's new status.
 
         Ownership is checked first, under the item's row lock: a result that arrives after the
         item was reclaimed or cancelled is recorded as `lost` (with what it said), or, if it is
         a success and nobody else has taken the item meanwhile, accepted. Storing the run's log
-        lines is idempotent, so a retried finish never fails on lines stored before.
+        lines is idempotent, so a retried finish never fails on lines stored before. What the
+        run was made of (`provenance`, robots.provenance) is stored in the same transaction.
         """
         if outcome not in _SETTLE:
             raise ValueError(f"unknown outcome {outcome!r}")
@@ -444,17 +458,32 @@ class Queue:
             store_events(conn, events or [])
             if rows:
                 conn.execute(insert(Artifact), rows)
+            if provenance is not None:
+                conn.execute(
+                    sql.run_provenance, {"run_id": claim.run_id, "data": storable(provenance)}
+                )
             if settled is not None and settled != RunOutcome.ABANDONED:
                 return str(status)  # this run was settled already (a retried finish)
             if settled is not None or status != ItemStatus.RUNNING or owner != claim.worker_id:
                 return self._late_result(conn, claim, outcome, result, error, status, now)
-            self._settle_run(conn, claim.run_id, outcome, now, error)
             values = _SETTLE[outcome](self, now, result, error, failures, max_attempts)
             values.update(lease_owner=None, lease_expires_at=None, updated_at=now)
-            conn.execute(
-                sql.settle_item(tuple(sorted(values))),
-                {"item_id": claim.item_id, **{f"v_{k}": v for k, v in values.items()}},
-            )
+            run = {"run_id": claim.run_id, "run_outcome": outcome, "now": now, "error": error}
+            if self._pg:  # the run and the item in one statement (one round trip less)
+                conn.execute(
+                    sql.settle_run_and_item(tuple(sorted(values))),
+                    {
+                        "settled_item": claim.item_id,
+                        **run,
+                        **{f"v_{k}": v for k, v in values.items()},
+                    },
+                )
+            else:
+                conn.execute(sql.settle_run, run)
+                conn.execute(
+                    sql.settle_item(tuple(sorted(values))),
+                    {"item_id": claim.item_id, **{f"v_{k}": v for k, v in values.items()}},
+                )
             return str(values["status"])
 
     def _late_result(
@@ -554,17 +583,6 @@ class Queue:
         """To a team's queue for manual handling (the team travels in the result's place)."""
         team = (result or {}).get("team") or "caseworker"
         return dict(status=ItemStatus.MANUAL, error_kind="manual", error_message=error, team=team)
-
-    def record_provenance(self, run_id: int, data: dict[str, Any]) -> None:
-        """What the run was made of (robots.provenance); a failure to store it is logged and
-        never stops the run's outcome from being stored."""
-        try:
-            with self.db.engine.begin() as conn:
-                conn.execute(update(Run).where(Run.id == run_id).values(provenance=storable(data)))
-        except Exception as exc:  # noqa: BLE001 - the outcome matters more than this record
-            from loguru import logger
-
-            logger.warning(f"Kunne ikke lagre kjøringens versjon og oppsett: {exc}")
 
     def poison(self, claim: Claim, reason: str) -> bool:
         """Stop an item whose outcome cannot be stored (after the worker's retries), so it does

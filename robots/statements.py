@@ -8,8 +8,9 @@ the framework's cost per item close to a bare SQL claim loop (see bench/queue.py
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Update, bindparam, func, insert, select, update
+from sqlalchemy import Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -84,6 +85,44 @@ worker_state = (
 
 new_run = insert(Run).returning(Run.id)
 
+take_by_id = (
+    update(WorkItem)
+    .where(WorkItem.id == bindparam("item_id"))
+    .values(
+        status=ItemStatus.RUNNING,
+        attempts=WorkItem.attempts + 1,
+        lease_owner=bindparam("worker_id"),
+        lease_expires_at=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(WorkItem.id, WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts)
+)
+
+
+def _with_run(take: Update) -> Select[int, str, str, Any, int, int]:
+    """PostgreSQL: the take and its run row in one statement (data-modifying CTEs)."""
+    taken = take.cte("taken")
+    run = (
+        insert(Run)
+        .from_select(
+            ["item_id", "attempt", "worker_id", "host", "pid", "started_at"],
+            select(
+                taken.c.id,
+                taken.c.attempts,
+                bindparam("worker_id"),
+                bindparam("host"),
+                bindparam("pid"),
+                bindparam("now", type_=Run.started_at.type),
+            ),
+        )
+        .returning(Run.id, Run.item_id)
+        .cte("new_run")
+    )
+    return select(
+        taken.c.id, taken.c.task, taken.c.reference, taken.c.payload, taken.c.attempts, run.c.id
+    ).join_from(taken, run, run.c.item_id == taken.c.id)
+
+
 # A worker whose heartbeat is older than a lease is gone (killed, powered off): its items are
 # reclaimed, and the worker table says so instead of showing it idle or busy for ever.
 mark_dead_workers = (
@@ -134,6 +173,12 @@ settle_run = (
     )
 )
 
+run_provenance = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"))
+    .values(provenance=bindparam("data", type_=Run.provenance.type))
+)
+
 # Storing a run-log line twice (a retried finish, a reclaim that copied the JSONL first) is a
 # no-op: (run_id, seq) identifies the line.
 add_events_sqlite = sqlite_insert(RunEvent).on_conflict_do_nothing(index_elements=["run_id", "seq"])
@@ -148,3 +193,20 @@ def settle_item(columns: tuple[str, ...]) -> Update:
         .where(WorkItem.id == bindparam("item_id"))
         .values({name: bindparam(f"v_{name}") for name in columns})
     )
+
+
+@lru_cache(maxsize=32)
+def settle_run_and_item(columns: tuple[str, ...]) -> Update:
+    """PostgreSQL: settle_run as a data-modifying CTE of settle_item, one statement. (The
+    item's key is not `item_id`: an UPDATE takes a parameter named after one of its table's
+    columns as a value to set, and run has an item_id.)"""
+    return (
+        update(WorkItem)
+        .where(WorkItem.id == bindparam("settled_item"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+        .add_cte(settle_run.cte("settled_run"))
+    )
+
+
+take_next_with_run = _with_run(take_next_locked)
+take_by_id_with_run = _with_run(take_by_id)

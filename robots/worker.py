@@ -266,9 +266,8 @@ class WorkerProcess:
             error = f"{error} (allerede utført: {done_already})"
             result = {"utført": list(ctx.side_effects)}
         self.browsers = ctx.browsers
-        if task is not None:
-            self.queue.record_provenance(claim.run_id, provenance.for_run(task.func))
-        status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts)
+        made_of = provenance.for_run(task.func) if task is not None else None
+        status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts, made_of)
         run_log.close()
         with self._lock:
             self.current = None
@@ -290,6 +289,7 @@ class WorkerProcess:
         result: dict[str, Any] | None,
         error: str | None,
         artifacts: list[tuple[str, Any]] | None = None,
+        made_of: dict[str, Any] | None = None,
     ) -> str:
         """Store the outcome; retried while the database is briefly away.
 
@@ -308,10 +308,12 @@ class WorkerProcess:
                     error=error,
                     events=events,
                     artifacts=artifacts,
+                    provenance=made_of,
                 )
             except Exception as exc:  # noqa: BLE001 - any database failure
                 run_log.give_back(events)
                 last = exc
+                made_of = None  # the run's provenance never stands in the way of its outcome
                 logger.warning(
                     f"Lagring av utfallet til element {claim.item_id} feilet: {one_line(exc)}"
                 )
