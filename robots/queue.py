@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -133,6 +133,9 @@ class Queue:
         self._next_reclaim = 0.0  # monotonic time of the next expired-lease scan
         self._paused: set[tuple[str, str]] = set()
         self._pauses_until = 0.0  # monotonic time the cached pauses expire
+        # The last claim skipped an item because another claim was counting its system's
+        # running items: work may be there, so the worker should ask again soon.
+        self.contended = False
 
     # Submitting -----------------------------------------------------------------------------
 
@@ -227,6 +230,7 @@ class Queue:
         One short transaction on a Core connection: reclaim expired leases (at most every
         `reclaim_interval_seconds`), take the next item, insert its run.
         """
+        self.contended = False
         names = self._unpaused(list(tasks if tasks is not None else self.registry))
         if not names:
             return None
@@ -339,9 +343,13 @@ class Queue:
 
     def _pick_within_limits(self, conn: Connection, params: dict[str, Any]) -> int | None:
         """The first eligible item whose systems have a free slot (rows locked on PostgreSQL)."""
-        rows = conn.execute(
-            sql.candidates_locked if self._pg else sql.candidates, {**params, "batch": 8}
-        ).all()
+        running: dict[str, int] = {}
+        for systems, count in conn.execute(sql.running_by_systems):
+            for system in systems.strip(",").split(","):
+                running[system] = running.get(system, 0) + count
+        limits = self.settings.system_limits
+        full = tuple(sorted(s for s, n in running.items() if s in limits and n >= limits[s]))
+        rows = conn.execute(sql.candidates_avoiding(full, self._pg), {**params, "batch": 8}).all()
         for item_id, systems in rows:
             if not systems or self._within_limits(conn, systems):
                 return int(item_id)
@@ -354,8 +362,13 @@ class Queue:
             if limit is None:
                 continue
             if self._pg:
+                # A try-lock: a claim never waits for another claim's count (200 workers
+                # queued behind one lock, and two claims taking two systems' locks in opposite
+                # order deadlocked: bench/fleet.py). A busy system is skipped this time.
                 key = zlib.crc32(f"rpa-system:{system}".encode())
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                if not conn.execute(sql.try_system_lock, {"k": key}).scalar():
+                    self.contended = True
+                    return False
             running = conn.execute(sql.running_on_system, {"pattern": f"%,{system},%"}).scalar()
             if (running or 0) >= limit:
                 return False

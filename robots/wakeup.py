@@ -63,9 +63,12 @@ class Idle:
         with contextlib.suppress(OSError):  # the pipe is full: a wake-up is pending anyway
             os.write(self._write, b"x")
 
-    def wait(self) -> bool:
+    def wait(self, *, soon: bool = False) -> bool:
+        """Wait for a notification, a wake(), or the poll interval; `soon`: the last claim
+        skipped work that another claim was busy with, so wait only `poll_seconds`."""
         self._connect()
-        timeout = self.settings.wake_poll_seconds if self.listening else self.settings.poll_seconds
+        listening = self.listening and not soon
+        timeout = self.settings.wake_poll_seconds if listening else self.settings.poll_seconds
         timeout *= random_factor()
         if self.stopping.is_set():
             return False

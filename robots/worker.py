@@ -145,7 +145,7 @@ class WorkerProcess:
                 if claim is None:
                     if exit_when_idle and not self._work_left():
                         break
-                    self.idle.wait()
+                    self.idle.wait(soon=self.queue.contended)
                     continue
                 self.run_item(claim)
         finally:
