@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -133,9 +134,17 @@ class Queue:
         self._next_reclaim = 0.0  # monotonic time of the next expired-lease scan
         self._paused: set[tuple[str, str]] = set()
         self._pauses_until = 0.0  # monotonic time the cached pauses expire
-        # The last claim skipped an item because another claim was counting its system's
-        # running items: work may be there, so the worker should ask again soon.
-        self.contended = False
+        self._local = threading.local()
+
+    @property
+    def contended(self) -> bool:
+        """This thread's last claim skipped an item because another claim was counting its
+        system's running items: work may be there, so ask again soon."""
+        return bool(getattr(self._local, "contended", False))
+
+    @contended.setter
+    def contended(self, value: bool) -> None:
+        self._local.contended = value
 
     # Submitting -----------------------------------------------------------------------------
 

@@ -200,6 +200,8 @@ def test_system_limit_enforced_across_concurrent_claims(env: Env) -> None:
 
     def grab(n: int) -> None:
         claim = queue.claim(WorkerIdentity(f"w{n}", "t", n))
+        while claim is None and queue.contended:  # another claim held the system: again
+            claim = queue.claim(WorkerIdentity(f"w{n}", "t", n))
         if claim is not None:
             with lock:
                 claims.append(claim)
@@ -212,6 +214,21 @@ def test_system_limit_enforced_across_concurrent_claims(env: Env) -> None:
     assert len(claims) == 2
     queue.finish(claims[0], RunOutcome.DONE)
     assert queue.claim(W1) is not None
+    assert queue.claim(W2) is None
+
+
+def test_a_full_system_does_not_hold_back_the_items_behind_it(env: Env) -> None:
+    """Items on a full system at the head of the queue must not starve the items behind them
+    (the claim looked at the first 8 candidates only: bench/fleet.py found it)."""
+    env.settings.system_limits = {"archive": 1}
+    queue = env.queue()
+    for i in range(12):
+        queue.submit("limited", f"l{i}", {}, submitted_by="t")
+    queue.submit("probe", "bak", {}, submitted_by="t")
+    first = queue.claim(W1)
+    assert first is not None and first.task == "limited"
+    second = queue.claim(W2)
+    assert second is not None and second.reference == "bak"
     assert queue.claim(W2) is None
 
 
