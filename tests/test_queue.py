@@ -190,6 +190,25 @@ def test_audit_chain_detects_edit_and_delete(env: Env) -> None:
         assert not result.intact and result.first_broken_id == ids[3]
 
 
+def test_a_bulk_submit_keeps_one_audit_chain_with_other_writers(env: Env) -> None:
+    """A bulk submit reads the chain's head once per transaction; rows appended by another
+    session between its transactions, and inside a savepoint, keep the chain intact."""
+    queue = env.queue()
+    for batch in range(3):
+        with env.db.session() as session:
+            for i in range(20):
+                queue.submit("probe", f"b{batch}-{i}", {}, submitted_by="t", session=session)
+            with session.begin_nested():
+                audit.record(session, "t", "test", f"savepoint-{batch}")
+            queue.submit("probe", f"b{batch}-etter", {}, submitted_by="t", session=session)
+        queue.submit("probe", f"enkelt-{batch}", {}, submitted_by="annen")
+    with env.db.session() as session:
+        result = audit.verify(session)
+        assert result.intact, result
+        count = session.scalar(select(func.count()).select_from(AuditEvent))
+    assert count == 3 * 23
+
+
 def test_system_limit_enforced_across_concurrent_claims(env: Env) -> None:
     env.settings.system_limits = {"archive": 2}
     queue = env.queue()
