@@ -232,8 +232,9 @@ class RunContext:
         for session in self.sessions.values():
             self.artifacts.extend(session.capture_failure(self.artifact_dir))
 
-    def close(self) -> None:
-        """Close every browser context of this run (the worker calls it)."""
+    def close(self, *, keep: bool = False) -> None:
+        """Close every browser session of this run (the worker calls it); `keep`: the run
+        ended well, so the worker's next item may take over its contexts and pages."""
         for session in self.sessions.values():
-            session.close()
+            session.close(keep=keep)
         self.sessions.clear()

@@ -1,4 +1,5 @@
-"""The browser robot runtime: one Chromium per worker process, a fresh context per item.
+"""The browser robot runtime: one Chromium per worker process; per system a context and page
+that the next item takes over when an item ended well, and a fresh one after a failure.
 
 `SystemSession` is a page object over one target system: it resolves logical element names from
 `selectors/<system>.yaml` (with fallbacks), logs in with credentials from the vault, dismisses
@@ -54,6 +55,21 @@ class BrowserHost:
         # and again only when the session has expired (setting reuse_logins).
         self.logins: dict[str, Any] = {}
         self.login_count = 0
+        # Each system's context and page, handed back by an item that ended well and taken
+        # by the next item of this worker (setting reuse_pages): a fresh context and page cost
+        # about 200 ms and a cold page cache per system and item (bench/flows.py).
+        self.kept: dict[str, tuple[Any, Page]] = {}
+
+    def take(self, system: str) -> tuple[Any, Page] | None:
+        kept = self.kept.pop(system, None)
+        if kept is None:
+            return None
+        context, page = kept
+        if page.is_closed() or self._browser is None or not self._browser.is_connected():
+            with contextlib.suppress(PlaywrightError):
+                context.close()
+            return None
+        return kept
 
     def browser(self) -> Any:
         if self._browser is not None and self._browser.is_connected():
@@ -92,6 +108,7 @@ class BrowserHost:
         return None
 
     def _close_browser(self) -> None:
+        self.kept.clear()
         with contextlib.suppress(PlaywrightError):
             self._browser.close()
         self._browser = None
@@ -115,30 +132,37 @@ class SystemSession:
         self.log = log
         self.base_url = settings.system_urls.get(spec.system, spec.base_url)
         self.host = host
+        browser = host.browser()
+        kept = host.take(spec.system) if settings.reuse_pages else None
         reused = host.logins.get(spec.system) if settings.reuse_logins else None
-        self.context = host.browser().new_context(
-            locale="nb-NO",
-            timezone_id=settings.timezone,
-            base_url=self.base_url,
-            storage_state=reused,
-        )
-        self.reused_login = reused is not None
-        self.context.set_default_timeout(spec.timeout_ms)
-        self.context.set_default_navigation_timeout(spec.navigation_timeout_ms)
+        if kept is not None:
+            self.context, self.page = kept
+        else:
+            self.context = browser.new_context(
+                locale="nb-NO",
+                timezone_id=settings.timezone,
+                base_url=self.base_url,
+                storage_state=reused,
+            )
+            self.context.set_default_timeout(spec.timeout_ms)
+            self.context.set_default_navigation_timeout(spec.navigation_timeout_ms)
+        self.reused_login = kept is not None or reused is not None
         self.tracing = settings.trace == "retain_on_failure" or (
             settings.trace == "on_first_retry" and attempt > 1
         )
         if self.tracing:
             self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
-        self.page: Page = self.context.new_page()
+        if kept is None:
+            self.page = self.context.new_page()
         self._server_errors: list[str] = []
         self.page.on("response", self._on_response)
+        self._handlers: list[Locator] = []
         for popup in spec.popups:
             if popup.check == "every_action":
                 dismiss = popup.dismiss
-                self.page.add_locator_handler(
-                    self._union(popup.detect), lambda _loc, d=dismiss: self._dismiss(d)
-                )
+                detect = self._union(popup.detect)
+                self.page.add_locator_handler(detect, lambda _loc, d=dismiss: self._dismiss(d))
+                self._handlers.append(detect)
         self._page_popups = [p for p in spec.popups if p.check == "after_navigation"]
         self.logged_in = False
 
@@ -466,14 +490,24 @@ class SystemSession:
                 self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
                 self.tracing = True
 
-    def close(self) -> None:
-        """Stop the trace (not kept) and close the browser context."""
+    def close(self, keep: bool = False) -> None:
+        """Stop the trace (not kept); hand the context and page back to the worker for its
+        next item (`keep`: the item ended well, and the setting reuse_pages), or close them."""
         try:
             if self.tracing:
                 self.context.tracing.stop()
+                self.tracing = False
+            # This item's listeners go: the next item's session adds its own.
+            self.page.remove_listener("response", self._on_response)
+            for detect in self._handlers:
+                self.page.remove_locator_handler(detect)
+            if keep and self.settings.reuse_pages and not self.page.is_closed():
+                self.host.kept[self.spec.system] = (self.context, self.page)
+                return
             self.context.close()
         except PlaywrightError:
-            pass  # the browser may be gone; the context went with it
+            with contextlib.suppress(PlaywrightError):
+                self.context.close()  # the browser may be gone; the context went with it
 
 
 def run_step(

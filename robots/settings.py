@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         description="A worker keeps each system's logged-in state in memory and logs in again "
         "only when the session has expired (false: a login per item).",
     )
+    reuse_pages: bool = Field(
+        default=True,
+        description="A worker keeps each system's browser context and page for the next item "
+        "(a failed item's are closed, so a retry starts fresh); false: a new context per item.",
+    )
     slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")
 
     sandbox_hr_port: int = Field(default=8101, ge=0, le=65535)

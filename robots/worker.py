@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from robots.runtime import BrowserHost
 
 
+KEEP_PAGES_AFTER = frozenset(
+    {RunOutcome.DONE, RunOutcome.BUSINESS_ERROR, RunOutcome.WAITING, RunOutcome.HANDED_OVER}
+)
+
+
 class Released(BaseException):
     """Raised into a running task when shutdown grace has run out: hand the item back.
 
@@ -257,7 +262,9 @@ class WorkerProcess:
         finally:
             if self.on_failure is not None and outcome != RunOutcome.DONE:
                 self.on_failure(ctx)
-            ctx.close()
+            # A context is kept for the next item only after a run that left its pages in a
+            # known state; after a fault the next attempt starts from a fresh context.
+            ctx.close(keep=outcome in KEEP_PAGES_AFTER)
             set_current(None)
         failed = outcome in (RunOutcome.SYSTEM_ERROR, RunOutcome.BUSINESS_ERROR)
         if ctx.side_effects and failed:
