@@ -133,7 +133,8 @@ class SystemSession:
         self.base_url = settings.system_urls.get(spec.system, spec.base_url)
         self.host = host
         browser = host.browser()
-        kept = host.take(spec.system) if settings.reuse_pages else None
+        self._keep = settings.reuse_pages and settings.reuse_logins  # a page holds its login
+        kept = host.take(spec.system) if self._keep else None
         reused = host.logins.get(spec.system) if settings.reuse_logins else None
         if kept is not None:
             self.context, self.page = kept
@@ -501,7 +502,7 @@ class SystemSession:
             self.page.remove_listener("response", self._on_response)
             for detect in self._handlers:
                 self.page.remove_locator_handler(detect)
-            if keep and self.settings.reuse_pages and not self.page.is_closed():
+            if keep and self._keep and not self.page.is_closed():
                 self.host.kept[self.spec.system] = (self.context, self.page)
                 return
             self.context.close()

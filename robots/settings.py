@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     reuse_pages: bool = Field(
         default=True,
         description="A worker keeps each system's browser context and page for the next item "
-        "(a failed item's are closed, so a retry starts fresh); false: a new context per item.",
+        "(a failed item's are closed, so a retry starts fresh); false, or reuse_logins false: "
+        "a new context per item.",
     )
     slow_mo_ms: int = Field(default=0, ge=0, description="Delay between browser actions.")
 

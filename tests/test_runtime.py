@@ -344,3 +344,39 @@ def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, 
         for b in buttons
         for loc in b["locators"]
     )
+
+
+def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
+    sqlite_env: Env,
+    sandbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """reuse_pages: after a run that ended well the worker's next item gets the same context
+    and page (logged in, cache warm); after a fault the next one starts in a fresh context."""
+    from loguru import logger
+
+    from robots.runtime import BrowserHost, open_system
+    from robots.settings import load_settings, use_settings
+
+    for key, value in robot_env(sandbox).items():
+        monkeypatch.setenv(key, value)
+    use_settings(None)
+    settings = load_settings()
+    host = BrowserHost(settings)
+    try:
+        first = open_system(host, "hr", settings, logger)
+        first.goto("/nyansatte")
+        page = first.page
+        first.close(keep=True)
+        second = open_system(host, "hr", settings, logger)
+        assert second.page is page and second.reused_login
+        second.goto("/nyansatte")
+        assert not second.on_login_page()  # the kept page is still logged in
+        second.close(keep=False)  # the item failed
+        assert page.is_closed()
+        third = open_system(host, "hr", settings, logger)
+        assert third.page is not page
+        third.close()
+    finally:
+        host.close()
+        use_settings(None)
