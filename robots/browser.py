@@ -7,6 +7,10 @@ a system Chromium. If none is found, the error lists what was tried and how to f
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,3 +89,72 @@ def launch(
         slow_mo=slow_mo_ms,
         args=CHROMIUM_ARGS,
     )
+
+
+class SharedChromium:
+    """One Chromium for a worker's item slots (setting worker_concurrency): started by the
+    worker with a DevTools port on 127.0.0.1, and each slot thread's own Playwright connects to
+    it over CDP (Playwright objects belong to the thread that made them). Started again when
+    it has died."""
+
+    def __init__(self, configured: str = "", headless: bool = True) -> None:
+        self.configured, self.headless = configured, headless
+        self._proc: Any = None
+        self._endpoint = ""
+        self._profile: Any = None
+        self._lock = threading.Lock()
+        self.launches = 0
+
+    def endpoint(self, playwright: Any) -> str:
+        """The running Chromium's CDP address (started here when it is not running)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return self._endpoint
+            self._stop()
+            choice = find_browser(playwright, self.configured)
+            executable = choice.executable or playwright.chromium.executable_path
+            self._profile = tempfile.TemporaryDirectory(prefix="rpa-chromium-")
+            port_file = Path(self._profile.name) / "DevToolsActivePort"
+            self._proc = subprocess.Popen(
+                [
+                    executable,
+                    "--headless=new" if self.headless else "--new-window",
+                    "--remote-debugging-address=127.0.0.1",
+                    "--remote-debugging-port=0",
+                    f"--user-data-dir={self._profile.name}",
+                    *CHROMIUM_ARGS,
+                    "about:blank",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 30
+            while not port_file.exists() or not port_file.read_text().strip():
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    raise BrowserNotFound(
+                        f"Chromium ({executable}) startet ikke med en DevTools-port"
+                    )
+                time.sleep(0.02)
+            self._endpoint = f"http://127.0.0.1:{port_file.read_text().split()[0]}"
+            self.launches += 1
+            return self._endpoint
+
+    @property
+    def pid(self) -> int | None:
+        return int(self._proc.pid) if self._proc is not None else None
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+        if self._profile is not None:
+            self._profile.cleanup()
+            self._profile = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()

@@ -139,19 +139,31 @@ def _parse_line(line: str, run_id: int) -> dict[str, Any] | None:
 
 # loguru wiring ------------------------------------------------------------------------------
 
-_current: RunLog | None = None
+# The runs this process is logging now, by run id: one per item slot of the worker (a record
+# bound to a run id goes to that run's log, whichever thread logs it).
+_open: dict[int, RunLog] = {}
 
 
 def set_current(run_log: RunLog | None) -> None:
-    """The run whose events this process is logging now (one item at a time per worker)."""
-    global _current
-    _current = run_log
+    """The run whose events this process is logging now; None: no run any more (one item at a
+    time per worker; slots use `open_run` and `close_run`)."""
+    _open.clear()
+    if run_log is not None:
+        _open[run_log.run_id] = run_log
+
+
+def open_run(run_log: RunLog) -> None:
+    _open[run_log.run_id] = run_log
+
+
+def close_run(run_log: RunLog) -> None:
+    _open.pop(run_log.run_id, None)
 
 
 def _run_sink(message: Any) -> None:
     record = message.record
-    run_log = _current
-    if run_log is None or record["extra"].get("run_id") != run_log.run_id:
+    run_log = _open.get(record["extra"].get("run_id"))
+    if run_log is None:
         return
     extra = {k: v for k, v in record["extra"].items() if k not in ("run_id", "step", "duration_ms")}
     run_log.emit(

@@ -21,7 +21,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from robots.browser import launch
+from robots.browser import SharedChromium, launch
 from robots.evidence import mask_trace, masked_screenshot
 from robots.faults import SelectorNotFound, SessionExpired, SystemFault
 from robots.locators import SystemSpec, load_system
@@ -43,8 +43,11 @@ _VERIFIED: set[tuple[str, str]] = set()
 class BrowserHost:
     """The worker's browser: launched on first use, relaunched when it has crashed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shared: SharedChromium | None = None) -> None:
         self.settings = settings
+        # A slot of a worker with several (worker_concurrency) connects to the worker's one
+        # Chromium instead of launching its own.
+        self.shared = shared
         self._playwright: Any = None
         self._browser: Any = None
         self.launches = 0
@@ -81,12 +84,17 @@ class BrowserHost:
         if self._playwright is None:
             self._playwright = sync_playwright().start()
         started = time.perf_counter()
-        self._browser = launch(
-            self._playwright,
-            configured=self.settings.browser_path,
-            headless=self.settings.headless,
-            slow_mo_ms=self.settings.slow_mo_ms,
-        )
+        if self.shared is not None:
+            self._browser = self._playwright.chromium.connect_over_cdp(
+                self.shared.endpoint(self._playwright), slow_mo=self.settings.slow_mo_ms
+            )
+        else:
+            self._browser = launch(
+                self._playwright,
+                configured=self.settings.browser_path,
+                headless=self.settings.headless,
+                slow_mo_ms=self.settings.slow_mo_ms,
+            )
         self.launch_seconds = time.perf_counter() - started
         self.launches += 1
         return self._browser

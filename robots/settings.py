@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long the current item may run before release.",
     )
     worker_processes: int = Field(default=2, ge=1, le=64)
+    worker_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Items a worker process runs at once, each in its own browser context on "
+        "the process's one Chromium (bench/slots.py measures what suits a machine).",
+    )
 
     task_packages: list[str] = Field(
         default_factory=lambda: ["tasks"], description="Python packages the tasks are found in."

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -25,13 +25,14 @@ from sqlalchemy import update
 
 from robots import provenance, tracing
 from robots.app import RpaApp
+from robots.browser import SharedChromium
 from robots.context import RunContext, Services
 from robots.db import Database, check_schema
 from robots.masking import mask_text
 from robots.models import RunOutcome, Worker, utcnow
 from robots.people import HandOver, WaitingForPerson
 from robots.queue import Claim, WorkerIdentity
-from robots.runlog import RunLog, configure_logging, set_current
+from robots.runlog import RunLog, close_run, configure_logging, open_run
 from robots.settings import Settings, use_settings
 from robots.tasks import BusinessError, InvalidPayload, Task
 from robots.wakeup import Idle
@@ -65,6 +66,35 @@ class _Current:
     lost: bool = False
 
 
+@dataclass
+class Slot:
+    """Where one item runs at a time: the worker's main thread, or one of its
+    `worker_concurrency` slot threads (each with its own Playwright, all on one Chromium)."""
+
+    current: _Current | None = None
+    browsers: BrowserHost | None = None  # created when a task first opens a system
+    in_task: bool = False  # Released may only be raised while the task function runs
+    thread_id: int | None = None
+    # In a slot thread, held while in_task changes and while a release is raised into it, so
+    # that a release never lands after the task function has returned.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def threaded(self) -> bool:
+        return self.thread_id != threading.main_thread().ident
+
+
+def raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in another thread at its next bytecode (how a slot's item is released when
+    the shutdown grace has run out; the main thread gets it from the signal handler). None
+    withdraws one not yet raised."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
+    )
+
+
 class WorkerProcess:
     """One worker: runs items one at a time in the main thread, heartbeats in another."""
 
@@ -88,15 +118,27 @@ class WorkerProcess:
         self.identity = new_identity()
         self.stopping = threading.Event()
         self.idle = Idle(settings, self.db.url, self.stopping)
-        self.current: _Current | None = None
+        self._idles = [self.idle]
+        self.slots = [Slot(thread_id=threading.main_thread().ident)]
         self._lock = threading.Lock()
         self._parent = os.getppid() if supervised else None
         self.processed = 0
-        self._in_task = False  # Released may only be raised while the task function runs
         # Called with the context after a failure, before the browser closes (`run --pause-on-
         # error` lets the developer look at the page); None in a normal worker.
         self.on_failure: Callable[[RunContext], None] | None = None
-        self.browsers: BrowserHost | None = None  # created when a task first opens a system
+
+    # The main slot (a worker with one slot runs its items in the main thread).
+    @property
+    def current(self) -> _Current | None:
+        return self.slots[0].current
+
+    @property
+    def browsers(self) -> BrowserHost | None:
+        return self.slots[0].browsers
+
+    @browsers.setter
+    def browsers(self, host: BrowserHost | None) -> None:
+        self.slots[0].browsers = host
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -106,63 +148,125 @@ class WorkerProcess:
         signal.signal(signal.SIGALRM, self._on_grace_expired)
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
-        if self.stopping.is_set() and self._in_task:
-            raise Released()  # second signal: release now
+        busy = [slot for slot in self.slots if slot.in_task and slot.current is not None]
+        if self.stopping.is_set() and busy:
+            self._release(busy)  # second signal: release now
+            return
         self.stop()
-        if self._in_task and self.current is not None:
+        if busy:
+            items = ", ".join(str(slot.current.claim.item_id) for slot in busy if slot.current)
             logger.info(
-                f"Stoppsignal: lar element {self.current.claim.item_id} kjøre ferdig i inntil "
+                f"Stoppsignal: lar element {items} kjøre ferdig i inntil "
                 f"{self.settings.shutdown_grace_seconds:.0f} s"
             )
             signal.setitimer(signal.ITIMER_REAL, max(0.01, self.settings.shutdown_grace_seconds))
 
     def _on_grace_expired(self, _signum: int, _frame: Any) -> None:
-        if self._in_task:
+        self._release([slot for slot in self.slots if slot.in_task])
+
+    def _release(self, slots: list[Slot]) -> None:
+        """Hand the slots' items back: Released raised into each running task (the main
+        thread's last, since raising it here ends this handler)."""
+        for slot in slots:
+            if slot.threaded and slot.thread_id is not None:
+                with slot.lock:
+                    if slot.in_task:
+                        raise_in(slot.thread_id, Released)
+        if any(not slot.threaded for slot in slots):
             raise Released()
 
     def stop(self) -> None:
         """Stop after the current item (safe from a signal handler: ends an idle wait too)."""
         self.stopping.set()
-        self.idle.wake()
+        for idle in self._idles:
+            idle.wake()
 
     def run(self, *, max_items: int | None = None, exit_when_idle: bool = False) -> int:
-        """Process items until stopped (or `max_items`, or an empty queue if asked)."""
+        """Process items until stopped (or `max_items`, or an empty queue if asked): one at a
+        time in this thread, or `worker_concurrency` at a time in slot threads sharing one
+        Chromium."""
         self._register()
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         logger.info(f"Arbeider {self.identity.id} startet; oppgaver: {', '.join(self.tasks)}")
-        backoff = DatabaseBackoff()
+        shared: SharedChromium | None = None
         try:
-            while not self.stopping.is_set():
-                if max_items is not None and self.processed >= max_items:
-                    break
-                try:
-                    claim = self.queue.claim(self.identity, self.tasks)
-                except Exception as exc:  # noqa: BLE001 - the database may be away for a while
-                    delay = backoff.next()
-                    logger.error(
-                        f"Databasefeil ved henting av neste element ({one_line(exc)}); "
-                        f"prøver igjen om {delay:.1f} s"
-                    )
-                    self.stopping.wait(delay)
-                    continue
-                backoff.reset()
-                if claim is None:
-                    if exit_when_idle and not self._work_left():
-                        break
-                    self.idle.wait(soon=self.queue.contended)
-                    continue
-                self.run_item(claim)
+            if self.settings.worker_concurrency > 1:
+                shared = SharedChromium(self.settings.browser_path, self.settings.headless)
+                self._run_slots(shared, max_items, exit_when_idle)
+            else:
+                self.slots[0].thread_id = threading.get_ident()
+                self._loop(self.slots[0], self.idle, max_items, exit_when_idle)
         finally:
             self.stopping.set()
             beat.join(timeout=5)
             self._set_worker(status="stopped", current_item_id=None)
-            self.idle.close()
+            for idle in self._idles:
+                idle.close()
             if self.browsers is not None:
                 self.browsers.close()
+            if shared is not None:
+                shared.close()
             self.db.dispose()
             logger.info(f"Arbeider {self.identity.id} stoppet etter {self.processed} elementer")
         return self.processed
+
+    def _run_slots(
+        self, shared: SharedChromium, max_items: int | None, exit_when_idle: bool
+    ) -> None:
+        """`worker_concurrency` slot threads, each with its own idle wait and Playwright (on
+        the one Chromium); this thread waits for them and takes the signals."""
+        from robots.runtime import BrowserHost
+
+        count = self.settings.worker_concurrency
+        self.slots = [Slot(browsers=BrowserHost(self.settings, shared)) for _ in range(count)]
+        self._idles = [self.idle] + [
+            Idle(self.settings, self.db.url, self.stopping) for _ in range(count - 1)
+        ]
+
+        def slot_main(slot: Slot, idle: Idle) -> None:
+            slot.thread_id = threading.get_ident()
+            try:
+                self._loop(slot, idle, max_items, exit_when_idle)
+            except Released:
+                pass  # released between items: nothing to hand back
+            finally:
+                if slot.browsers is not None:
+                    slot.browsers.close()  # in its own thread: Playwright objects are per thread
+                    slot.browsers = None
+
+        threads = [
+            threading.Thread(target=slot_main, args=(slot, idle), name=f"plass-{n + 1}")
+            for n, (slot, idle) in enumerate(zip(self.slots, self._idles, strict=True))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)  # signals reach this thread between the waits
+
+    def _loop(self, slot: Slot, idle: Idle, max_items: int | None, exit_when_idle: bool) -> None:
+        backoff = DatabaseBackoff()
+        while not self.stopping.is_set():
+            if max_items is not None and self.processed >= max_items:
+                break
+            try:
+                claim = self.queue.claim(self.identity, self.tasks)
+            except Exception as exc:  # noqa: BLE001 - the database may be away for a while
+                delay = backoff.next()
+                logger.error(
+                    f"Databasefeil ved henting av neste element ({one_line(exc)}); "
+                    f"prøver igjen om {delay:.1f} s"
+                )
+                self.stopping.wait(delay)
+                continue
+            backoff.reset()
+            if claim is None:
+                if exit_when_idle and not self._work_left():
+                    break
+                idle.wait(soon=self.queue.contended)
+                continue
+            self.run_item(claim, slot)
 
     def _work_left(self) -> bool:
         """For --until-idle: is an item of our tasks still running somewhere, or waiting for a
@@ -191,7 +295,7 @@ class WorkerProcess:
 
     # One item -------------------------------------------------------------------------------
 
-    def run_item(self, claim: Claim) -> str:
+    def run_item(self, claim: Claim, slot: Slot | None = None) -> str:
         attributes: dict[str, str | int] = {
             "rpa.task": claim.task,
             "rpa.item_id": claim.item_id,
@@ -199,22 +303,22 @@ class WorkerProcess:
             "rpa.attempt": claim.attempt,
         }
         with tracing.span(f"kjøring {claim.task}", attributes) as span:
-            status = self._run_item(claim)
+            status = self._run_item(claim, slot or self.slots[0])
             if span is not None:
                 span.set_attribute("rpa.status", status)
             return status
 
-    def _run_item(self, claim: Claim) -> str:
+    def _run_item(self, claim: Claim, slot: Slot) -> str:
         run_log = RunLog(claim.run_id, self.settings.data_path)
         with self._lock:
-            self.current = _Current(claim, run_log)
-        set_current(run_log)
+            slot.current = _Current(claim, run_log)
+        open_run(run_log)
         task = self.registry.get(claim.task)
         ctx = RunContext(
             claim,
             self.settings,
             systems=task.systems if task else (),
-            browsers=self.browsers,
+            browsers=slot.browsers,
             services=self.services,
         )
         result: dict[str, Any] | None = None
@@ -226,13 +330,11 @@ class WorkerProcess:
         try:
             task = self.registry[claim.task]
             payload = task.validate(claim.payload)
-            self._in_task = True
+            self._enter_task(slot)
             try:
                 returned = task.func(ctx, payload)
             finally:
-                self._in_task = False
-                if _main_thread():
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                self._leave_task(slot)
             result = json_safe(returned)
             outcome = RunOutcome.DONE
             ctx.log.info(f"Ferdig på {(time.perf_counter() - started) * 1000:.0f} ms")
@@ -265,21 +367,42 @@ class WorkerProcess:
             # A context is kept for the next item only after a run that left its pages in a
             # known state; after a fault the next attempt starts from a fresh context.
             ctx.close(keep=outcome in KEEP_PAGES_AFTER)
-            set_current(None)
+            close_run(run_log)
         failed = outcome in (RunOutcome.SYSTEM_ERROR, RunOutcome.BUSINESS_ERROR)
         if ctx.side_effects and failed:
             # The run changed something before it failed: say so in the error and the result.
             done_already = "; ".join(ctx.side_effects)
             error = f"{error} (allerede utført: {done_already})"
             result = {"utført": list(ctx.side_effects)}
-        self.browsers = ctx.browsers
+        slot.browsers = ctx.browsers
         made_of = provenance.for_run(task.func) if task is not None else None
         status = self._finish(claim, run_log, outcome, result, error, ctx.artifacts, made_of)
         run_log.close()
         with self._lock:
-            self.current = None
-        self.processed += 1
+            slot.current = None
+            self.processed += 1
         return status
+
+    @staticmethod
+    def _enter_task(slot: Slot) -> None:
+        if slot.threaded:
+            with slot.lock:
+                slot.in_task = True
+        else:
+            slot.in_task = True
+
+    @staticmethod
+    def _leave_task(slot: Slot) -> None:
+        """Out of the task function: a release asked for from now on is not raised, and one
+        asked for but not yet raised is withdrawn."""
+        if slot.threaded and slot.thread_id is not None:
+            with slot.lock:
+                slot.in_task = False
+                raise_in(slot.thread_id, None)
+        else:
+            slot.in_task = False
+            if _main_thread():
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _capture(self, ctx: RunContext) -> None:
         """Failure evidence from every open browser session; never masks the real error."""
@@ -358,9 +481,11 @@ class WorkerProcess:
     def beat(self) -> None:
         """Renew the current lease, store pending log lines, and mark the worker alive."""
         with self._lock:
-            current = self.current
+            running = [slot.current for slot in self.slots if slot.current is not None]
         try:
-            if current is not None and not current.lost:
+            for current in running:
+                if current.lost:
+                    continue
                 events = current.run_log.drain()
                 try:
                     if not self.queue.renew(current.claim, events):
@@ -372,13 +497,13 @@ class WorkerProcess:
                 except Exception:
                     current.run_log.give_back(events)
                     raise
-            browsers = self.browsers
+            hosts = [slot.browsers for slot in self.slots if slot.browsers is not None]
             self._set_worker(
                 heartbeat=True,
-                status="busy" if current else "idle",
-                current_item_id=current.claim.item_id if current else None,
-                browser_launches=browsers.launches if browsers is not None else 0,
-                browser_crashes=browsers.crashes if browsers is not None else 0,
+                status="busy" if running else "idle",
+                current_item_id=running[0].claim.item_id if running else None,
+                browser_launches=sum(host.launches for host in hosts),
+                browser_crashes=sum(host.crashes for host in hosts),
             )
         except Exception as exc:  # noqa: BLE001 - keep beating through database hiccups
             logger.warning(f"Hjerteslag feilet: {exc}")

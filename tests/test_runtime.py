@@ -380,3 +380,22 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
     finally:
         host.close()
         use_settings(None)
+
+
+def test_slots_share_the_worker_s_one_chromium(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    """worker_concurrency 3: one worker process, one Chromium, three contexts at a time; each
+    slot logs in once and keeps its login."""
+    env = sqlite_env
+    hires = sandbox.hr_app.state.data.new_hire_ids[:6]
+    for hire in hires:
+        env.queue().submit("hr_lookup", f"plass-{hire}", {"employee_id": hire}, submitted_by="t")
+    settle(env, {**robot_env(sandbox), "RPA_WORKER_CONCURRENCY": "3"}, processes=1, timeout=180)
+    with env.db.session() as session:
+        assert {i.status for i in session.scalars(select(WorkItem))} == {ItemStatus.DONE}
+        messages = session.scalars(select(RunEvent.message)).all()
+        runs = session.scalars(select(Run)).all()
+    assert 1 <= sum("hr: logget inn som robot" in m for m in messages) <= 3
+    assert len({r.worker_id for r in runs}) == 1
+    # masking holds with slots: no clear fødselsnummer in any stored line
+    for hire in hires:
+        assert employee(sandbox, hire)["fnr"] not in "\n".join(messages)

@@ -109,3 +109,50 @@ def test_sigterm_past_grace_releases_the_item(env: Env) -> None:
     with env.db.session() as session:
         stored = session.get(WorkItem, item.id)
         assert stored.status == ItemStatus.DONE and stored.failures == 0
+
+
+def running_runs(env: Env) -> int:
+    with env.db.session() as session:
+        return len(session.scalars(select(Run).where(Run.ended_at.is_(None))).all())
+
+
+def test_slots_run_items_side_by_side_in_one_process(env: Env) -> None:
+    """worker_concurrency: one process runs several items at once, each exactly once."""
+    for i in range(6):
+        env.queue().submit("probe", f"plass-{i}", {"sleep_s": 1.0}, submitted_by="t")
+    proc = env.start(
+        "worker", "--processes", "1", name="worker", extra_env={"RPA_WORKER_CONCURRENCY": "3"}
+    )
+    wait_for(lambda: statuses(env)[ItemStatus.DONE] == 6, timeout=90, message="6 items done")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    refs = Counter(line.split()[0] for line in executions(env))
+    assert refs == {f"plass-{i}": 1 for i in range(6)}
+    with env.db.session() as session:
+        runs = session.scalars(select(Run)).all()
+    assert len({r.worker_id for r in runs}) == 1  # one process
+    overlapping = max(
+        sum(1 for o in runs if o.started_at < r.ended_at and r.started_at < o.ended_at)
+        for r in runs
+    )
+    assert overlapping >= 2, "the slots ran one item at a time"
+
+
+def test_sigterm_past_grace_releases_the_item_of_every_slot(env: Env) -> None:
+    for i in range(3):
+        env.queue().submit("probe", f"lang-{i}", {"sleep_s": 4}, submitted_by="t")
+    proc = env.start(
+        "worker",
+        "--processes",
+        "1",
+        name="worker",
+        extra_env={"RPA_WORKER_CONCURRENCY": "3", "RPA_SHUTDOWN_GRACE_SECONDS": "0.5"},
+    )
+    wait_for(lambda: running_runs(env) == 3, timeout=60, message="3 items running")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    with env.db.session() as session:
+        items = session.scalars(select(WorkItem)).all()
+        assert {i.status for i in items} == {ItemStatus.PENDING}
+        assert all(i.lease_owner is None and i.failures == 0 for i in items)
+        assert [r.outcome for i in items for r in i.runs] == [RunOutcome.RELEASED] * 3

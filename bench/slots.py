@@ -1,0 +1,178 @@
+"""Slots benchmark: browser items per minute and memory for worker processes x item slots.
+
+    python bench/slots.py [--items 40] [--configs 2x1,1x1,1x2,1x4,1x8]
+
+Each configuration `PxC` is `runner.py worker --processes P` with `worker_concurrency = C` (C
+items at a time per process, each in its own browser context, all on the process's one
+Chromium) working off `--items` browser items (log in once per slot, open the HR portal's
+employee list, search, read the hit count; bench/bench_tasks/search.py) against the same
+sandbox, on a fresh SQLite database. The per-system limit on the HR portal is lifted for the
+measurement (`system_limits = {hr = 64}`), so that the figure is the machine's, not the
+limit's. Figures: items per minute (first run start to last run end) and the peak resident
+memory (PSS) of the whole worker tree (supervisor, workers, Playwright drivers, Chromium), each
+against today's default of two processes with one slot (2x1), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from robots.db import Database, upgrade  # noqa: E402
+from robots.models import Run, WorkItem  # noqa: E402
+from robots.queue import Queue  # noqa: E402
+from robots.settings import load_settings, use_settings  # noqa: E402
+from robots.tasks import discover  # noqa: E402
+from sandbox.run import Sandbox  # noqa: E402
+
+QUERIES = ["Hansen", "Berg", "Lie", "Dahl", "Moen", "Strand", "Olsen", "Lund", "Haugen", "Nilsen"]
+
+
+def tree_rss(pid: int) -> float:
+    """Memory (MB) of a process and all its descendants: the sum of their proportional set
+    sizes (PSS), so that pages Chromium's processes share are counted once, not per process."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / 1e6
+
+
+def measure(
+    box: Sandbox, data_dir: Path, processes: int, slots: int, items: int
+) -> dict[str, float]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "RPA_DATABASE_URL": f"sqlite:///{data_dir}/rpa.db",
+        "RPA_DATA_DIR": str(data_dir),
+        "RPA_LOG_STDERR": "false",
+        "RPA_TASK_PACKAGES": '["tasks", "bench.bench_tasks"]',
+        "RPA_SYSTEM_URLS": json.dumps({"hr": box.hr.url}),
+        "RPA_SYSTEM_LIMITS": json.dumps({"hr": 64}),
+        "RPA_CRED_HR_USERNAME": "robot",
+        "RPA_CRED_HR_PASSWORD": "robot-passord",
+        "RPA_WORKER_CONCURRENCY": str(slots),
+    }
+    os.environ.update(env)
+    use_settings(None)
+    settings = load_settings()
+    db = Database(settings.effective_database_url)
+    upgrade(db.engine)
+    queue = Queue(db, settings, discover(settings.task_packages))
+    with db.session() as session:
+        for i in range(items):
+            query = {"query": QUERIES[i % len(QUERIES)]}
+            queue.submit("bench_search", f"s{i}", query, submitted_by="bench", session=session)
+    proc = subprocess.Popen(
+        [sys.executable, "runner.py", "worker", "--processes", str(processes)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    finished = select(func.count()).select_from(WorkItem).where(WorkItem.finished_at.is_not(None))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            if session.scalar(finished) == items:
+                break
+        time.sleep(0.2)
+    done.set()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    with db.session() as session:
+        first, last = session.execute(
+            select(func.min(Run.started_at), func.max(Run.ended_at))
+        ).one()
+        ok = session.scalar(
+            select(func.count()).select_from(WorkItem).where(WorkItem.status == "done")
+        )
+    db.dispose()
+    if ok != items:
+        print(f"ADVARSEL {processes}x{slots}: {ok} av {items} elementer ferdige")
+    return {
+        "per_minute": items / (last - first).total_seconds() * 60,
+        "peak_mb": peak,
+        "per_slot_mb": peak / (processes * slots),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=40)
+    parser.add_argument("--configs", default="2x1,1x1,1x2,1x4,1x8")
+    args = parser.parse_args()
+    configs = [tuple(int(n) for n in c.split("x")) for c in args.configs.split(",")]
+    scratch = ROOT / "var" / "bench"
+    scratch.mkdir(parents=True, exist_ok=True)
+    results = {}
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        box = Sandbox(Path(tmp) / "sandbox").start()
+        try:
+            for processes, slots in configs:
+                results[(processes, slots)] = measure(
+                    box, Path(tmp) / f"{processes}x{slots}", processes, slots, args.items
+                )
+        finally:
+            box.stop()
+    from rich.console import Console
+    from rich.table import Table
+
+    base = results.get((2, 1)) or next(iter(results.values()))
+    table = Table(
+        "Prosesser x plasser",
+        "Elementer per minutt",
+        "mot 2x1",
+        "Toppminne, PSS (hele treet)",
+        "mot 2x1",
+        "Minne per plass",
+        title=f"bench/slots.py: {args.items} nettleserelementer per oppsett",
+    )
+    for (processes, slots), r in results.items():
+        table.add_row(
+            f"{processes}x{slots}",
+            f"{r['per_minute']:.0f}",
+            f"{r['per_minute'] / base['per_minute']:.2f}x",
+            f"{r['peak_mb']:.0f} MB",
+            f"{r['peak_mb'] / base['peak_mb']:.2f}x",
+            f"{r['per_slot_mb']:.0f} MB",
+        )
+    Console(width=130).print(table)
+
+
+if __name__ == "__main__":
+    main()
