@@ -144,15 +144,8 @@ def _parse_line(line: str, run_id: int) -> dict[str, Any] | None:
 _open: dict[int, RunLog] = {}
 
 
-def set_current(run_log: RunLog | None) -> None:
-    """The run whose events this process is logging now; None: no run any more (one item at a
-    time per worker; slots use `open_run` and `close_run`)."""
-    _open.clear()
-    if run_log is not None:
-        _open[run_log.run_id] = run_log
-
-
 def open_run(run_log: RunLog) -> None:
+    """Route records bound to this run's id into its log (until close_run)."""
     _open[run_log.run_id] = run_log
 
 
