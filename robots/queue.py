@@ -351,15 +351,27 @@ class Queue:
         return task is not None and any(s in self.settings.system_limits for s in task.systems)
 
     def _pick_within_limits(self, conn: Connection, params: dict[str, Any]) -> int | None:
-        """The first eligible item whose systems have a free slot (rows locked on PostgreSQL)."""
+        """The first eligible item whose systems have a free slot (rows locked on PostgreSQL).
+
+        The first 8 candidates are looked at as they come; only if none could start and more
+        may wait behind them are the full systems counted and left out of a second look (so
+        the usual claim costs no count, and a full system at the head starves nothing)."""
+        batch = {**params, "batch": 8}
+        rows = conn.execute(sql.candidates_locked if self._pg else sql.candidates, batch).all()
+        for item_id, systems in rows:
+            if not systems or self._within_limits(conn, systems):
+                return int(item_id)
+        if len(rows) < batch["batch"]:
+            return None  # nothing behind them
         running: dict[str, int] = {}
         for systems, count in conn.execute(sql.running_by_systems):
             for system in systems.strip(",").split(","):
                 running[system] = running.get(system, 0) + count
         limits = self.settings.system_limits
         full = tuple(sorted(s for s, n in running.items() if s in limits and n >= limits[s]))
-        rows = conn.execute(sql.candidates_avoiding(full, self._pg), {**params, "batch": 8}).all()
-        for item_id, systems in rows:
+        if not full:
+            return None  # the candidates' systems were busy (another claim), not full
+        for item_id, systems in conn.execute(sql.candidates_avoiding(full, self._pg), batch):
             if not systems or self._within_limits(conn, systems):
                 return int(item_id)
         return None
@@ -480,23 +492,24 @@ class Queue:
             store_events(conn, events or [])
             if rows:
                 conn.execute(insert(Artifact), rows)
-            if provenance is not None:
-                conn.execute(
-                    sql.run_provenance, {"run_id": claim.run_id, "data": storable(provenance)}
-                )
+            made_of = {"run_id": claim.run_id, "data": storable(provenance)}
+            owned = status == ItemStatus.RUNNING and owner == claim.worker_id
+            if provenance is not None and (settled is not None or not owned or not self._pg):
+                conn.execute(sql.run_provenance, made_of)
             if settled is not None and settled != RunOutcome.ABANDONED:
                 return str(status)  # this run was settled already (a retried finish)
-            if settled is not None or status != ItemStatus.RUNNING or owner != claim.worker_id:
+            if settled is not None or not owned:
                 return self._late_result(conn, claim, outcome, result, error, status, now)
             values = _SETTLE[outcome](self, now, result, error, failures, max_attempts)
             values.update(lease_owner=None, lease_expires_at=None, updated_at=now)
             run = {"run_id": claim.run_id, "run_outcome": outcome, "now": now, "error": error}
-            if self._pg:  # the run and the item in one statement (one round trip less)
+            if self._pg:  # run, provenance and item in one statement (two round trips less)
                 conn.execute(
-                    sql.settle_run_and_item(tuple(sorted(values))),
+                    sql.settle_run_and_item(tuple(sorted(values)), provenance is not None),
                     {
                         "settled_item": claim.item_id,
                         **run,
+                        **made_of,
                         **{f"v_{k}": v for k, v in values.items()},
                     },
                 )

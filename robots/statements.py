@@ -190,6 +190,10 @@ settle_run = (
         error_message=bindparam("error"),
     )
 )
+# The same, storing what the run was made of (robots.provenance) with its outcome.
+settle_run_with_provenance = settle_run.values(
+    provenance=bindparam("data", type_=Run.provenance.type)
+)
 
 run_provenance = (
     update(Run)
@@ -213,8 +217,8 @@ def settle_item(columns: tuple[str, ...]) -> Update:
     )
 
 
-@lru_cache(maxsize=32)
-def settle_run_and_item(columns: tuple[str, ...]) -> Update:
+@lru_cache(maxsize=64)
+def settle_run_and_item(columns: tuple[str, ...], provenance: bool = False) -> Update:
     """PostgreSQL: settle_run as a data-modifying CTE of settle_item, one statement. (The
     item's key is not `item_id`: an UPDATE takes a parameter named after one of its table's
     columns as a value to set, and run has an item_id.)"""
@@ -222,7 +226,7 @@ def settle_run_and_item(columns: tuple[str, ...]) -> Update:
         update(WorkItem)
         .where(WorkItem.id == bindparam("settled_item"))
         .values({name: bindparam(f"v_{name}") for name in columns})
-        .add_cte(settle_run.cte("settled_run"))
+        .add_cte((settle_run_with_provenance if provenance else settle_run).cte("settled_run"))
     )
 
 
