@@ -351,27 +351,17 @@ class Queue:
         return task is not None and any(s in self.settings.system_limits for s in task.systems)
 
     def _pick_within_limits(self, conn: Connection, params: dict[str, Any]) -> int | None:
-        """The first eligible item whose systems have a free slot (rows locked on PostgreSQL).
-
-        The first 8 candidates are looked at as they come; only if none could start and more
-        may wait behind them are the full systems counted and left out of a second look (so
-        the usual claim costs no count, and a full system at the head starves nothing)."""
-        batch = {**params, "batch": 8}
-        rows = conn.execute(sql.candidates_locked if self._pg else sql.candidates, batch).all()
-        for item_id, systems in rows:
-            if not systems or self._within_limits(conn, systems):
-                return int(item_id)
-        if len(rows) < batch["batch"]:
-            return None  # nothing behind them
+        """The first eligible item whose systems have a free slot (rows locked on PostgreSQL);
+        the items of systems that are full are left out (a full system at the head of the
+        queue starves nothing behind it)."""
         running: dict[str, int] = {}
         for systems, count in conn.execute(sql.running_by_systems):
             for system in systems.strip(",").split(","):
                 running[system] = running.get(system, 0) + count
         limits = self.settings.system_limits
         full = tuple(sorted(s for s, n in running.items() if s in limits and n >= limits[s]))
-        if not full:
-            return None  # the candidates' systems were busy (another claim), not full
-        for item_id, systems in conn.execute(sql.candidates_avoiding(full, self._pg), batch):
+        rows = conn.execute(sql.candidates_avoiding(full, self._pg), {**params, "batch": 8}).all()
+        for item_id, systems in rows:
             if not systems or self._within_limits(conn, systems):
                 return int(item_id)
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import Select, TextualSelect, Update, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,22 +39,47 @@ running_by_systems = (
 
 
 @lru_cache(maxsize=64)
-def candidates_avoiding(full: tuple[str, ...], locked: bool) -> Select[int, str]:
+def candidates_avoiding(full: tuple[str, ...], locked: bool) -> Select[int, str] | TextualSelect:
     """The candidates, leaving out items on systems that are full: without this the head of
     the queue fills with items that cannot start, and the items behind them (other systems,
     none) starve (bench/fleet.py: 200 workers ran at half the demand)."""
+    if not locked:
+        return sqlite_candidates(full)
     query = candidates.where(*(~WorkItem.systems.like(f"%,{name},%") for name in full))
-    return query.with_for_update(skip_locked=True) if locked else query
+    return query.with_for_update(skip_locked=True)
+
+
+@lru_cache(maxsize=64)
+def sqlite_candidates(full: tuple[str, ...] = (), columns: str = "id, systems") -> TextualSelect:
+    """SQLite: the candidates through the claim index by name. Without statistics (nobody runs
+    ANALYZE on an installation's SQLite file) the planner prefers the (status, task) index and
+    then sorts every waiting item: 60 ms a claim with 100,000 waiting, against 0.1 ms in the
+    claim index's order. The status is written out, so that the partial index applies."""
+    avoid = "".join(f" AND systems NOT LIKE :avoid_{n}" for n in range(len(full)))
+    query = text(
+        f"SELECT {columns} FROM work_item INDEXED BY ix_work_item_claim "
+        f"WHERE status = 'pending' AND not_before <= :now AND task IN :names{avoid} "
+        "ORDER BY priority DESC, not_before, id LIMIT :batch"
+    ).bindparams(
+        bindparam("now", type_=WorkItem.not_before.type),
+        bindparam("names", expanding=True),
+        *(bindparam(f"avoid_{n}", value=f"%,{name},%") for n, name in enumerate(full)),
+    )
+    if columns == "id":
+        return query.columns(WorkItem.id)
+    return query.columns(WorkItem.id, WorkItem.systems)
 
 
 def _take_next(locked: bool) -> Update:
     """Claim the first eligible item in one statement (no per-system limit to check)."""
-    inner = candidates.with_only_columns(WorkItem.id)
     if locked:
-        inner = inner.with_for_update(skip_locked=True)
+        one = candidates.with_only_columns(WorkItem.id).with_for_update(skip_locked=True)
+        inner: Any = one.params(batch=1).scalar_subquery()
+    else:
+        inner = sqlite_candidates((), "id").bindparams(batch=1).scalar_subquery()
     return (
         update(WorkItem)
-        .where(WorkItem.id == inner.params(batch=1).scalar_subquery())
+        .where(WorkItem.id == inner)
         .values(
             status=ItemStatus.RUNNING,
             attempts=WorkItem.attempts + 1,

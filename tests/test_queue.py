@@ -262,3 +262,30 @@ def test_task_results_are_stored_as_json() -> None:
         "fil": "/x/y.pdf",
     }
     assert json_safe(7) == {"value": 7} and json_safe(None) is None
+
+
+def test_the_claim_index_is_in_claim_order(env: Env) -> None:
+    """ix_work_item_claim must keep priority DESC (a batch migration on SQLite once dropped
+    it, and every claim sorted all waiting items); on SQLite the claim names the index (a
+    claim that could not use it would fail with "no query solution")."""
+    from sqlalchemy import text
+
+    with env.db.engine.connect() as conn:
+        if env.backend == "sqlite":
+            ddl = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_work_item_claim'")
+            ).scalar_one()
+        else:
+            ddl = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_work_item_claim'")
+            ).scalar_one()
+    assert "priority DESC" in ddl
+    queue = env.queue()
+    queue.submit("probe", "lav", {}, submitted_by="t", priority=-5)
+    queue.submit("probe", "høy", {}, submitted_by="t", priority=5)
+    queue.submit("limited", "middels", {}, submitted_by="t")
+    assert [c.reference for c in (queue.claim(W1), queue.claim(W1), queue.claim(W1))] == [
+        "høy",
+        "middels",
+        "lav",
+    ]
