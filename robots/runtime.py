@@ -511,6 +511,9 @@ class SystemSession:
             for detect in self._handlers:
                 self.page.remove_locator_handler(detect)
             if keep and self._keep and not self.page.is_closed():
+                # The next item's evidence must not show this item's page (a name, a case):
+                # the page is emptied; cookies and the cache stay in the context.
+                self.page.goto("about:blank")
                 self.host.kept[self.spec.system] = (self.context, self.page)
                 return
             self.context.close()

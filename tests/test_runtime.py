@@ -370,6 +370,7 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
         first.close(keep=True)
         second = open_system(host, "hr", settings, logger)
         assert second.page is page and second.reused_login
+        assert page.url == "about:blank"  # nothing of the last item's page is left to capture
         second.goto("/nyansatte")
         assert not second.on_login_page()  # the kept page is still logged in
         second.close(keep=False)  # the item failed
