@@ -72,11 +72,17 @@ class Idle:
         timeout *= random_factor()
         if self.stopping.is_set():
             return False
-        fds = [self._read] + ([self._conn.fileno()] if self._conn is not None else [])
+        listener = None
+        if self._conn is not None:
+            try:
+                listener = self._conn.fileno()
+            except Exception as exc:  # noqa: BLE001 - closed under us: poll instead
+                self._lost(exc)
+        fds = [self._read] + ([listener] if listener is not None else [])
         readable, _, _ = select.select(fds, [], [], timeout)
         if self._read in readable:
             os.read(self._read, 4096)
-        if self._conn is not None and self._conn.fileno() in readable:
+        if listener is not None and listener in readable:
             return self._drain()
         return False
 
