@@ -40,10 +40,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel  # noqa: E402
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from robots.db import Database, upgrade  # noqa: E402
-from robots.models import RunOutcome, WorkItem, utcnow  # noqa: E402
+from robots.models import RunOutcome, utcnow  # noqa: E402
 from robots.queue import Queue, WorkerIdentity  # noqa: E402
 from robots.settings import Settings  # noqa: E402
 from robots.tasks import Task  # noqa: E402
@@ -67,34 +67,6 @@ def fleet_settings(url: str, data_dir: str) -> Settings:
     return Settings(
         database_url=url, data_dir=Path(data_dir), system_limits=LIMITS, log_stderr=False
     )
-
-
-def fill(db: Database, n: int) -> None:
-    now = utcnow()
-    names = list(TASKS)
-    rows = [
-        dict(
-            task=names[i % 3],
-            reference=f"f{i}",
-            payload={},
-            priority=0,
-            status="pending",
-            systems="," + ",".join(TASKS[names[i % 3]]) + "," if TASKS[names[i % 3]] else "",
-            attempts=0,
-            failures=0,
-            abandons=0,
-            max_attempts=3,
-            not_before=now,
-            submitted_by="bench",
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(n)
-    ]
-    with db.engine.begin() as conn:
-        for start in range(0, n, 5000):
-            conn.execute(insert(WorkItem), rows[start : start + 5000])
-        conn.execute(text("ANALYZE"))
 
 
 # One process of the fleet ---------------------------------------------------------------------
@@ -260,14 +232,14 @@ def main() -> None:
             "RPA_TEST_POSTGRES_URL)"
         )
         return
-    from bench.queue import scratch_dir, scratch_pg
+    from bench.queue import fill, scratch_dir, scratch_pg
 
     url, drop = scratch_pg(args.postgres)
     rows = []
     try:
         db = Database(url)
         upgrade(db.engine)
-        fill(db, args.items)
+        fill(db, args.items, TASKS)
         db.dispose()
         with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
             floor = single_claim_latency(url, tmp)

@@ -366,16 +366,23 @@ def bench_peers(base: str, data_dir: Path, jobs: int, single: int) -> list[tuple
 # Claim latency ------------------------------------------------------------------------------
 
 
-def fill(db: Database, n: int) -> None:
+def fill(db: Database, n: int, tasks: dict[str, tuple[str, ...]] | None = None) -> None:
+    """n waiting items, of `tasks` in turn (name -> systems; default selftest), then ANALYZE."""
+    tasks = tasks or {"selftest": ()}
+    names = list(tasks)
     now = utcnow()
     rows = [
         dict(
-            task="selftest",
+            task=names[i % len(names)],
             reference=f"fill-{n}-{i}",
             payload={},
             priority=0,
             status="pending",
-            systems="",
+            systems=(
+                "," + ",".join(tasks[names[i % len(names)]]) + ","
+                if tasks[names[i % len(names)]]
+                else ""
+            ),
             attempts=0,
             failures=0,
             abandons=0,

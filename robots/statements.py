@@ -16,6 +16,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from robots.models import ItemStatus, Run, RunEvent, Worker, WorkItem
 
+# What taking an item sets: running, one attempt more, leased to the worker.
+_LEASE = dict(
+    status=ItemStatus.RUNNING,
+    attempts=WorkItem.attempts + 1,
+    lease_owner=bindparam("worker_id"),
+    lease_expires_at=bindparam("lease_until"),
+    updated_at=bindparam("now"),
+)
+
 _claim_order = (WorkItem.priority.desc(), WorkItem.not_before, WorkItem.id)
 
 candidates = (
@@ -80,13 +89,7 @@ def _take_next(locked: bool) -> Update:
     return (
         update(WorkItem)
         .where(WorkItem.id == inner)
-        .values(
-            status=ItemStatus.RUNNING,
-            attempts=WorkItem.attempts + 1,
-            lease_owner=bindparam("worker_id"),
-            lease_expires_at=bindparam("lease_until"),
-            updated_at=bindparam("now"),
-        )
+        .values(**_LEASE)
         .returning(
             WorkItem.id, WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts
         )
@@ -104,13 +107,7 @@ expired_locked = expired.with_for_update(skip_locked=True)
 take = (
     update(WorkItem)
     .where(WorkItem.id == bindparam("item_id"))
-    .values(
-        status=ItemStatus.RUNNING,
-        attempts=WorkItem.attempts + 1,
-        lease_owner=bindparam("worker_id"),
-        lease_expires_at=bindparam("lease_until"),
-        updated_at=bindparam("now"),
-    )
+    .values(**_LEASE)
     .returning(WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts)
 )
 
@@ -129,13 +126,7 @@ new_run = insert(Run).returning(Run.id)
 take_by_id = (
     update(WorkItem)
     .where(WorkItem.id == bindparam("item_id"))
-    .values(
-        status=ItemStatus.RUNNING,
-        attempts=WorkItem.attempts + 1,
-        lease_owner=bindparam("worker_id"),
-        lease_expires_at=bindparam("lease_until"),
-        updated_at=bindparam("now"),
-    )
+    .values(**_LEASE)
     .returning(WorkItem.id, WorkItem.task, WorkItem.reference, WorkItem.payload, WorkItem.attempts)
 )
 

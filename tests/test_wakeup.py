@@ -29,8 +29,8 @@ def started_after_submit(env: Env, settings: Settings, reference: str) -> float:
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
+        # Listening is enough: a NOTIFY that comes before the wait is read when it starts.
         wait_for(lambda: worker.idle.listening, timeout=20, message="the worker listening")
-        time.sleep(0.3)  # the worker is inside its idle wait now
         env.queue().submit("selftest", reference, {}, submitted_by="t")
         with env.db.session() as session:
             created = session.scalars(select(WorkItem.created_at)).one()
@@ -58,7 +58,6 @@ def test_a_retried_item_wakes_an_idle_worker(pg_env: Env) -> None:
     thread.start()
     try:
         wait_for(lambda: worker.idle.listening, timeout=20, message="the worker listening")
-        time.sleep(0.3)
         queue.retry("igjen", "t")
         wait_for(lambda: worker.processed == 1, timeout=15, message="the retried item run")
     finally:
