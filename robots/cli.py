@@ -270,20 +270,42 @@ def submit(
         )
 
 
-def _read_table(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV or Excel file as dicts (rpaframework's Tables and Excel.Files)."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        from RPA.Tables import Tables
+CSV_DELIMITERS = ",;\t"
 
-        table = Tables().read_table_from_csv(str(path), header=True, encoding="utf-8-sig")
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV file as dicts, quoted as RFC 4180 and Excel write it (a quote inside a
+    quoted field is doubled). The delimiter is the one of , ; or tab the header line uses most
+    (Norwegian Excel exports with ;). Not rpaframework's Tables: it sniffs the whole dialect
+    from the header line alone, and an unquoted header makes the sniffer turn doubled quotes
+    off, so a note with a quote or a line break in it was read as other text or as two rows."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        header = handle.readline()
+        delimiter = max(CSV_DELIMITERS, key=lambda d: (header.count(d), d == ","))
+        handle.seek(0)  # the utf-8-sig decoder starts over and drops the BOM again
+        reader = csv.DictReader(handle, delimiter=delimiter, restkey="\x00ekstra", strict=True)
+        rows = list(reader)
+    if any("\x00ekstra" in row for row in rows):
+        number = next(n for n, row in enumerate(rows, start=2) if "\x00ekstra" in row)
+        raise ValueError(f"rad {number} har flere felt enn overskriftsraden")
+    return rows
+
+
+def _read_table(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV or Excel file as dicts (Excel through rpaframework's Excel.Files)."""
+    suffix = path.suffix.lower()
+    rows: list[dict[str, Any]]
+    if suffix == ".csv":
+        rows = _read_csv(path)
     elif suffix in (".xlsx", ".xls"):
         from RPA.Excel.Files import Files
 
         excel = Files()
         excel.open_workbook(str(path))
         try:
-            table = excel.read_worksheet_as_table(header=True)
+            rows = list(excel.read_worksheet_as_table(header=True).iter_dicts(with_index=False))
         finally:
             excel.close_workbook()
     else:
@@ -292,7 +314,7 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
         raise InvalidPayload("fil", [(path.name, "må være .csv, .xlsx eller .xls")])
     return [
         {str(k).strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
-        for row in table.iter_dicts(with_index=False)
+        for row in rows
     ]
 
 

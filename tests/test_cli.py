@@ -262,3 +262,26 @@ def test_new_task_scaffold_runs_its_own_test(sqlite_env: Env) -> None:
     finally:
         for path in written:
             path.unlink(missing_ok=True)
+
+
+def test_csv_cells_read_back_as_excel_wrote_them(tmp_path: Path) -> None:
+    """Quotes, line breaks and both Norwegian delimiters come back exactly; a row with more
+    fields than the header is refused, not folded into a made-up column."""
+    import pytest
+
+    from robots.cli import read_rows
+    from robots.tasks import InvalidPayload
+
+    notes = ['sa "ja"', "linje 1\r\nlinje 2", "\r", '"\r0', "a;b,c", "æøå"]
+    for delimiter in (",", ";", "\t"):
+        path = tmp_path / "rader.csv"
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, delimiter=delimiter)
+            writer.writerow(["reference", "note"])
+            writer.writerows([f"rad-{n}", note] for n, note in enumerate(notes))
+        assert [row["note"] for row in read_rows(path)] == notes
+        assert [row["reference"] for row in read_rows(path)] == [f"rad-{n}" for n in range(6)]
+    extra = tmp_path / "ekstra.csv"
+    extra.write_text("reference;note\na;x\nb;y;z\n", encoding="utf-8")
+    with pytest.raises(InvalidPayload, match="rad 3 har flere felt"):
+        read_rows(extra)
