@@ -562,13 +562,13 @@ def _cause(exc: BaseException) -> str:
 def open_system(
     host: BrowserHost, system: str, settings: Settings, log: Any, attempt: int = 1
 ) -> SystemSession:
-    return SystemSession(host, _system_spec(system), settings, log, attempt)
+    return SystemSession(host, system_spec(system), settings, log, attempt)
 
 
 _SPECS: dict[str, tuple[float, SystemSpec]] = {}
 
 
-def _system_spec(system: str) -> SystemSpec:
+def system_spec(system: str) -> SystemSpec:
     """The parsed selector file, read again only when it changed on disk (a YAML edit after a
     vendor upgrade takes effect with the next item, without restarting the workers)."""
     from robots.locators import selector_dir

@@ -88,6 +88,7 @@ class Task:
     title: str = ""  # a plain Norwegian name for people (the console's catalogue)
     processing: Processing | None = None
     config: tuple[str, ...] = ()  # the config files (in config_dir) whose rules it applies
+    preload: tuple[str, ...] = ()  # modules a worker imports before its first item
 
     @property
     def display_title(self) -> str:
@@ -147,6 +148,7 @@ def task(
     title: str = "",
     processing: Processing | None = None,
     config: tuple[str, ...] | list[str] = (),
+    preload: tuple[str, ...] | list[str] = (),
 ) -> Callable[[TaskFunc], TaskFunc]:
     """Register a task function. `input` is the pydantic model its payload must fit; `roles`
     are the console roles that may start it by hand (default: operators and admins, which is
@@ -155,7 +157,9 @@ def task(
     task takes a file from a person (see FileUpload). `title`: what people call it, in
     bokmål (the console's catalogue shows it, with the docstring's first line as help).
     `processing`: its purpose, personal data, legal basis, recipients and retention;
-    `config`: the config files holding the rules it applies (both for `tasks describe`)."""
+    `config`: the config files holding the rules it applies (both for `tasks describe`);
+    `preload`: heavy modules it imports inside its functions (kept out of the command line's
+    start-up), which a worker imports when it starts, so the first item does not wait for them."""
 
     def register(func: TaskFunc) -> TaskFunc:
         _REGISTRY[name] = Task(
@@ -170,6 +174,7 @@ def task(
             title=title,
             processing=processing,
             config=tuple(config),
+            preload=tuple(preload),
         )
         return func
 

@@ -7,6 +7,7 @@ queue; a worker killed outright loses its lease and the item is reclaimed after 
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -186,6 +187,7 @@ class WorkerProcess:
         time in this thread, or `worker_concurrency` at a time in slot threads sharing one
         Chromium."""
         self._register()
+        self._warm_up()
         beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         beat.start()
         logger.info(f"Arbeider {self.identity.id} startet; oppgaver: {', '.join(self.tasks)}")
@@ -210,6 +212,35 @@ class WorkerProcess:
             self.db.dispose()
             logger.info(f"Arbeider {self.identity.id} stoppet etter {self.processed} elementer")
         return self.processed
+
+    def _warm_up(self) -> None:
+        """Pay the first item's one-off costs before claiming it: the browser runtime's
+        imports, the selector files of the systems this worker's tasks use (parsed and checked
+        once), and the modules the tasks name in `preload` (WeasyPrint, the Excel library).
+        A caseworker waits for the first item; nobody waits for a worker to start. Nothing
+        here fails the worker: an item that needs a broken part fails with its own message."""
+        chosen = [self.registry[name] for name in self.tasks if name in self.registry]
+        systems = sorted({system for task in chosen for system in task.systems})
+        modules = list(dict.fromkeys(module for task in chosen for module in task.preload))
+        started = time.perf_counter()
+        if systems:
+            from robots.runtime import system_spec
+
+            for system in systems:
+                try:
+                    system_spec(system)
+                except Exception as exc:  # noqa: BLE001 - reported again by the item using it
+                    reason = mask_text(str(exc))
+                    logger.warning(f"Velgerfilen for {system} kan ikke leses: {reason}")
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # noqa: BLE001 - the task's own import will say it again
+                logger.warning(f"Kunne ikke laste {module} på forhånd: {mask_text(str(exc))}")
+        logger.debug(
+            f"Forvarmet {len(systems)} systemer og {len(modules)} moduler på "
+            f"{time.perf_counter() - started:.2f} s"
+        )
 
     def _run_slots(
         self, shared: SharedChromium, max_items: int | None, exit_when_idle: bool

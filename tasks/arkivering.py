@@ -191,6 +191,7 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
         retention="Etter arkivplan og bevaringsvedtak; kjøreloggen i retention_days",
     ),
     config=("arkivering.yaml",),
+    preload=("weasyprint", "pypdf", "httpx"),
 )
 def arkivering(ctx: RunContext, data: FileInput) -> dict[str, Any]:
     """Arkiverer en fil fra innboksen som journalpost i riktig saksmappe."""

@@ -6,6 +6,9 @@ No task lives here; onboarding and arkivering share it.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +54,19 @@ class ArchiveApi:
 
     def __init__(self, ctx: RunContext, session: SystemSession) -> None:
         creds = Vault(ctx.settings).get("archive")
-        self.client = Noark5Client(f"{session.base_url}/api", creds.username, creds.password)
+        url = f"{session.base_url}/api"
+        if ctx.settings.reuse_logins:
+            self.client = kept_client(url, creds.username, creds.password)
+        else:
+            self.client = Noark5Client(url, creds.username, creds.password)
+        self.kept = ctx.settings.reuse_logins
         self._arkivdeler: dict[str, dict[str, Any]] = {}
 
     def _call(self, what: Callable[[], Any]) -> Any:
         try:
             return what()
         except NoarkError as exc:
+            self.kept = False  # the next item starts over: new connection, login, discovery
             raise SystemFault(f"archive: {exc}") from exc
 
     def arkivdel(self, tittel: str) -> dict[str, Any]:
@@ -119,7 +128,38 @@ class ArchiveApi:
         return result
 
     def close(self) -> None:
-        self.client.close()
+        """Hand the client back for this thread's next item, or close it after an error."""
+        if not self.kept:
+            forget_client(self.client)
+            self.client.close()
+
+
+_KEPT = threading.local()  # per worker thread (a slot thread has its own)
+KEEP_IDLE_SECONDS = 30.0  # an idle keep-alive connection may have been closed by the server
+
+
+def kept_client(url: str, username: str, password: str) -> Noark5Client:
+    """This thread's client for the archive and account, kept from item to item as the
+    browser's logins are (`reuse_logins`): its connection, login and the relations it has
+    discovered are reused instead of being made again for every item."""
+    clients: dict[tuple[str, str, str], tuple[Noark5Client, float]] = _KEPT.__dict__.setdefault(
+        "clients", {}
+    )
+    key = (url, username, hashlib.sha256(password.encode()).hexdigest())
+    now = time.monotonic()
+    kept = clients.get(key)
+    if kept is not None and now - kept[1] > KEEP_IDLE_SECONDS:
+        kept[0].close()
+        kept = None
+    client = kept[0] if kept is not None else Noark5Client(url, username, password)
+    clients[key] = (client, now)
+    return client
+
+
+def forget_client(client: Noark5Client) -> None:
+    clients = _KEPT.__dict__.get("clients", {})
+    for key in [k for k, (c, _) in clients.items() if c is client]:
+        del clients[key]
 
 
 def stable_document(ctx: RunContext, name: str, produce: Any) -> Path:

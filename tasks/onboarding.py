@@ -103,6 +103,7 @@ def find_new_hires(ctx: RunContext, data: FindNewHiresInput) -> dict[str, Any]:
         "retention_days (90 dager)",
     ),
     config=("onboarding.yaml", "templates/arbeidsavtale.html"),
+    preload=("weasyprint", "pypdf", "httpx"),
 )
 def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
     """Arbeidsavtale arkiveres, IT-tilgang bestilles, sjekklisten oppdateres, leder varsles."""

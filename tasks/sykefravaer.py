@@ -227,6 +227,7 @@ class RemindersInput(BaseModel):
         retention="Påminnelser i utboksen og kjøreloggen i retention_days (90 dager)",
     ),
     config=("sykefravaer.yaml",),
+    preload=("RPA.Excel.Files", "holidays"),
 )
 def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     """Sender påminnelser om oppfølgingsfrister til ledere og lager oversikt i Excel."""

@@ -422,6 +422,88 @@ def test_archive_api_reads_are_retried_on_5xx() -> None:
         server.stop()
 
 
+def test_the_archive_client_is_kept_per_thread_and_dropped_after_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Like the browser's logins, the API client (its connection, login and discovered
+    relations) serves a thread's next item; after an archive error the next item starts over,
+    and with reuse_logins off every item makes its own."""
+    import threading
+    from types import SimpleNamespace
+
+    from fastapi.responses import JSONResponse
+
+    from robots.runtime import SystemFault
+    from tasks.noark import ArchiveApi
+
+    logins: list[int] = []
+    failing: list[bool] = []
+    app = FastAPI()
+    rel = "https://rel.arkivverket.no/noark5/v5/api/"
+
+    @app.get("/api")
+    def root() -> Any:
+        return {
+            "_links": {
+                f"{rel}login/rfc7617/": {"href": "/api/login"},
+                f"{rel}arkivstruktur/": {"href": "/api/a"},
+            }
+        }
+
+    @app.get("/api/login")
+    def login() -> Any:
+        logins.append(1)
+        return {}
+
+    @app.get("/api/a")
+    def structure() -> Any:
+        return {
+            "_links": {f"{rel}arkivstruktur/dokumentbeskrivelse/": {"href": "/api/d{?$filter}"}}
+        }
+
+    @app.get("/api/d")
+    def descriptions() -> Any:
+        if failing:
+            return JSONResponse({"feil": "intern"}, status_code=400)
+        return {"count": 0, "_links": {}}
+
+    monkeypatch.setenv("RPA_CRED_ARCHIVE_USERNAME", "robot")
+    monkeypatch.setenv("RPA_CRED_ARCHIVE_PASSWORD", "passord")
+    server = ServerThread(app).start()
+    session = SimpleNamespace(base_url=server.url)
+    kept = SimpleNamespace(settings=load_settings().model_copy(update={"reuse_logins": True}))
+
+    def item(ctx: Any = kept) -> Any:
+        api = ArchiveApi(ctx, session)  # type: ignore[arg-type]
+        try:
+            assert api.record_by_reference("x") is None
+            return api.client
+        finally:
+            api.close()
+
+    try:
+        first = item()
+        assert item() is first and len(logins) == 1  # one login for both items
+        elsewhere: list[Any] = []
+        thread = threading.Thread(target=lambda: elsewhere.append(item()))
+        thread.start()
+        thread.join()
+        assert elsewhere[0] is not first and len(logins) == 2  # a slot thread has its own
+
+        failing.append(True)
+        with pytest.raises(SystemFault, match="HTTP 400"):
+            item()
+        failing.clear()
+        again = item()
+        assert again is not first and len(logins) == 3  # started over after the error
+
+        fresh = SimpleNamespace(settings=kept.settings.model_copy(update={"reuse_logins": False}))
+        assert item(fresh) is not again and item(fresh) is not again and len(logins) == 5
+        assert item() is again
+    finally:
+        server.stop()
+
+
 def test_a_failed_item_says_what_it_had_already_done(env: Env) -> None:
     env.settings.default_max_attempts = 1
     queue = env.queue()
