@@ -13,7 +13,10 @@ the items are CPU-bound), and with `--latency-ms` added to every answer, as a mu
 across the network answers (the items then mostly wait). Figures: items per minute (first run
 start to last run end) and the peak memory (PSS) of the whole worker tree (supervisor,
 workers, Playwright drivers, Chromium), each against today's default of two processes with one
-slot (2x1), measured in the same run.
+slot (2x1), measured in the same run; and the CPU seconds per item (the worker tree's, and the
+sandbox's, which serves from this process) with the share of the machine's CPU ceiling
+(cores x 60 / CPU seconds per item) each configuration reaches: where the ceiling is reached,
+the machine bounds the figure, not the slots.
 """
 
 from __future__ import annotations
@@ -63,6 +66,22 @@ def tree_rss(pid: int) -> float:
     return total / 1e6
 
 
+def tree_cpu(pid: int, seen: dict[int, float]) -> None:
+    """Record the CPU seconds (user + system) so far of a process and its descendants, per
+    pid, so that a process that has exited still counts with its last reading."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            seen[proc.pid] = max(seen.get(proc.pid, 0.0), times.user + times.system)
+        except psutil.Error:
+            continue
+
+
 def measure(
     box: Sandbox, data_dir: Path, processes: int, slots: int, items: int
 ) -> dict[str, float]:
@@ -98,11 +117,14 @@ def measure(
     )
     peak = 0.0
     done = threading.Event()
+    cpu: dict[int, float] = {}
+    sandbox_cpu = time.process_time()  # the sandbox serves from this process
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss(proc.pid))
+            tree_cpu(proc.pid, cpu)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -115,6 +137,8 @@ def measure(
                 break
         time.sleep(0.2)
     done.set()
+    sampler.join()
+    sandbox_cpu = time.process_time() - sandbox_cpu
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
     with db.session() as session:
@@ -129,9 +153,17 @@ def measure(
         print(f"ADVARSEL {processes}x{slots}: {ok} av {items} elementer ferdige")
     return {
         "per_minute": items / (last - first).total_seconds() * 60,
+        "worker_cpu": sum(cpu.values()) / items,  # CPU seconds per item: workers, Chromium
+        "sandbox_cpu": sandbox_cpu / items,  # and the systems' side (the sandbox)
         "peak_mb": peak,
         "per_slot_mb": peak / (processes * slots),
     }
+
+
+def ceiling(r: dict[str, float]) -> float:
+    """Items per minute the machine's cores allow when the item's CPU (robot and sandbox) is
+    all there is: what no number of slots or processes can pass on this machine."""
+    return (psutil.cpu_count() or 1) * 60 / (r["worker_cpu"] + r["sandbox_cpu"])
 
 
 def main() -> None:
@@ -167,6 +199,8 @@ def main() -> None:
             "Toppminne, PSS (hele treet)",
             "mot 2x1",
             "Minne per plass",
+            "CPU-s per element (robot + system)",
+            "Andel av CPU-taket",
             title=f"bench/slots.py: {args.items} nettleserelementer per oppsett, "
             f"svartid fra systemet + {latency} ms",
         )
@@ -178,6 +212,8 @@ def main() -> None:
                 f"{r['peak_mb']:.0f} MB",
                 f"{r['peak_mb'] / base['peak_mb']:.2f}x",
                 f"{r['per_slot_mb']:.0f} MB",
+                f"{r['worker_cpu']:.2f} + {r['sandbox_cpu']:.2f}",
+                f"{r['per_minute'] / ceiling(r):.0%}",
             )
         Console(width=130).print(table)
 

@@ -159,6 +159,13 @@ class SystemSession:
         self.tracing = settings.trace == "retain_on_failure" or (
             settings.trace == "on_first_retry" and attempt > 1
         )
+        # A kept page still shows the last item's page (a name, a case) until this item
+        # navigates: no evidence is taken from it before that (`capture_failure`), and a trace,
+        # whose first snapshot would show it, starts on an emptied page.
+        self.shows_this_item = kept is None
+        if kept is not None and self.tracing:
+            self.page.goto("about:blank")
+            self.shows_this_item = True
         if self.tracing:
             self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
         if kept is None:
@@ -323,6 +330,7 @@ class SystemSession:
     def goto(self, path: str) -> None:
         """Open a page of the system, logging in (again) when the system asks for it."""
         self.page.goto(self.url(path))
+        self.shows_this_item = True
         self.check_page()
         if self.reused_login and not self.logged_in and not self.on_login_page():
             self.logged_in = True  # the worker's earlier login still holds
@@ -373,6 +381,7 @@ class SystemSession:
                     if attempt > 0 and self._already_logged_in():
                         break
                     self.page.goto(self.url(flow.path))
+                    self.shows_this_item = True
                     self.check_page()
                     if not self.on_login_page() and self._already_logged_in():
                         break  # the system sent a logged-in user onward
@@ -465,6 +474,12 @@ class SystemSession:
         directory.mkdir(parents=True, exist_ok=True)
         stem = directory / self.spec.system
         kept: list[tuple[str, Path]] = []
+        if not self.shows_this_item:
+            self.log.info(
+                f"{self.spec.system}: siden er ikke åpnet i dette elementet (den viser forrige "
+                "elements side); ingen skjermbilde eller HTML"
+            )
+            return kept
         try:
             shot = stem.with_suffix(".png")
             covered = masked_screenshot(self.page, shot, self.mask_locators())
@@ -511,9 +526,8 @@ class SystemSession:
             for detect in self._handlers:
                 self.page.remove_locator_handler(detect)
             if keep and self._keep and not self.page.is_closed():
-                # The next item's evidence must not show this item's page (a name, a case):
-                # the page is emptied; cookies and the cache stay in the context.
-                self.page.goto("about:blank")
+                # Handed on as it is (cookies, cache, the page): the next session takes no
+                # evidence from it before its own first navigation (`shows_this_item`).
                 self.host.kept[self.spec.system] = (self.context, self.page)
                 return
             self.context.close()

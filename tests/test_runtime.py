@@ -350,6 +350,7 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
     sqlite_env: Env,
     sandbox,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """reuse_pages: after a run that ended well the worker's next item gets the same context
     and page (logged in, cache warm); after a fault the next one starts in a fresh context."""
@@ -370,14 +371,51 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
         first.close(keep=True)
         second = open_system(host, "hr", settings, logger)
         assert second.page is page and second.reused_login
-        assert page.url == "about:blank"  # nothing of the last item's page is left to capture
+        # The page still shows the last item's list: no evidence is taken from it.
+        assert page.url.endswith("/nyansatte") and not second.shows_this_item
+        assert second.capture_failure(tmp_path / "bevis") == []
+        assert not list((tmp_path / "bevis").iterdir())
         second.goto("/nyansatte")
         assert not second.on_login_page()  # the kept page is still logged in
+        assert {kind for kind, _ in second.capture_failure(tmp_path / "bevis")} >= {
+            "screenshot",
+            "html",
+        }
         second.close(keep=False)  # the item failed
         assert page.is_closed()
         third = open_system(host, "hr", settings, logger)
         assert third.page is not page
         third.close()
+    finally:
+        host.close()
+        use_settings(None)
+
+
+def test_a_traced_item_on_a_kept_page_starts_on_an_empty_page(
+    sqlite_env: Env,
+    sandbox,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """trace = retain_on_failure records from the session's start; its first snapshot must
+    not show the last item's page, so a kept page is emptied before the trace starts."""
+    from loguru import logger
+
+    from robots.runtime import BrowserHost, open_system
+    from robots.settings import load_settings, use_settings
+
+    for key, value in robot_env(sandbox).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("RPA_TRACE", "retain_on_failure")
+    use_settings(None)
+    settings = load_settings()
+    host = BrowserHost(settings)
+    try:
+        first = open_system(host, "hr", settings, logger)
+        first.goto("/nyansatte")
+        first.close(keep=True)
+        second = open_system(host, "hr", settings, logger)
+        assert second.page.url == "about:blank" and second.shows_this_item and second.tracing
+        second.close()
     finally:
         host.close()
         use_settings(None)
