@@ -66,9 +66,10 @@ def tree_rss(pid: int) -> float:
     return total / 1e6
 
 
-def tree_cpu(pid: int, seen: dict[int, float]) -> None:
+def tree_cpu(pid: int, seen: dict[int, float], kinds: dict[int, str]) -> None:
     """Record the CPU seconds (user + system) so far of a process and its descendants, per
-    pid, so that a process that has exited still counts with its last reading."""
+    pid, so that a process that has exited still counts with its last reading; `kinds` says
+    which each pid is (python: the workers; node: Playwright's drivers; chromium)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -78,6 +79,11 @@ def tree_cpu(pid: int, seen: dict[int, float]) -> None:
         try:
             times = proc.cpu_times()
             seen[proc.pid] = max(seen.get(proc.pid, 0.0), times.user + times.system)
+            if proc.pid not in kinds:
+                name = proc.name().lower()
+                kinds[proc.pid] = next(
+                    (k for k in ("python", "node", "chrom") if k in name), "annet"
+                )
         except psutil.Error:
             continue
 
@@ -118,13 +124,14 @@ def measure(
     peak = 0.0
     done = threading.Event()
     cpu: dict[int, float] = {}
+    kinds: dict[int, str] = {}
     sandbox_cpu = time.process_time()  # the sandbox serves from this process
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss(proc.pid))
-            tree_cpu(proc.pid, cpu)
+            tree_cpu(proc.pid, cpu, kinds)
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -155,6 +162,10 @@ def measure(
         "per_minute": items / (last - first).total_seconds() * 60,
         "worker_cpu": sum(cpu.values()) / items,  # CPU seconds per item: workers, Chromium
         "sandbox_cpu": sandbox_cpu / items,  # and the systems' side (the sandbox)
+        **{
+            f"cpu_{kind}": sum(v for p, v in cpu.items() if kinds.get(p) == kind) / items
+            for kind in ("python", "node", "chrom")
+        },
         "peak_mb": peak,
         "per_slot_mb": peak / (processes * slots),
     }
@@ -201,6 +212,7 @@ def main() -> None:
             "Minne per plass",
             "CPU-s per element (robot + system)",
             "Andel av CPU-taket",
+            "Robotens CPU: Python / Node / Chromium",
             title=f"bench/slots.py: {args.items} nettleserelementer per oppsett, "
             f"svartid fra systemet + {latency} ms",
         )
@@ -214,8 +226,9 @@ def main() -> None:
                 f"{r['per_slot_mb']:.0f} MB",
                 f"{r['worker_cpu']:.2f} + {r['sandbox_cpu']:.2f}",
                 f"{r['per_minute'] / ceiling(r):.0%}",
+                f"{r['cpu_python']:.2f} / {r['cpu_node']:.2f} / {r['cpu_chrom']:.2f}",
             )
-        Console(width=130).print(table)
+        Console(width=170).print(table)
 
 
 if __name__ == "__main__":

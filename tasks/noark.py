@@ -237,7 +237,14 @@ def file_record(
             "arkiverer ikke på nytt"
         )
     else:
-        ctx.run_step("Journalfør", lambda: _register_once(archive, api, case, reg), retries=2)
+        tries = 0  # the step's first try follows the lookup just made: no second look
+
+        def register() -> None:
+            nonlocal tries
+            tries += 1
+            _register_once(archive, api, case, reg, retried=tries > 1)
+
+        ctx.run_step("Journalfør", register, retries=2)
         filed = api.record_by_reference(reg.ekstern_referanse)
         if filed is None:
             raise SystemFault(f"archive: journalposten {reg.ekstern_referanse} ble ikke lagret")
@@ -266,9 +273,14 @@ def file_record(
 
 
 def _register_once(
-    archive: SystemSession, api: ArchiveApi, case: dict[str, Any], reg: Registration
+    archive: SystemSession,
+    api: ArchiveApi,
+    case: dict[str, Any],
+    reg: Registration,
+    *,
+    retried: bool,
 ) -> None:
-    if api.record_by_reference(reg.ekstern_referanse) is not None:
+    if retried and api.record_by_reference(reg.ekstern_referanse) is not None:
         return  # a retried step: the first attempt got through
     archive.goto(f"/saker/{case['systemID']}/journalpost/ny")
     archive.fill("new_record.title", reg.tittel)
