@@ -468,7 +468,7 @@ def test_the_archive_client_is_kept_per_thread_and_dropped_after_an_error(
         return {"count": 0, "_links": {}}
 
     monkeypatch.setenv("RPA_CRED_ARCHIVE_USERNAME", "robot")
-    monkeypatch.setenv("RPA_CRED_ARCHIVE_PASSWORD", "passord")
+    monkeypatch.setenv("RPA_CRED_ARCHIVE_PASSWORD", "arkiv-hemmelig-7731")
     server = ServerThread(app).start()
     session = SimpleNamespace(base_url=server.url)
     kept = SimpleNamespace(settings=load_settings().model_copy(update={"reuse_logins": True}))
