@@ -6,6 +6,7 @@ a system Chromium. If none is found, the error lists what was tried and how to f
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -92,52 +93,72 @@ def launch(
 
 
 class SharedChromium:
-    """One Chromium for a worker's item slots (setting worker_concurrency): started by the
-    worker with a DevTools port on 127.0.0.1, and each slot thread's own Playwright connects to
-    it over CDP (Playwright objects belong to the thread that made them). Started again when
-    it has died."""
+    """One Chromium for a worker's item slots (setting worker_concurrency), behind a
+    Playwright browser server (`playwright launch-server`, Playwright's own driver) on
+    127.0.0.1: each slot thread's own Playwright connects to it (Playwright objects belong to
+    the thread that made them) and sees only the contexts it made. Not over CDP: a CDP client
+    is attached to every target of the browser, so every slot's driver handled every slot's
+    page events, and the CPU per item doubled at four slots (bench/slots.py). Started again
+    when it has died."""
 
     def __init__(self, configured: str = "", headless: bool = True) -> None:
         self.configured, self.headless = configured, headless
         self._proc: Any = None
         self._endpoint = ""
-        self._profile: Any = None
+        self._config: Any = None
         self._lock = threading.Lock()
         self.launches = 0
 
     def endpoint(self, playwright: Any) -> str:
-        """The running Chromium's CDP address (started here when it is not running)."""
+        """The running browser server's WebSocket address (started here when it is not)."""
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
                 return self._endpoint
             self._stop()
+            from playwright._impl._driver import compute_driver_executable
+
             choice = find_browser(playwright, self.configured)
             executable = choice.executable or playwright.chromium.executable_path
-            self._profile = tempfile.TemporaryDirectory(prefix="rpa-chromium-")
-            port_file = Path(self._profile.name) / "DevToolsActivePort"
-            self._proc = subprocess.Popen(
-                [
-                    executable,
-                    "--headless=new" if self.headless else "--new-window",
-                    "--remote-debugging-address=127.0.0.1",
-                    "--remote-debugging-port=0",
-                    f"--user-data-dir={self._profile.name}",
-                    *CHROMIUM_ARGS,
-                    "about:blank",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+            options = {
+                "executablePath": executable,
+                "headless": self.headless,
+                "args": CHROMIUM_ARGS,
+                "host": "127.0.0.1",
+                "port": 0,
+            }
+            self._config = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept while it runs
+                "w", prefix="rpa-browser-server-", suffix=".json"
             )
-            deadline = time.monotonic() + 30
-            while not port_file.exists() or not port_file.read_text().strip():
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    raise BrowserNotFound(
-                        f"Chromium ({executable}) startet ikke med en DevTools-port"
-                    )
-                time.sleep(0.02)
-            self._endpoint = f"http://127.0.0.1:{port_file.read_text().split()[0]}"
+            json.dump(options, self._config)
+            self._config.flush()
+            node, cli = compute_driver_executable()
+            command = [node, cli, "launch-server", "--browser", "chromium"]
+            self._proc = subprocess.Popen(
+                [*command, "--config", self._config.name],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            line = self._first_line(time.monotonic() + 30)
+            if not line.startswith("ws://"):
+                self._stop()
+                raise BrowserNotFound(
+                    f"Chromium ({executable}) startet ikke bak Playwrights nettleserserver"
+                    + (f": {line[:200]}" if line else "")
+                )
+            self._endpoint = line
             self.launches += 1
             return self._endpoint
+
+    def _first_line(self, deadline: float) -> str:
+        """The server's first line of output (its address), or '' if none came in time."""
+        found: list[str] = []
+        reader = threading.Thread(
+            target=lambda: found.append(self._proc.stdout.readline().strip()), daemon=True
+        )
+        reader.start()
+        reader.join(max(0.0, deadline - time.monotonic()))
+        return found[0] if found else ""
 
     @property
     def pid(self) -> int | None:
@@ -145,15 +166,15 @@ class SharedChromium:
 
     def _stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()
+            self._proc.terminate()  # the server closes its browser on SIGTERM
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
             self._proc = None
-        if self._profile is not None:
-            self._profile.cleanup()
-            self._profile = None
+        if self._config is not None:
+            self._config.close()
+            self._config = None
 
     def close(self) -> None:
         with self._lock:

@@ -85,7 +85,7 @@ class BrowserHost:
             self._playwright = sync_playwright().start()
         started = time.perf_counter()
         if self.shared is not None:
-            self._browser = self._playwright.chromium.connect_over_cdp(
+            self._browser = self._playwright.chromium.connect(
                 self.shared.endpoint(self._playwright), slow_mo=self.settings.slow_mo_ms
             )
         else:
