@@ -151,13 +151,20 @@ class SharedChromium:
             return self._endpoint
 
     def _first_line(self, deadline: float) -> str:
-        """The server's first line of output (its address), or '' if none came in time."""
+        """The server's first line of output (its address), or '' if none came in time; what
+        it prints after that is read and dropped, so that a full pipe never blocks it."""
         found: list[str] = []
-        reader = threading.Thread(
-            target=lambda: found.append(self._proc.stdout.readline().strip()), daemon=True
-        )
-        reader.start()
-        reader.join(max(0.0, deadline - time.monotonic()))
+        first = threading.Event()
+        stdout = self._proc.stdout
+
+        def read() -> None:
+            found.append(stdout.readline().strip())
+            first.set()
+            for _ in stdout:
+                pass
+
+        threading.Thread(target=read, name="nettleserserver", daemon=True).start()
+        first.wait(max(0.0, deadline - time.monotonic()))
         return found[0] if found else ""
 
     @property
