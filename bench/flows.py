@@ -2,6 +2,7 @@
 the same page actions and API calls, alternating in rounds against the same sandbox.
 
     python bench/flows.py [--rounds 3] [--flow onboarding|arkivering|sykefravaer|all]
+    BENCH_PROFILE_DIR=dir python bench/flows.py ...   # py-spy (bench extra) records each worker
 
 Each round starts two fresh sandboxes with the same seed (the same ten new hires, the same
 terms, the same absences, the same archive) and runs a flow's items once as a bare script and
@@ -503,7 +504,9 @@ def framework(box: Sandbox, chosen: Flow, data_dir: Path) -> tuple[list[float], 
     command = [sys.executable, "runner.py", "worker", "--until-idle", "--task", chosen.task]
     if PROFILE:  # a sampling profile of the worker (py-spy, not installed by the project)
         out = Path(PROFILE) / f"{chosen.task}-{data_dir.name}.txt"
-        spy = ["py-spy", "record", "--format", "raw", "--threads", "--idle", "-o", str(out)]
+        beside = Path(sys.executable).with_name("py-spy")  # the virtualenv's, else PATH's
+        spy = [str(beside) if beside.exists() else "py-spy", "record", "--format", "raw"]
+        spy += ["--threads", "--idle", "-o", str(out)]
         command = [*spy, "--", *command]
     subprocess.run(
         command,
