@@ -302,20 +302,7 @@ def read_absence_pages(hr: Page, url: str, days: int) -> list[absence.Absence]:
     found = []
     while True:
         for row in hr.locator("#resultater tbody tr").all():
-            c = row.locator("td").all_inner_texts()
-            found.append(
-                absence.Absence(
-                    employee_id=int(c[1]),
-                    name=c[2],
-                    unit=c[3],
-                    first_day=date.fromisoformat(c[4]),
-                    grade=int(c[5].rstrip(" %")),
-                    kind=c[6],
-                    end_date=date.fromisoformat(c[7]) if c[7].strip() else None,
-                    manager=c[8],
-                    manager_email=c[9],
-                )
-            )
+            found.append(absence.absence_from_cells(row.locator("td").all_inner_texts()))
         if not hr.locator("a[rel=next]").count():
             return found
         hr.locator("a[rel=next]").click()

@@ -303,26 +303,28 @@ def logged(ctx: RunContext, days: int, absences: list[Absence]) -> list[Absence]
     return absences
 
 
+def absence_from_cells(c: list[str]) -> Absence:
+    """One row of the HR portal's absence list, its cells in the list's column order."""
+    return Absence(
+        employee_id=int(c[1]),
+        name=c[2],
+        unit=c[3],
+        first_day=date.fromisoformat(c[4]),
+        grade=int(c[5].rstrip(" %")),
+        kind=c[6],
+        end_date=date.fromisoformat(c[7]) if c[7].strip() else None,
+        manager=c[8],
+        manager_email=c[9],
+    )
+
+
 def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
     hr.goto(f"/sykefravaer?avsluttet_siste={recent_days}")
     hr.locate("absences.table")  # the list itself, not an error page: an empty list is a fact
     absences = []
     while True:
         for row in hr.all("absences.rows").all():
-            c = row.locator("td").all_inner_texts()
-            absences.append(
-                Absence(
-                    employee_id=int(c[1]),
-                    name=c[2],
-                    unit=c[3],
-                    first_day=date.fromisoformat(c[4]),
-                    grade=int(c[5].rstrip(" %")),
-                    kind=c[6],
-                    end_date=date.fromisoformat(c[7]) if c[7].strip() else None,
-                    manager=c[8],
-                    manager_email=c[9],
-                )
-            )
+            absences.append(absence_from_cells(row.locator("td").all_inner_texts()))
         if not hr.exists("absences.next_page"):
             return absences
         hr.click("absences.next_page")

@@ -371,13 +371,10 @@ def test_rollbacks_and_a_crash_between_commit_and_confirmation_still_verify(env:
 # 6. Archive reads are retried inside the step; side effects are said ------------------------
 
 
-def test_archive_api_reads_are_retried_on_5xx() -> None:
-    from fastapi.responses import JSONResponse
-
-    from tasks.noark import ArchiveApi
-    from tasks.noark5 import Noark5Client
-
-    calls: list[int] = []
+def archive_stub(descriptions: Any, on_login: Any = None) -> FastAPI:
+    """A Noark 5 API root with Basic login and one arkivstruktur relation,
+    dokumentbeskrivelse, answered by `descriptions` (hrefs relative to the server, resolved
+    by the client); `on_login` is called on every login."""
     app = FastAPI()
     rel = "https://rel.arkivverket.no/noark5/v5/api/"
 
@@ -392,22 +389,35 @@ def test_archive_api_reads_are_retried_on_5xx() -> None:
 
     @app.get("/api/login")
     def login() -> Any:
+        if on_login is not None:
+            on_login()
         return {}
 
     @app.get("/api/a")
-    def structure() -> Any:  # hrefs relative to the server, resolved by the client
+    def structure() -> Any:
         return {
             "_links": {f"{rel}arkivstruktur/dokumentbeskrivelse/": {"href": "/api/d{?$filter}"}}
         }
 
-    @app.get("/api/d")
+    app.get("/api/d")(descriptions)
+    return app
+
+
+def test_archive_api_reads_are_retried_on_5xx() -> None:
+    from fastapi.responses import JSONResponse
+
+    from tasks.noark import ArchiveApi
+    from tasks.noark5 import Noark5Client
+
+    calls: list[int] = []
+
     def descriptions() -> Any:
         calls.append(1)
         if len(calls) <= 2:
             return JSONResponse({"feil": "intern"}, status_code=500)
         return {"count": 0, "_links": {}}
 
-    server = ServerThread(app).start()
+    server = ServerThread(archive_stub(descriptions)).start()
     try:
         api = object.__new__(ArchiveApi)
         api.client = Noark5Client(f"{server.url}/api", "robot", "passord", retry_delays=(0, 0, 0))
@@ -438,30 +448,7 @@ def test_the_archive_client_is_kept_per_thread_and_dropped_after_an_error(
 
     logins: list[int] = []
     failing: list[bool] = []
-    app = FastAPI()
-    rel = "https://rel.arkivverket.no/noark5/v5/api/"
 
-    @app.get("/api")
-    def root() -> Any:
-        return {
-            "_links": {
-                f"{rel}login/rfc7617/": {"href": "/api/login"},
-                f"{rel}arkivstruktur/": {"href": "/api/a"},
-            }
-        }
-
-    @app.get("/api/login")
-    def login() -> Any:
-        logins.append(1)
-        return {}
-
-    @app.get("/api/a")
-    def structure() -> Any:
-        return {
-            "_links": {f"{rel}arkivstruktur/dokumentbeskrivelse/": {"href": "/api/d{?$filter}"}}
-        }
-
-    @app.get("/api/d")
     def descriptions() -> Any:
         if failing:
             return JSONResponse({"feil": "intern"}, status_code=400)
@@ -469,7 +456,7 @@ def test_the_archive_client_is_kept_per_thread_and_dropped_after_an_error(
 
     monkeypatch.setenv("RPA_CRED_ARCHIVE_USERNAME", "robot")
     monkeypatch.setenv("RPA_CRED_ARCHIVE_PASSWORD", "arkiv-hemmelig-7731")
-    server = ServerThread(app).start()
+    server = ServerThread(archive_stub(descriptions, lambda: logins.append(1))).start()
     session = SimpleNamespace(base_url=server.url)
     kept = SimpleNamespace(settings=load_settings().model_copy(update={"reuse_logins": True}))
 

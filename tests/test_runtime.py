@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -346,6 +349,27 @@ def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, 
     )
 
 
+@contextmanager
+def robot_host(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch, **extra_env: str
+) -> Iterator[tuple[Any, Any]]:
+    """The robot's settings against the sandbox (and `extra_env`) and a worker's browser host
+    on them, closed afterwards."""
+    from robots.runtime import BrowserHost
+    from robots.settings import load_settings, use_settings
+
+    for key, value in {**robot_env(sandbox), **extra_env}.items():
+        monkeypatch.setenv(key, value)
+    use_settings(None)
+    settings = load_settings()
+    host = BrowserHost(settings)
+    try:
+        yield settings, host
+    finally:
+        host.close()
+        use_settings(None)
+
+
 def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
     sqlite_env: Env,
     sandbox,  # type: ignore[no-untyped-def]
@@ -356,15 +380,9 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
     and page (logged in, cache warm); after a fault the next one starts in a fresh context."""
     from loguru import logger
 
-    from robots.runtime import BrowserHost, open_system
-    from robots.settings import load_settings, use_settings
+    from robots.runtime import open_system
 
-    for key, value in robot_env(sandbox).items():
-        monkeypatch.setenv(key, value)
-    use_settings(None)
-    settings = load_settings()
-    host = BrowserHost(settings)
-    try:
+    with robot_host(sandbox, monkeypatch) as (settings, host):
         first = open_system(host, "hr", settings, logger)
         first.goto("/nyansatte")
         page = first.page
@@ -386,9 +404,6 @@ def test_the_next_item_takes_over_a_kept_page_and_a_failed_item_closes_it(
         third = open_system(host, "hr", settings, logger)
         assert third.page is not page
         third.close()
-    finally:
-        host.close()
-        use_settings(None)
 
 
 def test_a_traced_item_on_a_kept_page_starts_on_an_empty_page(
@@ -400,25 +415,15 @@ def test_a_traced_item_on_a_kept_page_starts_on_an_empty_page(
     not show the last item's page, so a kept page is emptied before the trace starts."""
     from loguru import logger
 
-    from robots.runtime import BrowserHost, open_system
-    from robots.settings import load_settings, use_settings
+    from robots.runtime import open_system
 
-    for key, value in robot_env(sandbox).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RPA_TRACE", "retain_on_failure")
-    use_settings(None)
-    settings = load_settings()
-    host = BrowserHost(settings)
-    try:
+    with robot_host(sandbox, monkeypatch, RPA_TRACE="retain_on_failure") as (settings, host):
         first = open_system(host, "hr", settings, logger)
         first.goto("/nyansatte")
         first.close(keep=True)
         second = open_system(host, "hr", settings, logger)
         assert second.page.url == "about:blank" and second.shows_this_item and second.tracing
         second.close()
-    finally:
-        host.close()
-        use_settings(None)
 
 
 def test_slots_share_the_worker_s_one_chromium(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
