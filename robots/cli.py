@@ -943,10 +943,10 @@ def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.
         "optional": "valgfri",
         "unchecked": "ikke kontrollert",
     }
-    table = Table("Side", "Element", "Status", "Detaljer", "Skjermbilde")
+    grid = table("Side", "Element", "Status", "Detaljer", "Skjermbilde")
     for r in results:
-        table.add_row(r.page, r.name, labels[r.status], r.detail, str(r.screenshot or ""))
-    console.print(table)
+        grid.add_row(r.page, r.name, labels[r.status], r.detail, str(r.screenshot or ""))
+    console.print(grid)
     missing = [r for r in results if r.status == "missing"]
     fallbacks = [r for r in results if r.status == "fallback"]
     console.print(

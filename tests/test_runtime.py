@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from robots.browser import BrowserNotFound, find_browser
+from robots.config import ROOT
 from robots.locators import SelectorFileError, load_system, parse_system
 from robots.models import Artifact, ItemStatus, Run, RunEvent, RunOutcome, WorkItem
 from robots.vault import Vault, VaultError
@@ -347,6 +348,38 @@ def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, 
         for b in buttons
         for loc in b["locators"]
     )
+
+
+def test_selectors_check_reports_every_element_and_a_renamed_one(
+    sqlite_env: Env, sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`selectors check hr` as an operator runs it after a vendor upgrade: against the live
+    portal every element resolves (exit 0); with one element renamed in the selectors file the
+    table names it as MANGLER with a screenshot of its page, and the exit code is 10."""
+    env = sqlite_env
+    result = env.runner("selectors", "check", "hr", extra_env=robot_env(sandbox), timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 mangler" in result.stdout
+    assert "robot-passord" not in result.stdout + result.stderr
+
+    renamed = tmp_path / "selectors"
+    renamed.mkdir()
+    for source in (ROOT / "selectors").glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        if source.name == "hr.yaml":  # the vendor renamed the search field, id and label
+            text = text.replace('{css: "#sok"}', '{css: "#finn"}')
+            text = text.replace("{label: Søk}", "{label: Finn ansatt}")
+        (renamed / source.name).write_text(text, encoding="utf-8")
+    result = env.runner(
+        "selectors",
+        "check",
+        "hr",
+        extra_env={**robot_env(sandbox), "RPA_SELECTORS_DIR": str(renamed)},
+        timeout=180,
+    )
+    assert result.returncode == 10, result.stdout + result.stderr
+    assert "MANGLER" in result.stdout and "search" in result.stdout
+    assert list((env.data_dir / "selector-check").glob("hr-*.png"))
 
 
 @contextmanager
