@@ -789,6 +789,21 @@ def worker(
         raise CrashLoop(supervisor.crash_loop)
 
 
+def _scratch_settings(settings: Settings) -> Settings:
+    """The developer's `run` works in a scratch installation of its own: data_dir/utvikling
+    with its own SQLite database, evidence, reports, audit trail and anchor. A dev item that
+    failed can then never be claimed by the production workers (they do not read this
+    database), and its audit events never reach the production chain or anchor. Credentials,
+    selectors, config and system addresses stay the installation's."""
+    scratch = settings.data_path / "utvikling"
+    scratch.mkdir(parents=True, exist_ok=True)
+    blank = {
+        name: type(getattr(settings, name))("")
+        for name in ("database_url", "artifacts_dir", "audit_anchor_file", "audit_key", "log_file")
+    }
+    return settings.model_copy(update={"data_dir": scratch, **blank})
+
+
 @app.command("run")
 def run(
     task: str = typer.Argument(..., help="Oppgaven som skal kjøres."),
@@ -803,22 +818,32 @@ def run(
     """Kjør ett element her og nå, uten arbeider: samme kontekst, kjørelogg, bevis og rapport.
 
     Utviklerens løkke: kjøreloggen skrives mens den går, og til slutt vises utfall, resultat,
-    bevis og stien til HTML-rapporten. Elementet lagres som vanlig (referanse utvikling:...)."""
+    bevis og stien til HTML-rapporten. Elementet lagres i en egen utviklingsdatabase
+    (data_dir/utvikling), aldri i køen produksjonsarbeiderne tar fra."""
+    global _app
+    from robots.app import RpaApp
+    from robots.db import upgrade
     from robots.queue import InvalidTransition
     from robots.runlog import configure_logging
+    from robots.settings import use_settings
     from robots.tasks import get_task
     from robots.worker import WorkerProcess
 
-    settings = _settings().model_copy(
+    installed = _settings()
+    settings = _scratch_settings(installed).model_copy(
         update={
-            "headless": not headed and _settings().headless,
-            "slow_mo_ms": slow_mo or _settings().slow_mo_ms,
+            "headless": not headed and installed.headless,
+            "slow_mo_ms": slow_mo or installed.slow_mo_ms,
             "log_stderr": True,
             "trace": "retain_on_failure",
         }
     )
+    use_settings(settings)
     configure_logging(settings)
-    queue = _queue()
+    _app = RpaApp.build(settings, check=False)
+    upgrade(_app.db.engine)
+    console.print(f"Utviklingskjøring i {settings.data_path} (egen database, ikke produksjonskøen)")
+    queue = _app.queue
     chosen = get_task(task, queue.registry)
     payload = _json(data, task)
     reference = ref or f"utvikling:{datetime.now(settings.zone):%Y%m%dT%H%M%S.%f}"
@@ -840,7 +865,7 @@ def run(
     finally:
         if worker.browsers is not None:
             worker.browsers.close()
-    views = rpa().views
+    views = _app.views
     item = views.item(submitted.item.id)
     report = _write_report(claim.run_id)
     console.print(f"Element {item.id}, kjøring {claim.run_id}: {item.status_text}")

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from robots.models import RunEvent, WorkItem
 from tests.conftest import Env
@@ -209,22 +209,38 @@ def test_schedule_errors_name_the_schedule_and_the_file(sqlite_env: Env) -> None
 
 def test_run_one_item_here_and_now(sqlite_env: Env) -> None:
     """`runner.py run`: the developer's loop, without a worker; the run log as it goes, the
-    outcome, the evidence and the report."""
+    outcome, the evidence and the report. Its items live in a scratch database of its own: a
+    dev item that failed with a system error (and so would be retried) never reaches the
+    production queue, whose workers would run it again against the real systems."""
     env = sqlite_env
     done = env.runner("run", "probe", "--data", '{"note": "hei fra utvikleren"}')
     assert done.returncode == 0, done.stderr
     assert "Notat: hei fra utvikleren" in done.stderr  # the run log, printed as it goes
     assert "ferdig" in done.stdout and "Rapport:" in done.stdout
+    assert "ikke produksjonskøen" in done.stdout
     report = done.stdout.split("Rapport:")[1].strip().splitlines()[0]
     assert Path(report).exists() and "hei fra utvikleren" in Path(report).read_text()
     failed = env.runner("run", "probe", "--data", '{"fail": "business"}')
     assert failed.returncode == 14
     assert "Ansatt finnes ikke i HR-systemet" in failed.stdout
+    retried = env.runner("run", "probe", "--data", '{"fail": "system"}')
+    assert retried.returncode == 14, retried.stdout + retried.stderr
     bad = env.runner("run", "probe", "--data", '{"fail": 1}')
     assert bad.returncode == 3
-    with env.db.session() as session:
-        references = session.scalars(select(WorkItem.reference)).all()
-    assert len(references) == 2 and all(r.startswith("utvikling:") for r in references)
+    with env.db.session() as session:  # the production queue saw none of it
+        assert session.scalars(select(WorkItem.reference)).all() == []
+    scratch = env.data_dir / "utvikling" / "rpa.db"
+    engine = create_engine(f"sqlite:///{scratch}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(WorkItem.reference, WorkItem.status)).all()
+    engine.dispose()
+    assert len(rows) == 3 and all(r.startswith("utvikling:") for r, _ in rows)
+    assert "pending" in {status for _, status in rows}  # the system error waits for a retry...
+    worker = env.runner("worker", "--until-idle", timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    assert "0 elementer behandlet" in worker.stdout  # ...but no production worker can take it
+    verified = env.runner("audit", "verify")  # and the production audit trail is untouched
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_new_task_scaffold_runs_its_own_test(sqlite_env: Env) -> None:
