@@ -73,6 +73,7 @@ class Rule(BaseModel):
         "no_worker",
         "selector_fallback",
         "question_overdue",
+        "system_state",
     ]
     task: str = ""  # empty: every task
     count: int = Field(default=5, ge=1)  # system_errors: this many ...
@@ -336,6 +337,39 @@ def question_overdue(db: Database, settings: Settings, rule: Rule, now: datetime
     ]
 
 
+def system_state(db: Database, settings: Settings, rule: Rule, now: datetime) -> list[Finding]:
+    """A system that needs operators (robots.systems): rejected credentials at once; an open
+    circuit breaker once it has been open `minutes`."""
+    from robots.models import SystemState
+
+    with db.session() as session:
+        rows = session.execute(
+            select(SystemState.system, SystemState.state, SystemState.since, SystemState.detail)
+            .where(SystemState.state != "available")
+        ).all()
+    findings = []
+    for system, state, since, detail in rows:
+        local = since.astimezone(settings.zone)
+        if state == "credentials_rejected":
+            findings.append(
+                Finding(
+                    f"{rule.name}:{system}:innlogging",
+                    f"{system}: innloggingen ble avvist {local:%Y-%m-%d %H:%M} ({detail}). "
+                    "Systemets elementer venter; forny innloggingen og si fra i konsollen "
+                    f"(Drift > Systemer) eller med `runner.py systems renewed {system}`",
+                )
+            )
+        elif now - since >= timedelta(minutes=rule.minutes):
+            findings.append(
+                Finding(
+                    f"{rule.name}:{system}:utilgjengelig",
+                    f"{system} har ikke kunnet nås siden {local:%Y-%m-%d %H:%M} ({detail}); "
+                    "sikringen er åpen og elementene venter",
+                )
+            )
+    return findings
+
+
 RULES: dict[str, Callable[[Database, Settings, Rule, datetime], list[Finding]]] = {
     "item_failed": item_failed,
     "system_errors": system_errors,
@@ -345,6 +379,7 @@ RULES: dict[str, Callable[[Database, Settings, Rule, datetime], list[Finding]]] 
     "no_worker": no_worker,
     "selector_fallback": selector_fallback,
     "question_overdue": question_overdue,
+    "system_state": system_state,
 }
 
 
@@ -364,12 +399,16 @@ def evaluate(
     now: datetime | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    kinds: set[str] | None = None,
 ) -> Outcome:
-    """Run every rule once; open, count, notify and close alerts as described above."""
+    """Run every rule once (or those of `kinds`); open, count, notify and close alerts as
+    described above."""
     config = load(settings)
     now = now or utcnow()
     outcome = Outcome()
     for rule in config.rules:
+        if kinds is not None and rule.kind not in kinds:
+            continue
         try:
             findings = RULES[rule.kind](db, settings, rule, now)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others

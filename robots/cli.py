@@ -719,6 +719,69 @@ def alerts_check() -> None:
         console.print(f"  nytt: {key}")
 
 
+systems_app = typer.Typer(
+    help="Målsystemenes tilstand: avvist innlogging og åpne sikringer.", no_args_is_help=True
+)
+app.add_typer(systems_app, name="systems")
+
+
+def _systems() -> Any:
+    from robots.systems import Systems
+
+    app_ = rpa()
+    return Systems(app_.db, app_.settings)
+
+
+def _known_system(system: str) -> str:
+    from robots.locators import selector_dir
+
+    if not (selector_dir() / f"{system}.yaml").exists():
+        raise typer.BadParameter(f"ukjent system {system!r} (ingen selectors/{system}.yaml)")
+    return system
+
+
+@systems_app.command("list")
+def systems_list() -> None:
+    """Vis hvert systems tilstand (tilgjengelig, innlogging avvist, utilgjengelig)."""
+    from robots.labels import system_state_name
+    from robots.locators import selector_dir
+
+    known = [path.stem for path in sorted(selector_dir().glob("*.yaml"))]
+    grid = table("System", "Tilstand", "Siden", "Grunn", "Neste sjekk")
+    for status in _systems().all(known):
+        grid.add_row(
+            status.system,
+            system_state_name(status.state),
+            _local(status.since) if status.since else "",
+            status.detail,
+            _local(status.next_probe_at) if status.next_probe_at else "",
+        )
+    console.print(grid)
+
+
+@systems_app.command("renewed")
+def systems_renewed(
+    system: str = typer.Argument(..., help="Systemet, f.eks. hr.", callback=_known_system),
+) -> None:
+    """Si at robotens innlogging er fornyet: arbeiderne kan logge inn og ta systemets elementer
+    igjen (revisjonsført)."""
+    if _systems().renewed(system, cli_actor()):
+        console.print(f"{system}: innloggingen er fornyet; elementene tas igjen.")
+    else:
+        console.print(f"{system} var allerede tilgjengelig; ingenting endret.")
+
+
+@systems_app.command("probe")
+def systems_probe(
+    system: str = typer.Argument(..., help="Systemet, f.eks. hr.", callback=_known_system),
+) -> None:
+    """Be om en ny sjekk av et system med åpen sikring nå (revisjonsført)."""
+    if _systems().probe_now(system, cli_actor()):
+        console.print(f"{system}: ny sjekk bestilt; en ledig arbeider sjekker det straks.")
+    else:
+        console.print(f"{system} har ingen åpen sikring; ingenting endret.")
+
+
 # processes ----------------------------------------------------------------------------------
 
 

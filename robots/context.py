@@ -33,6 +33,9 @@ class Services:
 
     queue: Queue
     outbox: Outbox
+    # Asked before every login (robots.systems.Systems.check_login): raises while the system's
+    # credentials are marked rejected, so no worker tries them again.
+    login_gate: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -188,6 +191,8 @@ class RunContext:
 
             if self.browsers is None:
                 self.browsers = BrowserHost(self.settings)
+            if self.services is not None:
+                self.browsers.login_gate = self.services.login_gate
             self.sessions[system] = open_system(
                 self.browsers, system, self.settings, self.log, self.attempt
             )

@@ -26,6 +26,13 @@ OUTCOME: dict[str, str] = {
     RunOutcome.LOST: "tatt over av en annen arbeider",
     RunOutcome.WAITING: "venter på svar fra en person",
     RunOutcome.HANDED_OVER: "sendt til manuell behandling",
+    RunOutcome.SYSTEM_WAIT: "venter på systemet (forsøket telles ikke)",
+}
+
+SYSTEM_STATE = {
+    "available": "tilgjengelig",
+    "credentials_rejected": "innlogging avvist",
+    "unavailable": "utilgjengelig",
 }
 
 ROLE = {
@@ -67,6 +74,11 @@ ACTION = {
     "schedule_change": "tidsplan endret",
     "schedule_create": "tidsplan opprettet",
     "demo": "demo",
+    "system_credentials_rejected": "innlogging avvist av systemet",
+    "system_credentials_renewed": "innlogging fornyet",
+    "system_unavailable": "system utilgjengelig (sikring åpnet)",
+    "system_available": "system tilgjengelig igjen",
+    "system_probe_now": "ny sjekk av systemet bestilt",
 }
 
 
@@ -76,6 +88,10 @@ def status_name(status: str) -> str:
 
 def outcome_name(outcome: str | None) -> str:
     return OUTCOME.get(outcome, outcome) if outcome else "pågår"
+
+
+def system_state_name(state: str) -> str:
+    return SYSTEM_STATE.get(state, state)
 
 
 def role_name(role: str) -> str:

@@ -173,6 +173,11 @@ class SystemSpec(BaseModel):
     timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
     navigation_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
     login: LoginFlow | None = None
+    health: str = Field(
+        default="",
+        description="path a probe GETs while the system's circuit breaker is open (robots."
+        "systems); empty: the login page, else /",
+    )
     popups: list[PopupSpec] = Field(default_factory=list)
     check_paths: dict[str, str] = Field(
         default_factory=dict, description="page -> path that shows it, for `selectors check`"

@@ -87,6 +87,7 @@ class RunOutcome(StrEnum):
     LOST = "lost"  # lease was taken over before the worker finished
     WAITING = "waiting"  # the task asked a person (ctx.ask); the item waits for the answer
     HANDED_OVER = "handed_over"  # the task handed the item to people (ctx.hand_over)
+    SYSTEM_WAIT = "system_wait"  # its system is not available: waits, no attempt spent
 
 
 class WorkItem(Base):
@@ -432,3 +433,20 @@ class Pause(Base):
     name: Mapped[str] = mapped_column(String(100))
     paused_by: Mapped[str] = mapped_column(String(120))
     paused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SystemState(Base):
+    """The state of one target system, shared by every machine (robots.systems): available,
+    credentials rejected (waits for an operator) or unavailable (circuit breaker open, a
+    probe with backoff closes it). A system without a row is available."""
+
+    __tablename__ = "system_state"
+
+    system: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(30), default="available")
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changed_by: Mapped[str] = mapped_column(String(120), default="")
+    unreachable_streak: Mapped[int] = mapped_column(Integer, default=0)  # failures in a row
+    probes: Mapped[int] = mapped_column(Integer, default=0)  # failed probes since it opened
+    next_probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -40,6 +40,7 @@ from robots.models import (
     Pause,
     Run,
     RunOutcome,
+    SystemState,
     WorkItem,
     utcnow,
 )
@@ -134,6 +135,7 @@ class Queue:
         self._next_reclaim = 0.0  # monotonic time of the next expired-lease scan
         self._paused: set[tuple[str, str]] = set()
         self._pauses_until = 0.0  # monotonic time the cached pauses expire
+        self.blocked_systems: set[str] = set()  # not available (robots.systems), as last read
         self._local = threading.local()
 
     @property
@@ -303,11 +305,17 @@ class Queue:
         return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
 
     def _unpaused(self, names: list[str]) -> list[str]:
-        """Drop paused tasks and tasks on paused systems (pauses re-read every 2 s)."""
+        """Drop paused tasks and tasks on paused systems, or on systems that are not available
+        (credentials rejected, breaker open: robots.systems); both re-read every 2 s."""
         if time.monotonic() >= self._pauses_until:
             with self.db.engine.connect() as conn:
                 rows = conn.execute(select(Pause.kind, Pause.name)).all()
-            self._paused = {(kind, name) for kind, name in rows}
+                blocked = conn.execute(
+                    select(SystemState.system).where(SystemState.state != "available")
+                ).scalars()
+                self._paused = {(kind, name) for kind, name in rows}
+                self.blocked_systems = set(blocked)
+                self._paused.update(("system", system) for system in self.blocked_systems)
             self._pauses_until = time.monotonic() + 2
         if not self._paused:
             return names
@@ -320,6 +328,11 @@ class Queue:
                 for s in (self.registry[n].systems if n in self.registry else ())
             )
         ]
+
+    def refresh_pauses(self) -> None:
+        """Read pauses and system states again at the next claim (after this process changed
+        one)."""
+        self._pauses_until = 0.0
 
     def pause(self, kind: str, name: str, actor: str) -> None:
         if kind not in ("task", "system"):
@@ -596,6 +609,19 @@ class Queue:
     ) -> dict[str, Any]:
         return dict(status=ItemStatus.PENDING, not_before=now)
 
+    def _system_wait(
+        self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
+    ) -> dict[str, Any]:
+        """Its system is not available (credentials rejected, cannot be reached): the item
+        waits, spending no attempt; claims skip it while the system is not available
+        (robots.systems), and it is tried again a little later otherwise."""
+        return dict(
+            status=ItemStatus.PENDING,
+            not_before=now + timedelta(seconds=self.settings.backoff_base_seconds),
+            error_kind="system_wait",
+            error_message=error,
+        )
+
     def _waiting(
         self, now: datetime, result: Any, error: str | None, failures: int, max_attempts: int
     ) -> dict[str, Any]:
@@ -792,4 +818,5 @@ _SETTLE: dict[str, _Settle] = {
     RunOutcome.BUSINESS_ERROR: Queue._business_error,
     RunOutcome.SYSTEM_ERROR: Queue._system_error,
     RunOutcome.RELEASED: Queue._released,
+    RunOutcome.SYSTEM_WAIT: Queue._system_wait,
 }

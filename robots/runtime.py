@@ -23,7 +23,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from robots.browser import SharedChromium, launch
 from robots.evidence import mask_trace, masked_screenshot
-from robots.faults import SelectorNotFound, SessionExpired, SystemFault
+from robots.faults import (
+    CredentialsRejected,
+    SelectorNotFound,
+    SessionExpired,
+    SystemFault,
+    SystemStateFault,
+    Unreachable,
+)
 from robots.locators import SystemSpec, load_system
 from robots.masking import mask_text, register_secret
 from robots.settings import Settings
@@ -35,6 +42,32 @@ if TYPE_CHECKING:
 __all__ = ["BrowserHost", "SelectorNotFound", "SessionExpired", "SystemFault", "SystemSession"]
 
 TRANSIENT = (SystemFault, PlaywrightTimeout)
+
+# Chromium's network errors that mean "the system cannot be reached" (net/base/net_error_list.h),
+# and the HTTP answers of a system (or its proxy) that is down or overloaded.
+UNREACHABLE_ERRORS = (
+    "net::ERR_CONNECTION_REFUSED",
+    "net::ERR_CONNECTION_RESET",
+    "net::ERR_CONNECTION_CLOSED",
+    "net::ERR_CONNECTION_TIMED_OUT",
+    "net::ERR_CONNECTION_FAILED",
+    "net::ERR_ADDRESS_UNREACHABLE",
+    "net::ERR_NAME_NOT_RESOLVED",
+    "net::ERR_NAME_RESOLUTION_FAILED",
+    "net::ERR_INTERNET_DISCONNECTED",
+    "net::ERR_TIMED_OUT",
+    "net::ERR_EMPTY_RESPONSE",
+)
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """The network error in a failed navigation that means the system cannot be reached (a
+    navigation timeout counts), else None."""
+    if isinstance(exc, PlaywrightTimeout):
+        return "tidsavbrudd"
+    message = str(exc)
+    return next((code for code in UNREACHABLE_ERRORS if code in message), None)
 
 # (system, element) pairs whose locators were resolved once in this process (see locate).
 _VERIFIED: set[tuple[str, str]] = set()
@@ -58,6 +91,10 @@ class BrowserHost:
         # and again only when the session has expired (setting reuse_logins).
         self.logins: dict[str, Any] = {}
         self.login_count = 0
+        # Called before every login with the system's name; raises (CredentialsRejected) while
+        # the system's credentials are marked rejected, so no worker tries them again. The
+        # worker sets it (robots.systems); None: no check (a browser host outside a worker).
+        self.login_gate: Callable[[str], None] | None = None
         # Each system's context and page, handed back by an item that ended well and taken
         # by the next item of this worker (setting reuse_pages): a fresh context and page cost
         # about 200 ms and a cold page cache per system and item (bench/flows.py).
@@ -170,7 +207,7 @@ class SystemSession:
             self.context.tracing.start(screenshots=False, snapshots=True, sources=False)
         if kept is None:
             self.page = self.context.new_page()
-        self._server_errors: list[str] = []
+        self._server_errors: list[tuple[int, str]] = []
         self.page.on("response", self._on_response)
         self._handlers: list[Locator] = []
         for popup in spec.popups:
@@ -327,9 +364,22 @@ class SystemSession:
     def _path(self) -> str:
         return urlparse(self.page.url).path or "/"
 
+    def navigate(self, url: str) -> None:
+        """`page.goto`, with a system that cannot be reached said as such (Unreachable)."""
+        try:
+            self.page.goto(url)
+        except PlaywrightError as exc:
+            reason = unreachable_reason(exc)
+            if reason is None:
+                raise
+            raise Unreachable(
+                self.spec.system,
+                f"{self.spec.system} kan ikke nås ({reason}) på {urlparse(url).path or '/'}",
+            ) from None
+
     def goto(self, path: str) -> None:
         """Open a page of the system, logging in (again) when the system asks for it."""
-        self.page.goto(self.url(path))
+        self.navigate(self.url(path))
         self.shows_this_item = True
         self.check_page()
         if self.reused_login and not self.logged_in and not self.on_login_page():
@@ -337,7 +387,7 @@ class SystemSession:
         if self.spec.login and self.on_login_page():
             self.login()
             if self._path() != urlparse(self.url(path)).path:
-                self.page.goto(self.url(path))
+                self.navigate(self.url(path))
                 self.check_page()
 
     def on_login_page(self) -> bool:
@@ -347,7 +397,9 @@ class SystemSession:
     def _on_response(self, response: Any) -> None:
         try:
             if response.status >= 500 and response.request.resource_type == "document":
-                self._server_errors.append(f"HTTP {response.status} fra {response.url}")
+                self._server_errors.append(
+                    (response.status, f"HTTP {response.status} fra {response.url}")
+                )
         except PlaywrightError:
             pass
 
@@ -355,7 +407,10 @@ class SystemSession:
         """Raise a system fault if the last page was a server error or the login page."""
         if self._server_errors:
             errors, self._server_errors = self._server_errors, []
-            raise SystemFault(f"{self.spec.system}: {errors[-1]}")
+            status, said = errors[-1]
+            if status in UNAVAILABLE_STATUSES:
+                raise Unreachable(self.spec.system, f"{self.spec.system} svarer ikke: {said}")
+            raise SystemFault(f"{self.spec.system}: {said}")
         if self.logged_in and self.on_login_page():
             self.logged_in = False
             raise SessionExpired(f"{self.spec.system}: økten er utløpt (sendt til innlogging)")
@@ -364,8 +419,14 @@ class SystemSession:
                 self._dismiss(popup.dismiss)
 
     def login(self, credentials: Any = None) -> None:
-        """Log in with the vault's credentials. A rejected login is a system fault (the robot
-        account needs fixing by an operator); a session that expires at once is tried again.
+        """Log in with the vault's credentials.
+
+        A rejected login (the login block's `failure` element shows after the submit) raises
+        CredentialsRejected at once: trying the same password again would only lock the
+        account, so the worker marks the system's credentials rejected and its items wait for
+        an operator (robots.systems). A system that cannot be reached raises Unreachable. A
+        session that expires at once, or a submit that times out, is tried again (three
+        times in all).
 
         A login can succeed slowly: the submit times out while the system has in fact logged
         the robot in (and, asked for its login page again, sends a logged-in user onward). So
@@ -374,36 +435,28 @@ class SystemSession:
         flow = self.spec.login
         if flow is None:
             return
+        if self.host.login_gate is not None:
+            self.host.login_gate(self.spec.system)  # raises while the credentials are rejected
         creds = credentials or Vault(self.settings).get(self.spec.system)
         for attempt in range(3):
             try:
                 if not self.on_login_page() or attempt > 0:
                     if attempt > 0 and self._already_logged_in():
                         break
-                    self.page.goto(self.url(flow.path))
+                    self.navigate(self.url(flow.path))
                     self.shows_this_item = True
                     self.check_page()
                     if not self.on_login_page() and self._already_logged_in():
                         break  # the system sent a logged-in user onward
-                self.fill(flow.username, creds.username)
-                self.fill(flow.password, creds.password)
-                self.locate(flow.submit).click()
-                self.check_page()
-                self._union(flow.success).wait_for(state="attached")
+                self._submit_login(creds)
                 break
+            except SystemStateFault:
+                raise
             except (PlaywrightError, SystemFault) as exc:
-                refused = (
-                    not isinstance(exc, SystemFault)
-                    and flow.failure is not None
-                    and self.exists(flow.failure)
-                )
-                if not refused and not isinstance(exc, SystemFault) and self._login_went_on():
+                if not isinstance(exc, SystemFault) and self._login_went_on():
                     self.log.info(f"{self.spec.system}: innloggingen var treg, men lyktes")
                     break
                 reason = str(exc).splitlines()[0]
-                if refused:
-                    assert flow.failure is not None
-                    reason = self.text(flow.failure)
                 if attempt == 2:
                     raise SystemFault(
                         f"{self.spec.system}: innloggingen som {creds.username!r} lyktes ikke "
@@ -421,6 +474,30 @@ class SystemSession:
             if self.settings.reuse_logins:
                 self.host.logins[self.spec.system] = state
         self.log.info(f"{self.spec.system}: logget inn som {creds.username}")
+
+    def _submit_login(self, creds: Any) -> None:
+        """Fill and submit the login form, then wait for whichever comes first: the success
+        element (logged in) or the failure element (refused: CredentialsRejected, at once)."""
+        flow = self.spec.login
+        assert flow is not None
+        self.fill(flow.username, creds.username)
+        self.fill(flow.password, creds.password)
+        self.locate(flow.submit).click()
+        with contextlib.suppress(PlaywrightError):  # the answer to the submit has loaded
+            self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
+        self.check_page()
+        answer = self._union(flow.success)
+        if flow.failure is not None:
+            answer = answer.or_(self._union(flow.failure)).first
+        answer.wait_for(state="attached")
+        refused = flow.failure is not None and not self._already_logged_in()
+        if refused and flow.failure is not None and self.exists(flow.failure):
+            said = mask_text(self.text(flow.failure))
+            raise CredentialsRejected(
+                self.spec.system,
+                f"{self.spec.system}: innloggingen som {creds.username!r} ble avvist "
+                f"({said}); ingen nye forsøk før innloggingen er fornyet",
+            )
 
     def _already_logged_in(self) -> bool:
         """Is the login's success element on the page (and the page not the login page)?"""
@@ -555,6 +632,8 @@ def run_step(
                         session.start_tracing()  # evidence of the retry, if it fails too
                         session.ensure_logged_in()
                 return action()
+        except SystemStateFault:
+            raise  # the system's state changes, not a step to retry (robots.systems)
         except TRANSIENT as exc:
             first = first or exc
             if attempt == retries:

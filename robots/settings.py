@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     default_max_attempts: int = Field(default=3, ge=1)
     backoff_base_seconds: float = Field(default=5, ge=0)
     backoff_max_seconds: float = Field(default=600, ge=0)
+    breaker_threshold: int = Field(
+        default=3,
+        ge=1,
+        description="Items of a system that fail in a row because it cannot be reached "
+        "(connection refused, DNS, timeout, HTTP 502/503/504) before its circuit breaker opens.",
+    )
+    probe_base_seconds: float = Field(
+        default=5, ge=0.1, description="First wait before probing a system whose breaker is open."
+    )
+    probe_max_seconds: float = Field(
+        default=300, ge=1, description="Longest wait between two probes (doubling from the base)."
+    )
+    unreachable_free_runs: int = Field(
+        default=20,
+        ge=1,
+        description="Runs of one item that may end 'cannot reach' without spending an attempt; "
+        "after that such a failure counts as a system error (an item that alone keeps failing).",
+    )
     shutdown_grace_seconds: float = Field(
         default=30,
         ge=0,

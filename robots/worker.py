@@ -29,12 +29,14 @@ from robots.app import RpaApp
 from robots.browser import SharedChromium
 from robots.context import RunContext, Services
 from robots.db import Database, check_schema
+from robots.faults import CredentialsRejected, SystemStateFault
 from robots.masking import mask_text
 from robots.models import RunOutcome, Worker, utcnow
 from robots.people import HandOver, WaitingForPerson
 from robots.queue import Claim, WorkerIdentity
 from robots.runlog import RunLog, close_run, configure_logging, open_run
 from robots.settings import Settings, use_settings
+from robots.systems import Systems
 from robots.tasks import BusinessError, InvalidPayload, Task
 from robots.wakeup import Idle
 
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 KEEP_PAGES_AFTER = frozenset(
     {RunOutcome.DONE, RunOutcome.BUSINESS_ERROR, RunOutcome.WAITING, RunOutcome.HANDED_OVER}
 )
+# Outcomes that show the item's systems answered: their streak of "cannot reach" ends.
+REACHED = KEEP_PAGES_AFTER
 
 
 class Released(BaseException):
@@ -115,7 +119,9 @@ class WorkerProcess:
         self.registry = self.app.registry
         self.tasks = tasks or list(self.registry)
         self.queue = self.app.queue
-        self.services = Services(self.queue, self.app.outbox)
+        self.systems = Systems(self.db, settings)
+        self.services = Services(self.queue, self.app.outbox, self.systems.check_login)
+        self._next_probe = 0.0  # monotonic time of the next look for a due probe
         self.identity = new_identity()
         self.stopping = threading.Event()
         self.idle = Idle(settings, self.db.url, self.stopping)
@@ -292,12 +298,25 @@ class WorkerProcess:
                 self.stopping.wait(delay)
                 continue
             backoff.reset()
+            self._probe_systems()
             if claim is None:
                 if exit_when_idle and not self._work_left():
                     break
-                idle.wait(soon=self.queue.contended)
+                idle.wait(soon=self.queue.contended or bool(self.queue.blocked_systems))
                 continue
             self.run_item(claim, slot)
+
+    def _probe_systems(self) -> None:
+        """While a system's breaker is open, look (at most once a second) for a probe that is
+        due, and run it; the probe that passes closes the breaker (robots.systems)."""
+        if not self.queue.blocked_systems or time.monotonic() < self._next_probe:
+            return
+        self._next_probe = time.monotonic() + 1.0
+        try:
+            if self.systems.probe_due(f"arbeider:{self.identity.id}") is not None:
+                self.queue.refresh_pauses()
+        except Exception as exc:  # noqa: BLE001 - the database may be away for a while
+            logger.warning(f"Kunne ikke sjekke systemene: {one_line(exc)}")
 
     def _work_left(self) -> bool:
         """For --until-idle: is an item of our tasks still running somewhere, or waiting for a
@@ -382,6 +401,10 @@ class WorkerProcess:
         except HandOver as exc:
             outcome, error, result = RunOutcome.HANDED_OVER, exc.reason, {"team": exc.team}
             ctx.log.info(f"Sendt til manuell behandling ({exc.team}): {exc.reason}")
+        except SystemStateFault as exc:
+            outcome, error = self._system_state_fault(claim, exc)
+            ctx.log.error(error)
+            self._capture(ctx)
         except Exception as exc:
             outcome = RunOutcome.SYSTEM_ERROR
             step = getattr(exc, "_rpa_step", None) or ctx.failed_step or ctx.current_step
@@ -399,6 +422,11 @@ class WorkerProcess:
             # known state; after a fault the next attempt starts from a fresh context.
             ctx.close(keep=outcome in KEEP_PAGES_AFTER)
             close_run(run_log)
+        if task is not None and task.systems and outcome in REACHED:
+            try:
+                self.systems.reached(task.systems)
+            except Exception as exc:  # noqa: BLE001 - bookkeeping; the outcome comes first
+                logger.warning(f"Kunne ikke nullstille systemenes feilrekke: {one_line(exc)}")
         failed = outcome in (RunOutcome.SYSTEM_ERROR, RunOutcome.BUSINESS_ERROR)
         if ctx.side_effects and failed:
             # The run changed something before it failed: say so in the error and the result.
@@ -413,6 +441,35 @@ class WorkerProcess:
             slot.current = None
             self.processed += 1
         return status
+
+    def _system_state_fault(self, claim: Claim, exc: SystemStateFault) -> tuple[str, str]:
+        """The system, not the item, failed: change the system's state and let the item wait
+        without spending an attempt (up to `unreachable_free_runs` runs of one item)."""
+        actor = f"arbeider:{self.identity.id}"
+        try:
+            if isinstance(exc, CredentialsRejected):
+                if self.systems.credentials_rejected(exc.system, str(exc), actor):
+                    self._alert_now()
+            else:
+                self.systems.unreachable(exc.system, str(exc), actor)
+            self.queue.refresh_pauses()
+        except Exception as db_exc:  # noqa: BLE001 - the item's own outcome still counts
+            logger.warning(f"Kunne ikke lagre systemets tilstand: {one_line(db_exc)}")
+        if isinstance(exc, CredentialsRejected) or (
+            claim.attempt <= self.settings.unreachable_free_runs
+        ):
+            return RunOutcome.SYSTEM_WAIT, f"{exc} (venter på systemet; forsøket telles ikke)"
+        return RunOutcome.SYSTEM_ERROR, f"Systemfeil: {type(exc).__name__}: {exc}"
+
+    def _alert_now(self) -> None:
+        """Tell operators at once about a system that needs them (the alert rules of kind
+        system_state), instead of at the scheduler's next evaluation."""
+        try:
+            from robots.alerts import evaluate
+
+            evaluate(self.db, self.settings, kinds={"system_state"})
+        except Exception as exc:  # noqa: BLE001 - the scheduler's evaluation will say it
+            logger.warning(f"Varselet om systemet kunne ikke sendes nå: {one_line(exc)}")
 
     @staticmethod
     def _enter_task(slot: Slot) -> None:

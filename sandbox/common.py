@@ -46,6 +46,7 @@ class Faults(BaseModel):
         default=0, ge=0, description="the next N logins succeed, but the page after is slow"
     )
     slow_login_ms: int = Field(default=12_000, ge=0, le=60_000)
+    down: bool = Field(default=False, description="every page answers 503 (maintenance)")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FaultState:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     injected: dict[str, int] = field(default_factory=lambda: {"error": 0, "popup": 0, "expiry": 0})
     slow_logins_left: int = 0
+    login_posts: int = 0  # login forms submitted (a wrong password must not become a storm)
 
     def set(self, faults: Faults) -> None:
         self.faults = faults
@@ -77,6 +79,12 @@ def install_faults(app: FastAPI, state: FaultState) -> None:
         if path.startswith("/_sandbox") or path.startswith("/static"):
             return await call_next(request)
         faults = state.faults
+        if faults.down:
+            return HTMLResponse(
+                "<html><body><h1>503 Vedlikehold</h1><p>Tjenesten er stengt for vedlikehold."
+                "</p></body></html>",
+                status_code=503,
+            )
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if state.roll(faults.error_rate, "error"):
@@ -254,6 +262,7 @@ class Site:
             password: str = Form(""),
             neste: str = Form("/"),
         ) -> Response:
+            self.state.login_posts += 1
             if not username or not password:
                 return self.render(
                     request,
