@@ -132,6 +132,7 @@ def pages_for(role: str, ids: dict[str, Any]) -> list[str]:
         "operator": [
             "/drift",
             "/drift/elementer?status=failed",
+            "/drift/systemer",
             "/tidsplaner",
             "/revisjon",
             f"/kjoringer/{ids['run']}",

@@ -360,3 +360,37 @@ def test_target_down_then_up_items_wait_and_finish_with_attempts_unspent(
     reason = str(runs[0])
     assert ("ERR_CONNECTION_REFUSED" in reason) if outage == "refused" else ("503" in reason)
     assert "innlogging" not in reason  # the login is not blamed for an outage
+
+
+def test_operator_sees_the_state_and_renews_the_login_in_the_console(console: Any) -> None:
+    """Drift > Systemer: the rejected login with its reason, a button to say it is renewed
+    (CSRF, audited as the operator), the history; a caseworker cannot see the page."""
+    from tests.test_console import csrf_of, login
+
+    env, server, _ = console
+    Systems(env.db, env.settings).credentials_rejected(
+        "hr", "hr: innloggingen som 'robot' ble avvist (Feil brukernavn eller passord.)", "a"
+    )
+    operator = login(server, "operator")
+    page = operator.get("/drift/systemer")
+    assert page.status_code == 200
+    assert "innlogging avvist" in page.text and "Feil brukernavn eller passord." in page.text
+    assert "Innloggingen til hr er fornyet" in page.text
+    csrf = csrf_of(operator, "/drift/systemer")
+    assert operator.post("/drift/systemer/hr/fornyet", data={}).status_code in (400, 403)
+    done = operator.post("/drift/systemer/hr/fornyet", data={"csrf": csrf})
+    assert done.status_code == 303
+    page = operator.get("/drift/systemer")
+    assert "innloggingen er fornyet" in page.text.lower()
+    assert "innlogging fornyet" in page.text  # the history, in words
+    assert Systems(env.db, env.settings).blocked() == {}
+    with env.db.session() as session:
+        actor = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "system_credentials_renewed")
+        ).one()
+    assert actor.endswith("operator")
+    caseworker = login(server, "caseworker")
+    assert caseworker.get("/drift/systemer").status_code in (403, 404)
+    assert caseworker.post(
+        "/drift/systemer/hr/fornyet", data={"csrf": csrf_of(caseworker, "/mine")}
+    ).status_code in (403, 404)

@@ -20,7 +20,13 @@ from fastapi.templating import Jinja2Templates
 from robots.app import RpaApp
 from robots.console import auth
 from robots.console.auth import Principal, can
-from robots.labels import action_name, outcome_name, role_name, status_name
+from robots.labels import (
+    action_name,
+    outcome_name,
+    role_name,
+    status_name,
+    system_state_name,
+)
 from robots.models import Role, User
 from robots.tasks import Task, may_start
 
@@ -62,6 +68,7 @@ class Console:
         filters["status"] = status_name
         filters["utfall"] = outcome_name
         filters["handling"] = action_name
+        filters["systemtilstand"] = system_state_name
         filters["rolle"] = role_name
         filters["local"] = rpa.views.local
         filters["tall"] = number

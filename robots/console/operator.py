@@ -23,7 +23,8 @@ from robots.console.deps import (
     require,
 )
 from robots.models import CANCELLABLE, RETRYABLE, ItemStatus
-from robots.views import ItemFilter, manual_counts, task_figures
+from robots.systems import Systems
+from robots.views import AuditFilter, ItemFilter, manual_counts, task_figures
 
 router = APIRouter(include_in_schema=False)
 BULK_LIMIT = 10_000  # items one bulk action may touch (a larger set: filter it first)
@@ -120,6 +121,47 @@ async def pause(
     what = "Oppgaven" if kind == "task" else "Systemet"
     flash(request, f"{what} {name} er {'startet igjen' if resume else 'satt på pause'}.")
     return RedirectResponse("/drift", status_code=303)
+
+
+@router.get("/drift/systemer", response_class=HTMLResponse)
+def systems(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("dashboard")),
+) -> HTMLResponse:
+    """Each target system's state (robots.systems) and its history from the audit trail."""
+    known = sorted({s for t in c.rpa.registry.values() for s in t.systems})
+    states = Systems(c.rpa.db, c.rpa.settings).all(known)
+    history = c.rpa.views.audit_events(AuditFilter(target="system:"), size=50).rows
+    return c.page(request, "systems.html", who, states=states, history=history)
+
+
+@router.post("/drift/systemer/{system}/{action}")
+async def system_action(
+    request: Request,
+    system: str,
+    action: str,
+    c: Console = Depends(console),
+    who: Principal = Depends(principal),
+) -> Response:
+    """`fornyet`: the robot's credentials are renewed; `sjekk`: probe an open breaker now."""
+    await csrf_form(request)
+    require(who, "pause")
+    systems = Systems(c.rpa.db, c.rpa.settings)
+    if action == "fornyet":
+        changed = systems.renewed(system, who.actor)
+        said = "Innloggingen er fornyet; robotene tar elementene igjen." if changed else (
+            "Systemet var allerede tilgjengelig; ingenting endret."
+        )
+    elif action == "sjekk":
+        changed = systems.probe_now(system, who.actor)
+        said = "En ny sjekk er bestilt; en ledig robot sjekker systemet straks." if changed else (
+            "Systemet har ingen åpen sikring; ingenting endret."
+        )
+    else:
+        raise HTTPException(404, "Ukjent handling")
+    flash(request, f"{system}: {said}")
+    return RedirectResponse("/drift/systemer", status_code=303)
 
 
 @router.get("/tidsplaner", response_class=HTMLResponse)
