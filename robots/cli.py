@@ -667,11 +667,8 @@ def audit_verify() -> None:
         )
         console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert{since}).")
         return
-    console.print(
-        f"Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
-        f"{result.reason} ({result.checked} hendelser var i orden før den).",
-        style="red",
-    )
+    before = f" ({result.checked} hendelser var i orden før den)" if result.first_broken_id else ""
+    console.print(f"Revisjonssporet er brutt{result.at}: {result.reason}{before}.", style="red")
     raise typer.Exit(9)
 
 
