@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS audit_anchor_verified (
 );
 CREATE OR REPLACE FUNCTION audit_anchor_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit anchor is append-only (% refused)', TG_OP;
+    RAISE EXCEPTION USING MESSAGE = 'audit anchor is append-only (' || TG_OP || ' refused)';
 END $$;
 CREATE OR REPLACE TRIGGER audit_anchor_append_only
     BEFORE UPDATE OR DELETE ON audit_anchor
