@@ -165,8 +165,8 @@ def anchor_db() -> Iterator[AnchorDb]:
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
     admin_url = server.set(database=name).render_as_string(hide_password=False)
     service_url = server.set(database=name, username=role).render_as_string(hide_password=False)
-    apply_ddl(admin_url, role)
     try:
+        apply_ddl(admin_url, role)
         yield AnchorDb(admin_url, service_url)
     finally:
         store = PostgresStore._shared.pop(service_url, None)
@@ -211,7 +211,7 @@ def test_the_service_role_may_only_insert_and_select(anchor_db: AnchorDb) -> Non
     finally:
         service.dispose()
     owner = create_engine(make_url(anchor_db.admin_url))
-    try:  # even the tables' owner is refused, by the triggers (a superuser could drop them)
+    try:  # even the tables' owner is refused, by the triggers (a superuser can disable them)
         for statement in ("UPDATE audit_anchor SET line = 'y'", "TRUNCATE audit_anchor"):
             with pytest.raises(ProgrammingError, match="append-only"), owner.begin() as conn:
                 conn.execute(text(statement))
