@@ -3,12 +3,19 @@
 The hash chain in `audit_event` shows an edit of a row, but somebody with write access to the
 database can delete the newest rows, or edit a row and recompute every later hash, and the chain
 still holds. So every append also writes a checkpoint line (event id, its chain hash, and an
-HMAC-SHA256 of both under a key that is not in the database) to an append-only file. Verification
-then requires every row to have its signed checkpoint, and every checkpoint to have its row:
-a truncated, rewritten or forged chain shows, unless the attacker also holds the key.
+HMAC-SHA256 of both under a key that is not in the database) to an append-only store.
+Verification then requires every row to have its signed checkpoint, and every checkpoint to have
+its row: a truncated, rewritten or forged chain shows, unless the attacker also holds the key.
+
+Where the lines are kept is an `AnchorStore`: a file for one machine (`FileStore`, the default),
+or a separate PostgreSQL database in which the service may only INSERT and SELECT
+(robots.anchor_pg), for a fleet. Each line may also be mirrored to the municipality's syslog
+collector (robots.anchor_syslog). The store also keeps the verifications' results
+(`VerifiedLog`): what was verified last, how far the anchor reached then and a digest of it, and
+where anchoring began; a later verification that finds less than that fails.
 
 The key is the `audit_key` setting (RPA_AUDIT_KEY, e.g. from the service manager's credential
-store) or else a key file created once in data_dir (mode 0600). Keep the key and the anchor file
+store) or else a key file created once in data_dir (mode 0600). Keep the key and the anchor
 out of the database's backups and out of reach of those who administer the database.
 """
 
@@ -21,15 +28,49 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from robots.settings import Settings
 
 
+class AnchorStore(Protocol):
+    """Append-only storage of signed lines. A position is where a later `lines(start)` may
+    begin (bytes for a file, a sequence number for a table); it only grows."""
+
+    def begun(self) -> bool:
+        """Anchoring has begun here (any line or verification was ever written)."""
+        ...
+
+    def append(self, lines: list[str], *, durable: bool) -> None: ...
+
+    def lines(self, start: int = 0) -> Iterable[str]: ...
+
+    def size(self) -> int: ...
+
+    def digest(self, seed: str, start: int, end: int) -> str | None:
+        """SHA-256 of `seed` and what lies between the positions; None if the store no longer
+        reaches `end` (it was cut back)."""
+        ...
+
+    def verified(self) -> list[str]:
+        """The verification lines, oldest first."""
+        ...
+
+    def append_verified(self, make: Callable[[list[str]], str]) -> None:
+        """Append `make(lines so far)`, with no other verification line written meanwhile."""
+        ...
+
+
+class Mirror(Protocol):
+    def send(self, entries: list[dict[str, object]]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Checkpoints:
-    """What the anchor file says, from lines whose signature holds.
+    """What the anchor says, from lines whose signature holds.
 
     `signed`: every hash signed for an event id (before and after its commit); `committed`: the
     ids whose commit was confirmed. A row must match one of its signed hashes; a committed id
@@ -42,94 +83,113 @@ class Checkpoints:
 
 
 class Anchor:
-    """The append-only checkpoint file and its key."""
+    """The signed checkpoints: their key, their store and an optional mirror."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
-        self.path = path
+    def __init__(self, store: AnchorStore, key: bytes, mirror: Mirror | None = None) -> None:
+        self.store = store
         self._key = key
+        self.mirror = mirror
+        self._begun = False
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Anchor:
-        path = (
-            Path(settings.audit_anchor_file)
-            if settings.audit_anchor_file
-            else settings.data_path / "audit-anchor.log"
-        )
-        if not path.is_absolute():
-            path = settings.data_path / path
         configured = settings.audit_key.get_secret_value()
         key = configured.encode() if configured else _key_file(settings.data_path / "audit.key")
-        return cls(path, key)
+        store: AnchorStore
+        url = settings.audit_anchor_url.get_secret_value()
+        if url:
+            from robots.anchor_pg import PostgresStore
 
-    def _mac(self, event_id: int, chain_hash: str, state: str) -> str:
-        message = f"{event_id}:{chain_hash}:{state}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+            store = PostgresStore.shared(url)
+        else:
+            path = (
+                Path(settings.audit_anchor_file)
+                if settings.audit_anchor_file
+                else settings.data_path / "audit-anchor.log"
+            )
+            store = FileStore(path if path.is_absolute() else settings.data_path / path)
+        mirror = None
+        if settings.audit_syslog:
+            from robots.anchor_syslog import SyslogMirror
 
-    def exists(self) -> bool:
-        return self.path.exists()
+            mirror = SyslogMirror.from_address(settings.audit_syslog)
+        return cls(store, key, mirror)
+
+    def mac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+
+    def _line_mac(self, event_id: int, chain_hash: str, state: str) -> str:
+        return self.mac(f"{event_id}:{chain_hash}:{state}")
+
+    def begun(self) -> bool:
+        """Anchoring has begun: from then on it is never begun again (a missing anchor is an
+        attack to report, not a fresh start)."""
+        self._begun = self._begun or self.store.begun()
+        return self._begun
+
+    def begin(self, base: list[tuple[int, str]], at: str) -> None:
+        """Begin anchoring: sign the chain's head as the base (rows before it are covered by
+        the hash links up to it) and record, as the first verification line, where the anchor
+        begins. Later verifications hold the anchor to that."""
+        self.append(base, committed=True, base=True)
+        offset = self.store.size()
+        head = base[-1] if base else (0, "")
+        genesis = Verified(head[0], head[1], 0, offset, head[0] if base else None, at, "", "")
+        VerifiedLog(self).append(genesis, seed=("", 0))
+        self._begun = True
 
     def append(self, events: list[tuple[int, str]], *, committed: bool, base: bool = False) -> None:
         """Write one signed line per (id, chain hash): before the commit (so a crash between
         commit and confirmation leaves the row signed) and after it (so a deleted row shows).
-        O_APPEND and a lock keep lines whole when several processes append at once."""
+        The line before the commit is durable before the commit is, so a committed row is never
+        left unsigned, even by a power loss."""
         if not events:
             return
         state = "b" if base else "c" if committed else "p"
-        lines = "".join(
-            json.dumps({"id": i, "hash": h, "state": state, "mac": self._mac(i, h, state)}) + "\n"
+        entries: list[dict[str, object]] = [
+            {"id": i, "hash": h, "state": state, "mac": self._line_mac(i, h, state)}
             for i, h in events
-        )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, lines.encode())
-            if not committed or base:
-                # The line written before the commit reaches the disk before the commit does,
-                # so a committed row is never left unsigned, even by a power loss. (A lost
-                # confirmation only means that deleting that one row would not be noticed.)
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        ]
+        self.store.append([json.dumps(e) for e in entries], durable=not committed or base)
+        if self.mirror is not None:
+            self.mirror.send(entries)
 
     def size(self) -> int:
-        """Bytes written so far (where a later `read(start=...)` may begin)."""
-        return self.path.stat().st_size if self.path.exists() else 0
+        return self.store.size()
 
     def read(self, start: int = 0) -> Checkpoints:
-        """The signed lines, all of them or those written after byte `start`."""
+        """The signed lines, all of them or those after position `start`."""
         signed: dict[int, set[str]] = {}
         committed: dict[int, str] = {}
         forged = 0
         base: int | None = None
-        if not self.path.exists():
-            return Checkpoints(signed, committed, forged, base)
-        with self.path.open(encoding="utf-8", errors="replace") as lines:
-            lines.seek(start)
-            for line in lines:
-                try:
-                    entry = json.loads(line)
-                    event_id, chain_hash = int(entry["id"]), str(entry["hash"])
-                    state, mac = str(entry["state"]), str(entry["mac"])
-                except (ValueError, KeyError, TypeError):
-                    forged += 1
-                    continue
-                if not hmac.compare_digest(mac, self._mac(event_id, chain_hash, state)):
-                    forged += 1
-                    continue
-                signed.setdefault(event_id, set()).add(chain_hash)
-                if state in ("c", "b"):
-                    committed[event_id] = chain_hash
-                if state == "b":
-                    base = event_id if base is None else min(base, event_id)
+        for line in self.store.lines(start):
+            try:
+                entry = json.loads(line)
+                event_id, chain_hash = int(entry["id"]), str(entry["hash"])
+                state, mac = str(entry["state"]), str(entry["mac"])
+            except (ValueError, KeyError, TypeError):
+                forged += 1
+                continue
+            if not hmac.compare_digest(mac, self._line_mac(event_id, chain_hash, state)):
+                forged += 1
+                continue
+            signed.setdefault(event_id, set()).add(chain_hash)
+            if state in ("c", "b"):
+                committed[event_id] = chain_hash
+            if state == "b":
+                base = event_id if base is None else min(base, event_id)
         return Checkpoints(signed, committed, forged, base)
 
 
 @dataclass(frozen=True)
 class Verified:
     """A verification that found the chain intact up to `event_id` (with `chain_hash`), having
-    checked `checked` rows; the next verification can start after it. `offset`: the size of the
-    anchor file when that verification began (its checkpoint lines for later rows come after)."""
+    checked `checked` rows; the next verification can start after it. `offset`: the anchor's
+    size when that verification began (its checkpoint lines for later rows come after);
+    `digest`: of the anchor up to `offset`, chained to the verification before (so a later one
+    sees the anchor cut back or rewritten). The first line (`full_at` empty) is written when
+    anchoring begins and names its base."""
 
     event_id: int
     chain_hash: str
@@ -137,82 +197,136 @@ class Verified:
     offset: int
     base: int | None
     at: str
-    full_at: str  # when the chain was last walked from its first row
+    full_at: str  # when the chain was last walked from its first row ("" never: the genesis)
+    digest: str = ""  # "" in lines from before digests were kept
 
 
 class VerifiedLog:
-    """Where verifications leave their result: an append-only file beside the anchor, each line
-    signed with the anchor key and chained to the line before (so no line can be dropped,
-    reordered or forged without the key). Only the newest line that holds is used; if any line
-    does not hold, there is no checkpoint and the next verification walks the whole chain."""
+    """Where verifications leave their result, in the anchor's store: each line signed with the
+    anchor key and chained to the line before (so no line can be dropped, reordered or forged
+    without the key)."""
 
     def __init__(self, anchor: Anchor) -> None:
         self.anchor = anchor
-        self.path = anchor.path.with_name(anchor.path.stem + "-verified.log")
 
     def _mac(self, entry: dict[str, object], prev: str) -> str:
         body = json.dumps({k: v for k, v in entry.items() if k != "mac"}, sort_keys=True)
-        return hmac.new(self.anchor._key, f"{prev}:{body}".encode(), hashlib.sha256).hexdigest()
+        return self.anchor.mac(f"{prev}:{body}")
 
-    def _entries(self, lines: list[str]) -> list[dict[str, object]] | None:
-        """The lines as entries if every signature and link holds, else None."""
-        prev, entries = "", []
+    def _parse(self, lines: list[str]) -> list[Verified] | None:
+        """The lines as results if every signature and link holds, else None."""
+        prev, results = "", []
         for line in lines:
             try:
                 entry = json.loads(line)
-                ok = hmac.compare_digest(str(entry["mac"]), self._mac(entry, prev))
+                if not hmac.compare_digest(str(entry["mac"]), self._mac(entry, prev)):
+                    return None
+                fields = {k: v for k, v in entry.items() if k not in ("mac", "prev")}
+                results.append(Verified(**fields))
             except (ValueError, KeyError, TypeError):
-                ok = False
-            if not ok:
                 return None
             prev = str(entry["mac"])
-            entries.append(entry)
-        return entries
+        return results
+
+    def entries(self) -> list[Verified] | None:
+        """Every verification so far ([] none), or None when the lines do not hold."""
+        return self._parse(self.anchor.store.verified())
 
     def last(self) -> Verified | None:
-        if not self.path.exists():
-            return None
-        text = self.path.read_text(encoding="utf-8", errors="replace")
-        entries = self._entries(text.splitlines())
-        if not entries:
-            return None
-        try:
-            fields: dict[str, object] = {
-                k: v for k, v in entries[-1].items() if k not in ("mac", "prev")
-            }
-            return Verified(**fields)  # type: ignore[arg-type]  # checked by TypeError
-        except TypeError:  # a line from another version of this file
-            return None
+        entries = self.entries()
+        return entries[-1] if entries else None
 
-    def append(self, verified: Verified) -> None:
-        """Add a line chained to the last one; the lock covers reading the file and writing,
-        so two consoles verifying at once still leave one unbroken chain. A file whose chain
-        does not hold is kept aside (`.brutt-<time>`) and a new one begun: only a walk from the
-        first event is made while the file is broken, so the new chain starts from one."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = self._locked()
-        try:
-            with os.fdopen(os.dup(fd), "r", encoding="utf-8", errors="replace") as handle:
-                handle.seek(0)
-                entries = self._entries(handle.read().splitlines())
-            if entries is None:
-                os.rename(
-                    self.path, self.path.with_name(f"{self.path.name}.brutt-{time.time():.0f}")
-                )
-                os.close(fd)
-                fd = self._locked()
-                entries = []
-            prev = str(entries[-1]["mac"]) if entries else ""
-            entry: dict[str, object] = {**verified.__dict__, "prev": prev}
+    def append(self, verified: Verified, *, seed: tuple[str, int]) -> None:
+        """Add `verified`, its digest taken from `seed` (the digest and offset of the
+        verification before it), chained to the last line. Refused when the lines so far do
+        not hold."""
+        digest = self.anchor.store.digest(seed[0], seed[1], verified.offset)
+        if digest is None:
+            raise AnchorBroken("kontrollpunktene er avkortet mens kontrollen gikk")
+
+        def line(lines: list[str]) -> str:
+            if self._parse(lines) is None:
+                raise AnchorBroken("kontrollfilen holder ikke")
+            prev = str(json.loads(lines[-1])["mac"]) if lines else ""
+            entry: dict[str, object] = {**asdict(verified), "digest": digest, "prev": prev}
             entry["mac"] = self._mac(entry, prev)
-            os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
+            return json.dumps(entry, sort_keys=True)
+
+        self.anchor.store.append_verified(line)
+
+
+class AnchorBroken(RuntimeError):
+    """The anchor's own record does not hold (a reason in bokmål)."""
+
+
+class FileStore:
+    """The anchor as an append-only file and, beside it, `<name>-verified.log`. O_APPEND and a
+    lock keep lines whole when several processes append at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.verified_path = path.with_name(path.stem + "-verified.log")
+
+    def begun(self) -> bool:
+        return self.path.exists() or self.verified_path.exists()
+
+    def append(self, lines: list[str], *, durable: bool) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _locked(self.path)
+        try:
+            os.write(fd, "".join(line + "\n" for line in lines).encode())
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
-    def _locked(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+    def lines(self, start: int = 0) -> Iterable[str]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
+            handle.seek(start)
+            yield from handle
+
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def digest(self, seed: str, start: int, end: int) -> str | None:
+        if self.size() < end:
+            return None
+        sha = hashlib.sha256(f"{seed}:".encode())
+        if end > start:
+            with self.path.open("rb") as handle:
+                handle.seek(start)
+                left = end - start
+                while left > 0:
+                    chunk = handle.read(min(left, 1 << 20))
+                    if not chunk:
+                        return None
+                    sha.update(chunk)
+                    left -= len(chunk)
+        return sha.hexdigest()
+
+    def verified(self) -> list[str]:
+        if not self.verified_path.exists():
+            return []
+        return self.verified_path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+    def append_verified(self, make: Callable[[list[str]], str]) -> None:
+        self.verified_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _locked(self.verified_path)  # held while reading and writing: one unbroken chain
+        try:
+            with os.fdopen(os.dup(fd), "r", encoding="utf-8", errors="replace") as handle:
+                handle.seek(0)
+                lines = handle.read().splitlines()
+            os.write(fd, (make(lines) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def _locked(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
 
 
 def _key_file(path: Path) -> bytes:

@@ -63,10 +63,11 @@ def record(
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         last = conn.execute(_last).first()
     prev = last.hash if last is not None else GENESIS
-    if last is not None and _PENDING not in session.info and not anchor_for(session).exists():
-        # Anchoring starts on a chain that has rows: sign its head as the base (rows before it
-        # are covered by the hash links up to it). The verification reports where it starts.
-        session.info[_BASE] = [(last.id, last.hash)]
+    if _PENDING not in session.info and not anchor_for(session).begun():
+        # Anchoring begins (once; never again, even with the anchor gone): a chain with rows
+        # has its head signed as the base (rows before it are covered by the hash links up to
+        # it). The verification reports where it starts and holds the anchor to it.
+        session.info[_BEGIN] = [(last.id, last.hash)] if last is not None else []
     ts = utcnow()
     actor, action, target = (
         storable(v)[:limit] for v, limit in ((actor, 120), (action, 40), (target, 200))
@@ -100,7 +101,7 @@ class _Head:
 # leaves the row signed) and just after it (a confirmed row that disappears later is a
 # deletion; a row signed only before a rollback that never committed is not).
 _PENDING = "rpa_audit_pending"
-_BASE = "rpa_audit_base"
+_BEGIN = "rpa_audit_begin"
 _HEAD = "rpa_audit_head"  # (transaction, id, hash) of the row this session appended last
 ANCHOR_KEY = "rpa_audit_anchor"
 
@@ -116,9 +117,9 @@ def anchor_for(session: Session) -> Anchor:
 
 @orm_event.listens_for(Session, "before_commit")
 def _sign_before_commit(session: Session) -> None:
-    base = session.info.pop(_BASE, None)
-    if base:
-        anchor_for(session).append(base, committed=True, base=True)
+    base = session.info.pop(_BEGIN, None)
+    if base is not None:
+        anchor_for(session).begin(base, utcnow().isoformat(timespec="seconds"))
     pending = session.info.get(_PENDING)
     if pending:
         anchor_for(session).append(pending, committed=False)
@@ -134,7 +135,7 @@ def _confirm_after_commit(session: Session) -> None:
 @orm_event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING, None)
-    session.info.pop(_BASE, None)
+    session.info.pop(_BEGIN, None)
 
 
 @dataclass(frozen=True)
@@ -148,28 +149,40 @@ class Verification:
     last_id: int | None = None
     last_hash: str = ""
 
+    @property
+    def at(self) -> str:
+        """ " ved hendelse N" where a row is named, else "" (the anchor itself is broken)."""
+        return f" ved hendelse {self.first_broken_id}" if self.first_broken_id else ""
+
 
 def verify(session: Session, anchor: Anchor | None = None, *, full: bool = True) -> Verification:
     """Verify the chain and leave a signed checkpoint of the result (robots.anchor.VerifiedLog).
 
-    `full`: walk every row from the first. Otherwise go on from the newest checkpoint: the rows
-    after it are walked and matched with their signatures, the checkpoint's own row must still
-    have its hash (a rewrite that recomputed the later hashes changes it), and signed rows after
-    it must still exist. Rows before the checkpoint are left to the full verification (an
-    explicit action in the console and the scheduled task `vedlikehold.verify_audit`). Whatever
-    looks broken from a checkpoint is verified again from the start, which says where."""
+    First the anchor is held to what earlier verifications recorded (`_held`): it must still
+    reach as far, with the same content, and the row verified last must still have its hash.
+    `full`: then walk every row from the first. Otherwise go on from the newest checkpoint: the
+    rows after it are walked and matched with their signatures, and signed rows after it must
+    still exist. Rows before the checkpoint are left to the full verification (an explicit
+    action in the console and the scheduled task `vedlikehold.verify_audit`). Whatever looks
+    broken from a checkpoint is verified again from the start, which says where."""
     anchor = anchor or anchor_for(session)
     log = VerifiedLog(anchor)
-    start = None if full else log.last()
-    if start is not None:
-        head = session.get(AuditEvent, start.event_id)
-        if head is None or head.hash != start.chain_hash:
-            start = None
+    entries = log.entries()
+    broken = _held(session, anchor, entries, full=full)
+    base = entries[0].base if entries else None
+    if broken is not None:
+        if broken.first_broken_id is not None:  # a row gone or changed: where does it begin?
+            walked = _walk(session, anchor, None, True, base)
+            return broken if walked.intact else walked
+        return broken
+    assert entries is not None  # (_held reports None)
+    last = entries[-1] if entries else None
+    start = last if not full and last is not None and last.full_at else None
     offset = anchor.size()
-    result = _walk(session, anchor, start)
+    result = _walk(session, anchor, start, entries != [], base)
     if not result.intact and start is not None:
         offset = anchor.size()
-        result = _walk(session, anchor, None)
+        result = _walk(session, anchor, None, True, base)
     now = utcnow().isoformat(timespec="seconds")
     # A full walk always leaves its checkpoint; an incremental one only every so many events,
     # so the checkpoint file grows with the trail (one line per CHECKPOINT_EVERY), not with
@@ -185,12 +198,57 @@ def verify(session: Session, anchor: Anchor | None = None, *, full: bool = True)
                 result.anchored_from,
                 now,
                 now if result.since is None else result.since.full_at,
-            )
+            ),
+            seed=(last.digest, last.offset) if last is not None else ("", 0),
         )
     return result
 
 
-def _walk(session: Session, anchor: Anchor, start: Verified | None) -> Verification:
+def _held(
+    session: Session, anchor: Anchor, entries: list[Verified] | None, *, full: bool
+) -> Verification | None:
+    """What the earlier verifications recorded, checked before any row is walked; None when it
+    holds. A full verification checks the anchor's digest from its start, an incremental one
+    the stretch up to the last verification."""
+    where = "kontrollpunktene"
+    if entries is None:
+        return Verification(False, 0, None, f"{where}s kontrollogg er endret eller forfalsket")
+    if not entries:
+        if anchor.begun() and anchor.size() > 0:
+            return Verification(
+                False, 0, None, f"{where}s kontrollogg mangler (slettet), men {where} finnes"
+            )
+        return None
+    pairs = list(zip([None, *entries], entries, strict=False))
+    for before, entry in pairs if full else pairs[-1:]:
+        if not entry.digest:
+            continue  # written before digests were kept
+        seed = (before.digest, before.offset) if before is not None else ("", 0)
+        if anchor.store.digest(seed[0], seed[1], entry.offset) != entry.digest:
+            return Verification(
+                False,
+                0,
+                None,
+                f"{where} er avkortet, slettet eller skrevet om siden kontrollen {entry.at} "
+                f"(de rakk da til posisjon {entry.offset}, nå til {anchor.size()})",
+            )
+    last = entries[-1]
+    if last.event_id:
+        row = session.get(AuditEvent, last.event_id)
+        if row is None or row.hash != last.chain_hash:
+            return Verification(
+                False,
+                0,
+                last.event_id,
+                f"hendelse {last.event_id}, som kontrollen {last.at} fant i orden, "
+                + ("mangler nå (slettet)" if row is None else "er skrevet om siden"),
+            )
+    return None
+
+
+def _walk(
+    session: Session, anchor: Anchor, start: Verified | None, recorded: bool, base: int | None
+) -> Verification:
     """Walk the chain from the start (or after a checkpoint); report the first row whose hash
     or link does not hold, then compare the rows with the signed checkpoints: every row must
     have one with its hash (else it was rewritten, or added outside the program), and every
@@ -219,7 +277,16 @@ def _walk(session: Session, anchor: Anchor, start: Verified | None) -> Verificat
     if before.forged_lines or after.forged_lines:
         forged = max(before.forged_lines, after.forged_lines)
         return Verification(False, 0, None, f"kontrollpunktfilen har {forged} ugyldige linjer")
-    base = start.base if start else after.base
+    if not recorded:  # no verification yet recorded where anchoring began (older anchors)
+        base = after.base
+    elif after.base is not None and after.base != base:
+        return Verification(
+            False,
+            0,
+            after.base,
+            f"kontrollpunktene begynner ikke lenger der de begynte (hendelse {base}), men ved "
+            f"hendelse {after.base}",
+        )
     for number, (event_id, chain_hash) in enumerate(rows):
         if base is not None and event_id < base:  # before anchoring began: the links cover it
             continue

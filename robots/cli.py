@@ -667,12 +667,37 @@ def audit_verify() -> None:
         )
         console.print(f"Revisjonssporet er intakt ({result.checked} hendelser kontrollert{since}).")
         return
-    console.print(
-        f"Revisjonssporet er brutt ved hendelse {result.first_broken_id}: "
-        f"{result.reason} ({result.checked} hendelser var i orden før den).",
-        style="red",
-    )
+    before = f" ({result.checked} hendelser var i orden før den)" if result.first_broken_id else ""
+    console.print(f"Revisjonssporet er brutt{result.at}: {result.reason}{before}.", style="red")
     raise typer.Exit(9)
+
+
+@audit_app.command("anchor-ddl")
+def audit_anchor_ddl(
+    role: str = typer.Option(..., help="Tjenestens egen rolle i kontrollpunktdatabasen."),
+    apply: bool = typer.Option(False, "--apply", help="Kjør den med --admin-url."),
+    admin_url: str = typer.Option(
+        "",
+        envvar="RPA_AUDIT_ANCHOR_ADMIN_URL",
+        help="Adressen til kontrollpunktdatabasen som dens administrator (ikke tjenestens).",
+    ),
+) -> None:
+    """Skriv ut (eller kjør) tabellene og rettighetene for kontrollpunktene i en egen
+    PostgreSQL-database: tjenestens rolle får bare INSERT og SELECT. Kjøres én gang av den
+    databasens administrator; tjenesten peker så audit_anchor_url dit."""
+    from robots.anchor_pg import apply_ddl, ddl
+
+    try:
+        statements = ddl(role)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role") from None
+    if not apply:
+        typer.echo(statements, nl=False)
+        return
+    if not admin_url:
+        raise typer.BadParameter("--apply trenger --admin-url", param_hint="--admin-url")
+    apply_ddl(admin_url, role)
+    console.print(f"Kontrollpunkttabellene er klare; rollen {role} kan bare legge til og lese.")
 
 
 # operations ---------------------------------------------------------------------------------

@@ -193,6 +193,17 @@ class Settings(BaseSettings):
         description="Append-only file of signed audit checkpoints. "
         "Empty: data_dir/audit-anchor.log.",
     )
+    audit_anchor_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="PostgreSQL database that keeps the signed audit checkpoints instead of the "
+        "file (for several machines), reached with a role that may only INSERT and SELECT "
+        "(`audit anchor-ddl`). Empty: the file audit_anchor_file.",
+    )
+    audit_syslog: str = Field(
+        default="",
+        description="Also send each audit checkpoint as an RFC 5424 message to the "
+        "municipality's log collector: udp://host:port or tcp://host:port. Empty: none.",
+    )
     worker_restart_limit: int = Field(
         default=5,
         ge=1,
@@ -261,6 +272,15 @@ class Settings(BaseSettings):
                 date(2024, int(parts[0]), int(parts[1]))  # a leap year: 02-29 is a real day
             except ValueError:
                 raise ValueError(f"{day!r} is not a day of the year (MM-DD)") from None
+        return value
+
+    @field_validator("audit_syslog")
+    @classmethod
+    def _syslog_address(cls, value: str) -> str:
+        if value:
+            from robots.anchor_syslog import parse_address
+
+            parse_address(value)
         return value
 
     @field_validator("database_url")
@@ -353,7 +373,13 @@ class Settings(BaseSettings):
 
         values = self.model_dump()
         values["database_url"] = mask_text(self.effective_database_url)
-        for key in ("secret_key", "audit_key", "alert_webhook_secret", "oidc_client_secret"):
+        for key in (
+            "secret_key",
+            "audit_key",
+            "audit_anchor_url",
+            "alert_webhook_secret",
+            "oidc_client_secret",
+        ):
             values[key] = "***" if getattr(self, key).get_secret_value() else "(ikke satt)"
         return values
 

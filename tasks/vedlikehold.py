@@ -92,8 +92,6 @@ def verify_audit(ctx: RunContext, data: VerifyAuditInput) -> dict[str, Any]:
     finally:
         db.dispose()
     if not check.intact:
-        raise BusinessError(
-            f"Revisjonssporet er brutt ved hendelse {check.first_broken_id}: {check.reason}"
-        )
+        raise BusinessError(f"Revisjonssporet er brutt{check.at}: {check.reason}")
     ctx.log.info(f"Revisjonssporet er intakt: {check.checked} hendelser kontrollert")
     return {"intact": True, "checked": check.checked}

@@ -175,7 +175,7 @@ async def audit_verify_all(
     text = (
         f"Hele kjeden er kontrollert: {check.checked} hendelser i orden."
         if check.intact
-        else f"Kjeden er brutt ved hendelse {check.first_broken_id}: {check.reason}"
+        else f"Kjeden er brutt{check.at}: {check.reason}"
     )
     return RedirectResponse(f"/revisjonsspor?{urlencode({'melding': text})}", status_code=303)
 
