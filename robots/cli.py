@@ -887,7 +887,14 @@ def _scratch_settings(settings: Settings) -> Settings:
     scratch.mkdir(parents=True, exist_ok=True)
     blank = {
         name: type(getattr(settings, name))("")
-        for name in ("database_url", "artifacts_dir", "audit_anchor_file", "audit_key", "log_file")
+        for name in (
+            "database_url",
+            "artifacts_dir",
+            "audit_anchor_file",
+            "audit_anchor_url",
+            "audit_syslog",
+            "audit_key",
+        )
     }
     return settings.model_copy(update={"data_dir": scratch, **blank})
 
