@@ -138,6 +138,11 @@ class ElementSpec(BaseModel):
     secret: bool = False
     optional: bool = False  # only shown now and then (errors, popups): not required by a check
     description: str = ""
+    # Elements that prove the page is the one expected (a results container, an "ingen treff"
+    # message). `exists()` and `all()` say "none" for this element only when one of them is
+    # there; otherwise the page is not trusted and they raise SelectorNotFound (a system
+    # error), so a renamed results table is never read as "not found" and acted on.
+    trust: list[str] = Field(default_factory=list)
 
 
 class LoginFlow(BaseModel):
@@ -224,6 +229,8 @@ class SystemSpec(BaseModel):
             names += [self.login.failure] if self.login.failure else []
         for popup in self.popups:
             names += [popup.detect, popup.dismiss]
+        for _, spec in self.all_elements():
+            names += spec.trust
         return names
 
     def find(self, name: str) -> ElementSpec | None:

@@ -281,7 +281,15 @@ class SystemSession:
         return True
 
     def all(self, name: str) -> Locator:
-        """Every element matching `name` (table rows): the first locator that matches any."""
+        """Every element matching `name` (table rows): the first locator that matches any.
+
+        With `trust` in the selectors file (e.g. the results table, an "ingen treff" message),
+        an empty result is an empty locator once a trusted element shows the page is the
+        expected one; without `trust` at least one match is required (SelectorNotFound
+        otherwise), since an empty list cannot be told from a changed page."""
+        if self.spec.element(name).trust:
+            if not self.exists(name):  # waits for the rows or a trusted element
+                return self._candidates(name)[0]  # trusted and empty: count() == 0
         first = self.locate(name)  # waits, reports fallbacks, raises if none
         for candidate in self._candidates(name):
             if candidate.count() > 0:
@@ -290,16 +298,39 @@ class SystemSession:
 
     def exists(self, name: str, timeout_ms: float = 0) -> bool:
         """Is the element there? With `timeout_ms`, wait up to that long for it to appear
-        (for messages that show after an action); never raises."""
+        (for messages that show after an action).
+
+        A look before an act must not lie: when the element names `trust` elements in the
+        selectors file, "not there" is answered only if one of them is on the page (waiting
+        for the element or one of them up to the element's timeout); if none is, the page is
+        not the one expected and SelectorNotFound is raised (a system error: nothing is
+        created on a "not found" that may be wrong). Without `trust` it never raises."""
         if any(candidate.count() > 0 for candidate in self._candidates(name)):
             return True
-        if timeout_ms <= 0:
+        if timeout_ms > 0:
+            try:
+                self._union(name).wait_for(state="attached", timeout=timeout_ms)
+                return True
+            except PlaywrightError:
+                pass
+        trust = self.spec.element(name).trust
+        if not trust:
             return False
-        try:
-            self._union(name).wait_for(state="attached", timeout=timeout_ms)
-        except PlaywrightError:
-            return False
-        return True
+        either = self._union(name)
+        for proof in trust:
+            either = either.or_(self._union(proof))
+        with contextlib.suppress(PlaywrightError):  # the page may still be rendering
+            either.first.wait_for(state="attached")
+        if any(candidate.count() > 0 for candidate in self._candidates(name)):
+            return True
+        if not any(self._union(proof).count() > 0 for proof in trust):
+            self.check_page()
+            raise SelectorNotFound(
+                f"{self.spec.system}: kan ikke si om {name} finnes på {self._path()}: siden "
+                f"viser ingen av {', '.join(trust)} (er siden endret? se selectors/"
+                f"{self.spec.system}.yaml); ingenting er gjort"
+            )
+        return False
 
     def wait_for(
         self,

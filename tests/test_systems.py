@@ -394,3 +394,42 @@ def test_operator_sees_the_state_and_renews_the_login_in_the_console(console: An
     assert caseworker.post(
         "/drift/systemer/hr/fornyet", data={"csrf": csrf_of(caseworker, "/mine")}
     ).status_code in (403, 404)
+
+
+def test_a_look_up_on_a_page_it_cannot_trust_fails_instead_of_creating_a_duplicate(
+    sqlite_env: Env, sandbox: Any, tmp_path: Any
+) -> None:
+    """`exists()` before an act: with the results table there, no rows means "not found" and
+    the robot registers the person; after the vendor renamed the results table (its id and
+    label: every locator of the table and its rows misses), the look-up cannot tell "not
+    there" from "cannot see", so it is a system error and nothing is registered twice."""
+    from robots.config import ROOT
+    from tests.conftest import settle
+
+    env = sqlite_env
+    person = sandbox.hr_app.state.data.employee(sandbox.hr_app.state.data.new_hire_ids[0])
+    robot = {**HR_CREDS, "RPA_SYSTEM_URLS": json.dumps({"hr": sandbox.hr.url})}
+    queue = env.queue()
+    queue.submit("hr_register_once", "finnes", {"name": person["name"]}, submitted_by="t")
+    queue.submit("hr_register_once", "ny", {"name": "Ingen Slik Person"}, submitted_by="t")
+    settle(env, robot, processes=1, timeout=180)
+    results = {i.reference: (i.status, i.result) for i in _items(env)}
+    assert results["finnes"] == (ItemStatus.DONE, {"registered": False})
+    assert results["ny"] == (ItemStatus.DONE, {"registered": True})  # trusted empty result
+
+    renamed = tmp_path / "selectors"
+    renamed.mkdir()
+    for source in (ROOT / "selectors").glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        if source.name == "hr.yaml":  # the vendor's new markup: no #resultater, no aria-label
+            text = text.replace("#resultater", "#treffliste").replace(
+                "table[aria-label]", "table[data-rolle=treff]"
+            )
+        (renamed / source.name).write_text(text, encoding="utf-8")
+    queue.submit("hr_register_once", "etter-endring", {"name": person["name"]}, submitted_by="t")
+    settle(env, {**robot, "RPA_SELECTORS_DIR": str(renamed)}, processes=1, timeout=180)
+    item = next(i for i in _items(env) if i.reference == "etter-endring")
+    assert item.status == ItemStatus.FAILED and item.error_kind == "system"
+    assert "kan ikke si om list.rows finnes" in (item.error_message or "")
+    registered = [i.reference for i in _items(env) if i.reference.startswith("registrert:")]
+    assert registered == ["registrert:Ingen Slik Person"]  # no duplicate of the person

@@ -46,3 +46,24 @@ def reread_manager(hr, employee_id: int) -> str:  # type: ignore[no-untyped-def]
     """A step that can be repeated: opens the page again, then reads."""
     hr.goto(f"/ansatte/{employee_id}")
     return hr.text("employee.manager")
+
+
+class RegisterInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+@task("hr_register_once", input=RegisterInput, systems=("hr",), max_attempts=1)
+def hr_register_once(ctx: RunContext, data: RegisterInput) -> dict[str, object]:
+    """Look before you act: search the employee list for the name, and register the person
+    (here: a follow-up item, the side effect) only when the search finds no one."""
+    hr = ctx.open("hr")
+    hr.goto("/ansatte")
+    hr.fill("list.search", data.name)
+    hr.click("list.search_button")
+    if hr.exists("list.rows"):
+        return {"registered": False}
+    ctx.submit("probe", f"registrert:{data.name}", {"note": data.name})
+    ctx.record_side_effect(f"registrerte {data.name}")
+    return {"registered": True}
