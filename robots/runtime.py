@@ -287,9 +287,8 @@ class SystemSession:
         an empty result is an empty locator once a trusted element shows the page is the
         expected one; without `trust` at least one match is required (SelectorNotFound
         otherwise), since an empty list cannot be told from a changed page."""
-        if self.spec.element(name).trust:
-            if not self.exists(name):  # waits for the rows or a trusted element
-                return self._candidates(name)[0]  # trusted and empty: count() == 0
+        if self.spec.element(name).trust and not self.exists(name):  # rows or a proof
+            return self._candidates(name)[0]  # trusted and empty: count() == 0
         first = self.locate(name)  # waits, reports fallbacks, raises if none
         for candidate in self._candidates(name):
             if candidate.count() > 0:
