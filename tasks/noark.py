@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from robots.artifacts import sha256_file
 from robots.context import RunContext
-from robots.faults import SystemFault
+from robots.faults import CredentialsRejected, SystemFault, Unreachable
 from robots.tasks import BusinessError
 from robots.vault import Vault
 from tasks.documents import pdf_kind
@@ -67,6 +67,12 @@ class ArchiveApi:
             return what()
         except NoarkError as exc:
             self.kept = False  # the next item starts over: new connection, login, discovery
+            if exc.kind == "unreachable":
+                raise Unreachable("archive", f"archive kan ikke nås: {exc}") from exc
+            if exc.kind == "rejected":
+                raise CredentialsRejected(
+                    "archive", f"archive: {exc}; ingen nye forsøk før innloggingen er fornyet"
+                ) from exc
             raise SystemFault(f"archive: {exc}") from exc
 
     def arkivdel(self, tittel: str) -> dict[str, Any]:

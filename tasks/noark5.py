@@ -28,7 +28,13 @@ REL = "https://rel.arkivverket.no/noark5/v5/api/"
 
 class NoarkError(Exception):
     """The archive refused a request or lacks what the standard promises; the message says
-    which relation or answer (Norwegian, it ends up in the run log)."""
+    which relation or answer (Norwegian, it ends up in the run log). `kind` says when it is
+    the archive itself that failed: "unreachable" (no connection, a timeout, HTTP 502/503/504
+    after the retries) or "rejected" (HTTP 401: the robot's credentials were refused)."""
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def quoted(value: str) -> str:
@@ -174,21 +180,23 @@ class Noark5Client:
         import httpx
 
         href = self._url(href)
-        failure = ""
+        failure, kind = "", ""
         for delay in (*self.retry_delays, None):
             try:
                 response = self.http.get(href, params=params or None)
             except httpx.HTTPError as exc:
                 failure = f"arkivets API svarer ikke: {exc}"
+                kind = "unreachable" if isinstance(exc, httpx.TransportError) else ""
             else:
                 if response.status_code < 500:
                     self._check(response)
                     return dict(response.json())
                 failure = f"arkivets API svarte HTTP {response.status_code}"
+                kind = "unreachable" if response.status_code in (502, 503, 504) else ""
             if delay is None:
                 break
             time.sleep(delay)
-        raise NoarkError(failure)
+        raise NoarkError(failure, kind)
 
     def _write(self, method: str, href: str, **kwargs: Any) -> dict[str, Any]:
         import httpx
@@ -196,7 +204,10 @@ class Noark5Client:
         try:
             response = self.http.request(method, self._url(href), **kwargs)
         except httpx.HTTPError as exc:
-            raise NoarkError(f"arkivets API svarer ikke: {exc}") from exc
+            # Only a connection never made is surely nothing done; a timeout on a write may
+            # have been applied (the robot looks before it acts on the next try).
+            kind = "unreachable" if isinstance(exc, httpx.ConnectError) else ""
+            raise NoarkError(f"arkivets API svarer ikke: {exc}", kind) from exc
         self._check(response)
         return dict(response.json())
 
@@ -205,7 +216,9 @@ class Noark5Client:
         if response.is_success:
             return
         if response.status_code == 401:
-            raise NoarkError("arkivet avviste robotens brukernavn eller passord (HTTP 401)")
+            raise NoarkError(
+                "arkivet avviste robotens brukernavn eller passord (HTTP 401)", "rejected"
+            )
         try:
             detail: Any = response.json().get("detail", response.text)
         except ValueError:

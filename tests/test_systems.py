@@ -433,3 +433,53 @@ def test_a_look_up_on_a_page_it_cannot_trust_fails_instead_of_creating_a_duplica
     assert "kan ikke si om list.rows finnes" in (item.error_message or "")
     registered = [i.reference for i in _items(env) if i.reference.startswith("registrert:")]
     assert registered == ["registrert:Ingen Slik Person"]  # no duplicate of the person
+
+
+def test_the_archive_api_says_unreachable_and_rejected_as_system_states() -> None:
+    """The Noark 5 API client (tasks/noark5.py) through ArchiveApi: 503 after the retries and a
+    refused connection are Unreachable("archive"); HTTP 401 at login is CredentialsRejected;
+    any other error stays an ordinary system fault."""
+    from fastapi.responses import JSONResponse
+
+    from robots.faults import SystemFault, SystemStateFault, Unreachable
+    from robots.web import ServerThread
+    from tasks.noark import ArchiveApi
+    from tasks.noark5 import Noark5Client
+    from tests.test_hardening import archive_stub
+
+    answer: list[int] = [503]
+
+    def descriptions() -> Any:
+        return JSONResponse({"feil": "x"}, status_code=answer[0])
+
+    def refuse() -> None:
+        if answer[0] == 401:
+            from fastapi import HTTPException
+
+            raise HTTPException(401, "Feil passord")
+
+    server = ServerThread(archive_stub(descriptions, refuse)).start()
+    api = object.__new__(ArchiveApi)
+    try:
+        api.client = Noark5Client(f"{server.url}/api", "robot", "passord", retry_delays=(0,))
+        with pytest.raises(Unreachable) as unreachable:
+            api.record_by_reference("x")
+        assert unreachable.value.system == "archive" and "503" in str(unreachable.value)
+        answer[0] = 400
+        with pytest.raises(SystemFault) as other:
+            api.record_by_reference("x")
+        assert not isinstance(other.value, SystemStateFault)
+        answer[0] = 401
+        api.client = Noark5Client(f"{server.url}/api", "robot", "passord", retry_delays=(0,))
+        with pytest.raises(CredentialsRejected) as rejected:
+            api.record_by_reference("x")
+        assert rejected.value.system == "archive"
+    finally:
+        server.stop()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused
+    api.client = Noark5Client(f"http://127.0.0.1:{port}/api", "robot", "passord", retry_delays=())
+    with pytest.raises(Unreachable):
+        api.record_by_reference("x")
