@@ -95,7 +95,15 @@ class Task:
         return self.title or self.name
 
     def validate(self, payload: Any) -> BaseModel:
-        """The payload as the input model, or InvalidPayload naming each wrong field."""
+        """The payload as the input model, or InvalidPayload naming each wrong field. A key
+        the model does not have is wrong even where the model would ignore it (a misspelt
+        field must not quietly become its default)."""
+        if isinstance(payload, dict):
+            fields = self.input_model.model_fields
+            known = set(fields) | {f.alias for f in fields.values() if f.alias}
+            unknown = sorted(str(k) for k in payload if k not in known)
+            if unknown:
+                raise InvalidPayload(self.name, [(k[:100], "ukjent felt") for k in unknown])
         try:
             return self.input_model.model_validate(payload)
         except ValidationError as exc:
