@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from robots import audit
-from robots.masking import mask
+from robots.masking import mask, mask_text
 from robots.models import Acknowledgement, ItemStatus, Question, StepResult, WorkItem, utcnow
 from robots.storable import storable
 
@@ -248,7 +248,7 @@ def _record(
     model = load_model(question.model)
     unknown = sorted(set(values) - set(model.model_fields))
     if unknown:
-        errors = [(key[:100], "ukjent felt") for key in unknown]
+        errors = [(mask_text(key[:100]), "ukjent felt") for key in unknown]
         raise AnswerRefused("Svaret passer ikke med spørsmålet", errors)
     try:
         given = model.model_validate(values)

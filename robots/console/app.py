@@ -32,6 +32,7 @@ from robots.console import (
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.db import Database
 from robots.links import secret
+from robots.masking import mask_text
 from robots.settings import Settings
 from robots.views import InvalidFilter
 
@@ -131,7 +132,7 @@ def _named(error: Any) -> object:
     """One validation error for an API client; an unknown key says which ("ukjent felt
     «data»") instead of pydantic's "Extra inputs are not permitted"."""
     if error.get("type") == "extra_forbidden":
-        key = str(error.get("loc", ("?",))[-1])[:100]
+        key = mask_text(str(error.get("loc", ("?",))[-1])[:100])  # may be a fødselsnummer
         error = {**error, "msg": f"ukjent felt «{key}»"}
         error.pop("input", None)
     return jsonable(error)
