@@ -119,13 +119,15 @@ class RunContext:
         evidence: dict[str, Any] | None = None,
         key: str | None = None,
     ) -> M:
-        """Ask a person (role `to`) and wait: returns the answer as `model` once someone has
-        given it. Until then the item waits (venter på saksbehandler), holding no worker and
-        no browser; the console shows the question with a form made from `model` and the
-        `evidence` (values the robot read). When it is answered the item runs again from the
-        top: what went through `ctx.remember` and earlier questions is given back, the rest
-        runs again (see robots.people). `deadline` passed: `on_deadline="escalate"` tells the
-        operators (alerts), "business_error" ends the item as one."""
+        """Ask a person and wait: returns the answer as `model` once someone has given it.
+        It is shown to the item's submitter, the team `to` (members in the setting
+        `question_teams`) and operators. Until then the item waits (venter på
+        saksbehandler), holding no worker and no browser; the console shows the question
+        with a form made from `model` and the `evidence` (values the robot read). When it
+        is answered the item runs again from the top: what went through `ctx.remember` and
+        earlier questions is given back, the rest runs again (see robots.people).
+        `deadline` passed: `on_deadline="escalate"` tells the operators (alerts) and the
+        question stays answerable; "business_error" ends the item as one."""
         from robots.people import ask
 
         self._asked += 1

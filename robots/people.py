@@ -23,11 +23,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from robots import audit
-from robots.masking import mask
+from robots.masking import mask, mask_text
 from robots.models import Acknowledgement, ItemStatus, Question, StepResult, WorkItem, utcnow
 from robots.storable import storable
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from robots.db import Database
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,11 +56,26 @@ class HandOver(BaseException):  # noqa: N818 - a signal to the worker, not an er
 
 
 class AnswerRefused(ValueError):
-    """The answer does not fit the question's model, or the question is no longer open."""
+    """The answer does not fit the question's model, or the question is no longer open.
+    `status`: the HTTP status that says so when there are no field errors (409: answered)."""
+
+    status = 409
 
     def __init__(self, message: str, errors: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class AnswerTooLate(AnswerRefused):
+    """The question's deadline has passed and it closed (or closes now): gone for good."""
+
+    status = 410
+
+
+TOO_LATE = (
+    "Fristen for å svare på spørsmålet har gått ut. Svaret er ikke lagret, og elementet er "
+    "avsluttet som forretningsfeil."
+)
 
 
 def model_path(model: type[BaseModel]) -> str:
@@ -148,16 +165,34 @@ def expire_overdue(db: Database, now: datetime | None = None) -> list[int]:
             )
         ).all()
         for question in overdue:
-            question.status = "expired"
-            item = session.get(WorkItem, question.item_id, with_for_update=True)
-            if item is not None and item.status == ItemStatus.WAITING:
-                item.status = ItemStatus.BUSINESS_ERROR
-                item.error_kind = "business"
-                item.error_message = f"Ingen svar på «{question.text[:200]}» innen fristen"
-                item.finished_at = item.updated_at = now
-                ended.append(item.id)
-                audit.record(session, "system", "question_expired", f"item:{item.id}")
+            item_id = _expire(session, question, now)
+            if item_id is not None:
+                ended.append(item_id)
     return ended
+
+
+def _overdue(question: Question, now: datetime) -> bool:
+    """Past a deadline that closes the question (one that escalates stays answerable)."""
+    return (
+        question.deadline is not None
+        and question.deadline < now
+        and question.on_deadline == "business_error"
+    )
+
+
+def _expire(session: Session, question: Question, now: datetime) -> int | None:
+    """Close an overdue question and end its waiting item as a business error; the item's id
+    if it ended."""
+    question.status = "expired"
+    item = session.get(WorkItem, question.item_id, with_for_update=True)
+    if item is None or item.status != ItemStatus.WAITING:
+        return None
+    item.status = ItemStatus.BUSINESS_ERROR
+    item.error_kind = "business"
+    item.error_message = f"Ingen svar på «{question.text[:200]}» innen fristen"
+    item.finished_at = item.updated_at = now
+    audit.record(session, "system", "question_expired", f"item:{item.id}")
+    return item.id
 
 
 def acknowledge(db: Database, key: str, status: str, until: date | None, actor: str) -> None:
@@ -188,41 +223,55 @@ def acknowledgement(db: Database, key: str) -> tuple[str, date | None] | None:
 
 def answer(db: Database, question_id: int, values: dict[str, Any], actor: str) -> Question:
     """Record a person's answer (validated against the question's model, audited, masked in
-    the audit trail) and put the item back in the queue to resume. A second answer, or an
-    answer to an expired question, is refused."""
+    the audit trail) and put the item back in the queue to resume. A second answer, an
+    answer with a field the model does not have, and an answer after a deadline that closes
+    the question are refused; the last closes it at once (as the sweep would) rather than
+    wait for the sweep."""
+    now = utcnow()
     with db.session() as session:
         question = session.get(Question, question_id, with_for_update=True)
         if question is None:
             raise LookupError(f"Fant ikke spørsmål {question_id}")
+        if question.status == "expired":
+            raise AnswerTooLate(TOO_LATE)
         if question.status != "open":
-            raise AnswerRefused(
-                f"Spørsmålet er allerede {'besvart' if question.status == 'answered' else 'lukket'}"
-            )
-        try:
-            model = load_model(question.model)
-            given = model.model_validate(values)
-        except ValidationError as exc:
-            from robots.tasks import _norwegian
+            raise AnswerRefused("Spørsmålet er allerede besvart")
+        if not _overdue(question, now):
+            return _record(session, question, values, actor, now)
+        _expire(session, question, now)  # committed before the refusal is raised
+    raise AnswerTooLate(TOO_LATE)
 
-            errors = [
-                (".".join(str(p) for p in e["loc"]) or "(hele)", _norwegian(e))
-                for e in exc.errors()
-            ]
-            raise AnswerRefused("Svaret passer ikke med spørsmålet", errors) from None
-        now = utcnow()
-        question.answer = storable(given.model_dump(mode="json"))
-        question.status = "answered"
-        question.answered_by = actor
-        question.answered_at = now
-        item = session.get(WorkItem, question.item_id, with_for_update=True)
-        if item is not None and item.status == ItemStatus.WAITING:
-            item.status = ItemStatus.PENDING
-            item.not_before = item.updated_at = now
-        audit.record(
-            session,
-            actor,
-            "answer",
-            f"item:{question.item_id}",
-            {"question": question.id, "answer": question.answer},
-        )
-        return question
+
+def _record(
+    session: Session, question: Question, values: dict[str, Any], actor: str, now: datetime
+) -> Question:
+    model = load_model(question.model)
+    unknown = sorted(set(values) - set(model.model_fields))
+    if unknown:
+        errors = [(mask_text(key[:100]), "ukjent felt") for key in unknown]
+        raise AnswerRefused("Svaret passer ikke med spørsmålet", errors)
+    try:
+        given = model.model_validate(values)
+    except ValidationError as exc:
+        from robots.tasks import _norwegian
+
+        errors = [
+            (".".join(str(p) for p in e["loc"]) or "(hele)", _norwegian(e)) for e in exc.errors()
+        ]
+        raise AnswerRefused("Svaret passer ikke med spørsmålet", errors) from None
+    question.answer = storable(given.model_dump(mode="json"))
+    question.status = "answered"
+    question.answered_by = actor
+    question.answered_at = now
+    item = session.get(WorkItem, question.item_id, with_for_update=True)
+    if item is not None and item.status == ItemStatus.WAITING:
+        item.status = ItemStatus.PENDING
+        item.not_before = item.updated_at = now
+    audit.record(
+        session,
+        actor,
+        "answer",
+        f"item:{question.item_id}",
+        {"question": question.id, "answer": question.answer},
+    )
+    return question

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Who may start a task by hand, per task (overrides the task's own roles).",
     )
+    question_teams: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Members (console usernames) of each team a robot's question can be "
+        "addressed to (ctx.ask(to=...)); a role's name is a team only when listed here.",
+    )
     system_limits: dict[str, int] = Field(
         default_factory=dict, description="Max concurrent robot sessions per system."
     )

@@ -95,17 +95,30 @@ class Task:
         return self.title or self.name
 
     def validate(self, payload: Any) -> BaseModel:
-        """The payload as the input model, or InvalidPayload naming each wrong field."""
-        try:
-            return self.input_model.model_validate(payload)
-        except ValidationError as exc:
-            from robots.masking import mask_text
+        """The payload as the input model, or InvalidPayload naming each wrong field. A key
+        the model does not have is wrong even where the model would ignore it (a misspelt
+        field must not quietly become its default)."""
+        from robots.masking import mask_text
 
+        unknown: list[tuple[str, str]] = []  # named masked: a key may be a fødselsnummer
+        if isinstance(payload, dict):
+            fields = self.input_model.model_fields
+            known = set(fields) | {f.alias for f in fields.values() if f.alias}
+            unknown = [(mask_text(str(k)[:100]), "ukjent felt") for k in payload if k not in known]
+        try:
+            valid = self.input_model.model_validate(payload)
+        except ValidationError as exc:
             errors = [
                 (".".join(str(p) for p in e["loc"]) or "(hele)", mask_text(_norwegian(e)))
                 for e in exc.errors()
             ]
-            raise InvalidPayload(self.name, errors) from None
+            named = {where for where, _ in errors}
+            raise InvalidPayload(
+                self.name, errors + [u for u in unknown if u[0] not in named]
+            ) from None
+        if unknown:
+            raise InvalidPayload(self.name, unknown)
+        return valid
 
 
 _MESSAGES = {

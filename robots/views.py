@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Numeric, Select, and_, cast, func, select
+from sqlalchemy import ColumnElement, Float, Numeric, Select, and_, cast, func, or_, select
 
 from robots.db import Database
 from robots.labels import action_name, outcome_name, schedule_text, status_name
@@ -864,9 +864,19 @@ def chart_data(views: Views) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Whose questions a person may see (anyone else gets "not found", as if none existed):
+    those on items they submitted, and those addressed to a team they are a member of."""
+
+    submitters: tuple[str, ...]
+    teams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class QuestionView:
     id: int
     item_id: int
+    submitted_by: str
     task: str
     reference: str
     text: str
@@ -901,6 +911,7 @@ def question_view(question: Question, item: WorkItem) -> QuestionView:
     return QuestionView(
         id=question.id,
         item_id=item.id,
+        submitted_by=item.submitted_by,
         task=item.task,
         reference=mask_text(item.reference),
         text=mask_text(question.text),
@@ -916,31 +927,45 @@ def question_view(question: Question, item: WorkItem) -> QuestionView:
     )
 
 
+def _seen_by(audience: Audience) -> ColumnElement[bool]:
+    return or_(WorkItem.submitted_by.in_(audience.submitters), Question.to_role.in_(audience.teams))
+
+
 def questions(
-    views: Views, *, role: str | None, status: str = "open", item: int | None = None
+    views: Views,
+    *,
+    audience: Audience | None,
+    status: str = "open",
+    item: int | None = None,
 ) -> list[QuestionView]:
-    """Questions to `role` (None: to anyone), newest first; or every question of one item."""
+    """Questions this audience may see (None: every question), newest first; or every
+    question of one item."""
     query = select(Question, WorkItem).join(WorkItem, WorkItem.id == Question.item_id)
     if item is not None:
         query = query.where(Question.item_id == item)
     else:
         query = query.where(Question.status == status)
-        if role is not None:
-            query = query.where(Question.to_role == role)
+    if audience is not None:
+        query = query.where(_seen_by(audience))
     with views.db.session() as session:
         rows = session.execute(query.order_by(Question.id.desc()).limit(500)).all()
         return [question_view(q, i) for q, i in rows]
 
 
-def question(views: Views, question_id: int) -> QuestionView:
+def question(views: Views, question_id: int, audience: Audience | None = None) -> QuestionView:
+    """One question; NotFound also when this audience may not see it (the same answer)."""
+    query = (
+        select(Question, WorkItem)
+        .join(WorkItem, WorkItem.id == Question.item_id)
+        .where(Question.id == question_id)
+    )
+    if audience is not None:
+        query = query.where(_seen_by(audience))
     with views.db.session() as session:
-        found = session.get(Question, question_id)
-        if found is None:
+        row = session.execute(query).first()
+        if row is None:
             raise NotFound("Fant ikke spørsmålet")
-        item = session.get(WorkItem, found.item_id)
-        if item is None:  # pragma: no cover - the foreign key keeps it
-            raise NotFound("Fant ikke elementet til spørsmålet")
-        return question_view(found, item)
+        return question_view(row[0], row[1])
 
 
 def manual_counts(views: Views, months: int = 12) -> list[dict[str, Any]]:

@@ -71,6 +71,9 @@ def prepare_inbox(inbox: Path) -> None:
     (inbox / "BYGG-2026-001__Tegninger__I__2026-03-02.pdf").write_bytes(b"ikke en PDF")
 
 
+DEMO_CASEWORKER = "demo-saksbehandler"
+
+
 class ScriptedCaseworker:
     """The demo's caseworker: answers the robots' questions through the console's JSON API
     with an API key of their own, as a person would through the form."""
@@ -80,7 +83,7 @@ class ScriptedCaseworker:
 
         with app.db.session() as session:
             user = add_user(
-                session, "demo-saksbehandler", secrets.token_urlsafe(16), "caseworker", "demo"
+                session, DEMO_CASEWORKER, secrets.token_urlsafe(16), "caseworker", "demo"
             )
             token = new_token(session, user, "demo", "demo")
         self.http = httpx.Client(
@@ -128,6 +131,8 @@ def demo_settings(settings: Settings, demo_dir: Path, box: Sandbox) -> Settings:
             "smtp_host": box.smtp.host,
             "smtp_port": box.smtp.port,
             "credentials_file": str(credentials),
+            # The robots' questions to caseworkers go to the demo's scripted caseworker.
+            "question_teams": {"caseworker": [DEMO_CASEWORKER]},
         }
     )
 

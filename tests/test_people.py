@@ -40,7 +40,7 @@ def test_ask_waits_without_a_lease_and_resumes_after_the_answer(env: Env) -> Non
     waiting = item(env)
     assert waiting.status == "waiting_for_person" and waiting.lease_owner is None
     assert effects(env) == ["sak-1"]
-    (open_question,) = questions(Views(env.db, env.settings), role="caseworker")
+    (open_question,) = questions(Views(env.db, env.settings), audience=None)
     assert open_question.text == "Skal søknaden godkjennes?"
     assert "15076500565" not in str(open_question.evidence)  # masked as everything shown
     # A wrong answer is refused and changes nothing.

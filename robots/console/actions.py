@@ -62,7 +62,7 @@ def item_context(c: Console, who: Principal, item: ItemView) -> dict[str, Any]:
         "may_cancel": may_cancel(who, item),
         "may_hand_over": can(who.role, "cancel")
         and item.status in ("pending", "waiting_for_person", "failed", "business_error"),
-        "questions": questions(c.rpa.views, role=None, item=item.id),
+        "questions": questions(c.rpa.views, audience=None, item=item.id),
     }
 
 

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from robots.console import auth
 from robots.console.auth import Principal
@@ -80,29 +83,38 @@ async def user_action(
             raise HTTPException(404, "Fant ikke brukeren")
         if action in ("deaktiver", "aktiver", "rolle") and user.id == who.id:
             raise HTTPException(409, "Du kan ikke endre eller deaktivere din egen bruker her")
-        if action == "deaktiver":
-            auth.set_disabled(session, user, True, who.actor)
-            text = f"{user.username} er deaktivert; nøklene virker ikke lenger."
-        elif action == "aktiver":
-            auth.set_disabled(session, user, False, who.actor)
-            text = f"{user.username} er aktivert igjen."
-        elif action == "rolle":
-            try:
-                auth.set_role(session, user, str(form.get("role", "")), who.actor)
-            except ValueError as exc:
-                raise HTTPException(422, str(exc)) from None
-            text = f"{user.username} har nå rollen {user.role}."
-        elif action == "nokkel":
+        try:
+            text = _change(session, user, action, form, who)
+        except auth.LastAdmin as exc:
+            raise HTTPException(409, str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if action == "nokkel":
             name = str(form.get("name", "")).strip()[:100] or "api"
             request.session["ny_nokkel"] = {
                 "user": user.username,
                 "token": auth.new_token(session, user, name, who.actor),
             }
             text = f"Ny API-nøkkel for {user.username}: kopier den nå, den vises bare én gang."
-        else:
-            raise HTTPException(404, "Ukjent handling")
     flash(request, text)
     return RedirectResponse("/admin/brukere", status_code=303)
+
+
+def _change(session: Session, user: User, action: str, form: dict[str, Any], who: Principal) -> str:
+    """Deactivate, activate or change the role of a user; what to tell the admin ("" for a
+    new key, which is made by the caller). The last active admin is kept (auth.LastAdmin)."""
+    if action == "deaktiver":
+        auth.set_disabled(session, user, True, who.actor)
+        return f"{user.username} er deaktivert; nøklene virker ikke lenger."
+    if action == "aktiver":
+        auth.set_disabled(session, user, False, who.actor)
+        return f"{user.username} er aktivert igjen."
+    if action == "rolle":
+        auth.set_role(session, user, str(form.get("role", "")), who.actor)
+        return f"{user.username} har nå rollen {user.role}."
+    if action == "nokkel":
+        return ""
+    raise HTTPException(404, "Ukjent handling")
 
 
 @router.post("/admin/nokler/{token_id}/trekk-tilbake")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from robots import audit
 from robots.console import actions
@@ -30,7 +30,10 @@ router = APIRouter(prefix="/api")
 
 
 class SubmitBody(BaseModel):
-    """An item to submit through the API."""
+    """An item to submit through the API (an unknown key is refused by name, so "data" for
+    "payload" is not an item with an empty payload)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     task: str = Field(max_length=100)
     reference: str = Field(min_length=1, max_length=200)

@@ -32,6 +32,7 @@ from robots.console import (
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.db import Database
 from robots.links import secret
+from robots.masking import mask_text
 from robots.settings import Settings
 from robots.views import InvalidFilter
 
@@ -102,7 +103,7 @@ def _error_page(request: Request, exc: Exception) -> Response:
         status, message = 500, "Uventet feil"
     if _api(request):
         if isinstance(exc, RequestValidationError):
-            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+            return JSONResponse({"detail": [_named(e) for e in exc.errors()]}, status_code=422)
         return JSONResponse({"detail": message}, status_code=status)
     c = console(request)
     try:
@@ -125,6 +126,16 @@ def _field_error(error: Any) -> str:
     """One field's complaint in words ("under: ugyldig verdi"), without the request's parts."""
     where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
     return f"{where}: ugyldig verdi" if where else "ugyldig verdi"
+
+
+def _named(error: Any) -> object:
+    """One validation error for an API client; an unknown key says which ("ukjent felt
+    «data»") instead of pydantic's "Extra inputs are not permitted"."""
+    if error.get("type") == "extra_forbidden":
+        key = mask_text(str(error.get("loc", ("?",))[-1])[:100])  # may be a fødselsnummer
+        error = {**error, "msg": f"ukjent felt «{key}»"}
+        error.pop("input", None)
+    return jsonable(error)
 
 
 def jsonable(value: object) -> object:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from robots import audit
@@ -159,9 +160,44 @@ def token_user(session: Session, token: str) -> User | None:
     return user if user is not None and user.disabled_at is None else None
 
 
+_ADMINS_LOCK = zlib.crc32(b"rpa-admins")
+
+
+class LastAdmin(ValueError):
+    """The change would leave the installation without an active admin."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"{username} er den siste aktive admin og kan ikke miste rollen eller deaktiveres. "
+            "Gi en annen bruker rollen admin først."
+        )
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to take away the last active admin. Every role change and deactivation takes
+    the same lock first (an advisory transaction lock on PostgreSQL; on SQLite every
+    transaction holds the write lock already), so two admins demoting each other at once
+    are serialised and the second sees that only one is left."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADMINS_LOCK})
+    session.refresh(user)  # as committed by whoever held the lock before
+    if user.role != Role.ADMIN or user.disabled_at is not None:
+        return
+    admins = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+    )
+    if (admins or 0) <= 1:
+        raise LastAdmin(user.username)
+
+
 def set_role(session: Session, user: User, role: str, actor: str) -> None:
     if role not in set(Role):
         raise ValueError(f"Ukjent rolle {role!r}; bruk en av {', '.join(Role)}")
+    if role != Role.ADMIN:
+        _keep_an_admin(session, user)
     if role != user.role:
         audit.record(
             session, actor, "role_change", f"user:{user.username}", {"from": user.role, "to": role}
@@ -172,6 +208,8 @@ def set_role(session: Session, user: User, role: str, actor: str) -> None:
 def set_disabled(session: Session, user: User, disabled: bool, actor: str) -> None:
     """A disabled user cannot log in, and their tokens stop working; nothing is deleted, so
     the audit trail keeps its names."""
+    if disabled:
+        _keep_an_admin(session, user)
     if disabled == (user.disabled_at is not None):
         return
     user.disabled_at = utcnow() if disabled else None

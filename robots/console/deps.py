@@ -215,8 +215,9 @@ async def csrf_form(request: Request) -> dict[str, Any]:
 
 
 def own_submitters(who: Principal) -> tuple[str, ...]:
-    """The submitters that count as this person (through the pages or through the API)."""
-    return (f"web:{who.username}", f"api:{who.username}")
+    """The submitters that count as this person: through the pages, the API, or the command
+    line's `submit --as <username>` (which checks that the console user exists)."""
+    return (f"web:{who.username}", f"api:{who.username}", f"cli:{who.username}")
 
 
 def visible_submitters(who: Principal) -> tuple[str, ...] | None:

@@ -11,8 +11,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 
 from robots import audit
-from robots.console.auth import Principal
-from robots.console.deps import Console, RowId, console, csrf_form, flash, permission
+from robots.console.auth import Principal, can
+from robots.console.deps import (
+    Console,
+    NotLoggedIn,
+    RowId,
+    console,
+    csrf_form,
+    flash,
+    permission,
+    principal,
+)
 from robots.health import readiness, ready
 from robots.models import Alert, utcnow
 
@@ -28,11 +37,23 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", include_in_schema=False)
-def readyz(c: Console = Depends(console)) -> JSONResponse:
-    """Ready to work: database reachable, schema current, a live worker, a scheduler leading."""
+def readyz(request: Request, c: Console = Depends(console)) -> JSONResponse:
+    """Ready to work: database reachable, schema current, a live worker, a scheduler leading.
+    A load balancer needs only the status code; the checks (host names, process ids, the
+    database's error) are for operators: a logged-in operator or admin, or their API key."""
     checks = readiness(c.rpa.db, c.rpa.settings)
-    body = {"ready": ready(checks), "checks": [asdict(check) for check in checks]}
+    body: dict[str, object] = {"ready": ready(checks)}
+    if _operator(request, c):
+        body["checks"] = [asdict(check) for check in checks]
     return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
+
+def _operator(request: Request, c: Console) -> bool:
+    try:
+        who = principal(request, c)
+    except (NotLoggedIn, HTTPException):
+        return False
+    return can(who.role, "dashboard")
 
 
 @router.get("/metrics", include_in_schema=False)

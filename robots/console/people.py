@@ -5,6 +5,7 @@ answer in the demo goes through it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,31 +21,38 @@ from robots.console.deps import (
     console,
     csrf_form,
     flash,
+    own_submitters,
     permission,
     principal,
     require,
+    visible_submitters,
 )
 from robots.models import ItemStatus, Role
 from robots.queue import InvalidTransition, ItemNotFound
-from robots.views import ItemFilter, NotFound, QuestionView, question, questions
+from robots.views import Audience, ItemFilter, NotFound, QuestionView, question, questions
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["saksbehandler"])
 
 
-def _role_filter(who: Principal) -> str | None:
-    """Whose questions a person sees: their role's (an admin sees all)."""
-    return None if who.role == Role.ADMIN else who.role
+def audience(c: Console, who: Principal) -> Audience | None:
+    """Who sees which questions: operators (and admins) every one, as they run the fleet;
+    anyone else those on items they submitted and those addressed to a team that
+    `question_teams` lists them in (a role's name is a team only when listed there)."""
+    if can(who.role, "all_items"):
+        return None
+    teams = tuple(
+        team for team, members in c.rpa.settings.question_teams.items() if who.username in members
+    )
+    return Audience(own_submitters(who), teams)
 
 
 def _visible(c: Console, who: Principal, question_id: int) -> QuestionView:
+    """The question if this person may see it; 404 otherwise, the same as for none."""
     try:
-        found = question(c.rpa.views, question_id)
+        return question(c.rpa.views, question_id, audience(c, who))
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    if who.role != Role.ADMIN and found.to_role != who.role:
-        raise HTTPException(404, "Fant ikke spørsmålet")
-    return found
 
 
 def _answer(c: Console, who: Principal, question_id: int, values: dict[str, Any]) -> None:
@@ -53,14 +61,21 @@ def _answer(c: Console, who: Principal, question_id: int, values: dict[str, Any]
     people.answer(c.rpa.db, question_id, values, who.actor)
 
 
+def _item_link(c: Console, who: Principal) -> Callable[[QuestionView], bool]:
+    """Whether the question's item page is one this person may open (a team member who did
+    not submit the item may not)."""
+    submitters = visible_submitters(who)
+    return lambda q: submitters is None or q.submitted_by in submitters
+
+
 @router.get("/sporsmal", response_class=HTMLResponse)
 def question_list(
     request: Request,
     c: Console = Depends(console),
     who: Principal = Depends(permission("answer")),
 ) -> HTMLResponse:
-    found = questions(c.rpa.views, role=_role_filter(who))
-    return c.page(request, "questions.html", who, questions=found)
+    found = questions(c.rpa.views, audience=audience(c, who))
+    return c.page(request, "questions.html", who, questions=found, item_link=_item_link(c, who))
 
 
 @router.get("/sporsmal/{question_id}", response_class=HTMLResponse)
@@ -84,7 +99,14 @@ def _form(
 ) -> HTMLResponse:
     fields = fields_of(people.load_model(found.model))
     return c.page(
-        request, "question.html", who, q=found, fields=fields, values=values, errors=errors
+        request,
+        "question.html",
+        who,
+        q=found,
+        fields=fields,
+        values=values,
+        errors=errors,
+        item_link=_item_link(c, who),
     )
 
 
@@ -104,11 +126,12 @@ async def question_post(
         found = _visible(c, who, question_id)
         errors = dict(exc.errors) or {"svar": str(exc)}
         response = _form(c, request, who, found, values, errors)
-        response.status_code = 409 if not exc.errors else 400
+        response.status_code = 400 if exc.errors else exc.status
         return response
     found = _visible(c, who, question_id)
     flash(request, f"Takk. Svaret er lagret, og element {found.item_id} fortsetter.")
-    return RedirectResponse(f"/elementer/{found.item_id}", status_code=303)
+    # To the list of questions: the item's page is not every answerer's to see.
+    return RedirectResponse("/sporsmal", status_code=303)
 
 
 @router.get("/manuell", response_class=HTMLResponse)
@@ -118,7 +141,7 @@ def manual_queue(
     who: Principal = Depends(permission("manual")),
 ) -> HTMLResponse:
     found = c.rpa.views.items(ItemFilter(status=ItemStatus.MANUAL), size=200)
-    team = _role_filter(who)
+    team = None if who.role == Role.ADMIN else who.role  # a manual queue's team is a role
     rows = [i for i in found.rows if team is None or (i.team or "caseworker") == team]
     return c.page(request, "manual.html", who, items=rows, team=team)
 
@@ -164,8 +187,9 @@ async def manual_action(
 def api_questions(
     c: Console = Depends(console), who: Principal = Depends(permission("answer"))
 ) -> list[dict[str, Any]]:
-    """Open questions to this person's role (an admin: all)."""
-    return [q.as_json() for q in questions(c.rpa.views, role=_role_filter(who))]
+    """Open questions this person may answer: on items they submitted, to their teams
+    (setting question_teams); an operator's or admin's: all."""
+    return [q.as_json() for q in questions(c.rpa.views, audience=audience(c, who))]
 
 
 @api.post("/questions/{question_id}/answer")
@@ -179,9 +203,9 @@ def api_answer(
     try:
         _answer(c, who, question_id, body)
     except people.AnswerRefused as exc:
-        status = 422 if exc.errors else 409
+        status = 422 if exc.errors else exc.status
         return JSONResponse({"detail": str(exc), "errors": dict(exc.errors)}, status_code=status)
-    return JSONResponse(question(c.rpa.views, question_id).as_json())
+    return JSONResponse(_visible(c, who, question_id).as_json())
 
 
 # Acknowledgements from a reminder's link (no login: the signed link is the permission) ------

@@ -97,7 +97,17 @@ async def callback(request: Request, c: Console = Depends(console)) -> Response:
             if user is None:
                 user = _new_user(session, username, subject, role)
             elif user.role != role:
-                auth.set_role(session, user, role, "sso")
+                try:
+                    auth.set_role(session, user, role, "sso")
+                except auth.LastAdmin as exc:  # the provider took admin from the last one
+                    audit.record(
+                        session,
+                        f"sso:{username}",
+                        "login_failed",
+                        "console",
+                        {"reason": "siste admin", "subject": subject},
+                    )
+                    return refused(c, request, str(exc))
             if user.disabled_at is not None:
                 audit.record(
                     session,

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from robots.console.app import create_app
 from robots.models import AuditEvent, Question, RunEvent, WorkItem
 from robots.views import Views
+from robots.web import ServerThread
 from tests.conftest import PASSWORD
 from tests.flows.test_flows import records, run_worker
 from tests.test_console import api
@@ -19,8 +21,18 @@ TITLE = "Skannet brev om Storgata"
 def test_arkivering_asks_a_caseworker_and_files_once_after_the_answer(
     console: Any, sandbox: Any, page: Any
 ) -> None:
-    env, server, tokens = console
+    env, _, tokens = console
     box = sandbox
+    # The scan was submitted by a schedule: its questions go to the team "caseworker".
+    teams = {"question_teams": {"caseworker": ["caseworker"]}}
+    server = ServerThread(create_app(env.settings.model_copy(update=teams), env.db)).start()
+    try:
+        walk(env, box, server, tokens, page)
+    finally:
+        server.stop()
+
+
+def walk(env: Any, box: Any, server: Any, tokens: dict[str, str], page: Any) -> None:
     inbox = env.data_dir / "inbox"
     inbox.mkdir()
     (inbox / "skannet.txt").write_text("Brev om tilbygg i Storgata 3\n", encoding="utf-8")
@@ -46,6 +58,8 @@ def test_arkivering_asks_a_caseworker_and_files_once_after_the_answer(
     page.get_by_label("Dokumentets dato").fill("2026-03-01")
     page.get_by_role("button", name="Send svar").click()
     page.get_by_text("Svaret er lagret").wait_for()
+    assert page.url.endswith("/sporsmal")  # a page the answerer may see, not a 404
+    assert "Fant ikke siden" not in page.locator("main").inner_text()
 
     run_worker(env, box)
     with env.db.session() as session:
