@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +30,7 @@ from robots.console import (
     sso,
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
+from robots.console.storable_input import storable_input
 from robots.db import Database
 from robots.links import secret
 from robots.settings import Settings
@@ -43,7 +44,11 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
 def console_for(rpa: RpaApp) -> FastAPI:
     app = FastAPI(
-        title="RPA-konsollen", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None
+        title="RPA-konsollen",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        dependencies=[Depends(storable_input)],  # no input the database refuses gets further
     )
     app.state.console = Console.for_app(rpa)
     app.add_middleware(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from robots import audit
 from robots.models import ApiToken, Role, User, utcnow
+from robots.storable import refused_in, storable_text
 
 _hasher = PasswordHasher()
 FREE_ATTEMPTS = 3  # failed logins before the back-off starts
@@ -99,10 +100,13 @@ def authenticate(session: Session, username: str, password: str) -> User:
     account for twice as long (capped), whether the password was right or not meanwhile.
 
     Every path does exactly one argon2 verification, so an unknown user, a locked account and a
-    wrong password take the same time and get the same message. Every refusal is audited."""
+    wrong password take the same time and get the same message. Every refusal is audited; a
+    name the database cannot hold (NUL) is no user's, and is audited with a stand-in."""
     now = utcnow()
-    user = session.scalars(select(User).where(User.username == username)).first()
-    actor = f"web:{username[:100]}"
+    user = None
+    if refused_in(username) is None:
+        user = session.scalars(select(User).where(User.username == username)).first()
+    actor = f"web:{storable_text(username[:100])}"
     try:
         _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
         password_ok = user is not None
