@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from robots.app import RpaApp
 from robots.console import (
@@ -30,6 +31,7 @@ from robots.console import (
     sso,
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
+from robots.console.https import SecureCookies
 from robots.console.storable_input import storable_input
 from robots.db import Database
 from robots.links import secret
@@ -59,6 +61,9 @@ def console_for(rpa: RpaApp) -> FastAPI:
         same_site="strict",
         https_only=rpa.settings.console_secure_cookie,
     )
+    app.add_middleware(SecureCookies)  # over HTTPS every cookie is Secure
+    # outermost: the scheme (and client) a trusted proxy reports, before anything reads them
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=rpa.settings.console_trusted_proxies)
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(Forbidden, _error_page)
     app.add_exception_handler(InvalidFilter, _error_page)
