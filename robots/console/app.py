@@ -32,6 +32,7 @@ from robots.console import (
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
 from robots.console.https import SecureCookies
+from robots.console.sessions import SESSION_AGE
 from robots.console.storable_input import storable_input
 from robots.db import Database
 from robots.links import secret
@@ -57,7 +58,7 @@ def console_for(rpa: RpaApp) -> FastAPI:
         SessionMiddleware,
         secret_key=secret(rpa.settings),
         session_cookie="rpa_konsoll",
-        max_age=8 * 3600,
+        max_age=int(SESSION_AGE.total_seconds()),  # the server ends it earlier on logout
         same_site="strict",
         https_only=rpa.settings.console_secure_cookie,
     )

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robots import audit
+from robots.console import sessions
 from robots.models import ApiToken, Role, User, utcnow
 from robots.storable import refused_in, storable_text
 
@@ -171,14 +172,17 @@ def set_role(session: Session, user: User, role: str, actor: str) -> None:
             session, actor, "role_change", f"user:{user.username}", {"from": user.role, "to": role}
         )
         user.role = role
+        sessions.end_all(session, user.id)  # what they were let into was chosen for the old role
 
 
 def set_disabled(session: Session, user: User, disabled: bool, actor: str) -> None:
-    """A disabled user cannot log in, and their tokens stop working; nothing is deleted, so
-    the audit trail keeps its names."""
+    """A disabled user cannot log in, their sessions end and their tokens stop working;
+    nothing is deleted, so the audit trail keeps its names."""
     if disabled == (user.disabled_at is not None):
         return
     user.disabled_at = utcnow() if disabled else None
+    if disabled:
+        sessions.end_all(session, user.id)  # enabling again does not revive them
     action = "user_disable" if disabled else "user_enable"
     audit.record(session, actor, action, f"user:{user.username}")
 
