@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from robots.console.app import create_app
 from robots.console.auth import add_user, new_token
-from robots.models import AuditEvent, User
+from robots.models import AuditEvent, ConsoleSession, User, utcnow
 from robots.storable import NUL_STAND_IN
 from robots.web import ServerThread
 from tests.conftest import PASSWORD, ROLES, Env
@@ -182,3 +183,31 @@ def test_the_admins_change_ends_the_users_sessions(both_console: Any, change: st
         assert admin.post(f"/admin/brukere/{kari_id}/aktiver", data=form).status_code == 303
     _locked_out(replay(server, copied))
     assert admin.get("/drift").status_code == 200  # the admin's own session is untouched
+
+
+def test_an_open_live_stream_ends_with_the_session(both_console: Any) -> None:
+    """A live-update stream opened with the cookie stops once the session is logged out,
+    instead of sending the person's items for minutes more."""
+    _, server, tokens = both_console
+    kari = login(server, "caseworker")
+    watcher = replay(server, kari.cookies)
+    with watcher.stream("GET", "/hendelser/mine", timeout=30) as events:
+        assert events.status_code == 200
+        lines = events.iter_lines()
+        assert next(line for line in lines if line.startswith("data:"))  # the first drawing
+        assert kari.post("/logout", data={"csrf": csrf_of(kari, "/mine")}).status_code == 303
+        # something new to draw: a stream still open would send it within a second
+        submit = {"task": "probe", "reference": "etter-utlogging", "payload": {}}
+        headers = {"Authorization": f"Bearer {tokens['caseworker']}"}
+        assert httpx.post(f"{server.url}/api/items", json=submit, headers=headers).is_success
+        sent = next((line for line in lines if line.startswith("data:")), None)
+    assert sent is None  # the stream ended with nothing more
+
+
+def test_a_session_unused_for_its_lifetime_has_lapsed(both_console: Any) -> None:
+    env, server, _ = both_console
+    kari = login(server, "caseworker")
+    assert kari.get("/mine").status_code == 200
+    with env.db.session() as session:
+        session.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(hours=9)))
+    _locked_out(kari)
