@@ -6,8 +6,10 @@ after the admin ended the user's access."""
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +21,7 @@ from robots.console.auth import add_user, new_token
 from robots.models import AuditEvent, ConsoleSession, User, utcnow
 from robots.storable import NUL_STAND_IN
 from robots.web import ServerThread
-from tests.conftest import PASSWORD, ROLES, Env
+from tests.conftest import PASSWORD, ROLES, Env, wait_for
 
 
 @pytest.fixture
@@ -211,3 +213,74 @@ def test_a_session_unused_for_its_lifetime_has_lapsed(both_console: Any) -> None
     with env.db.session() as session:
         session.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(hours=9)))
     _locked_out(kari)
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as a municipality's own CA would make one."""
+    import ipaddress
+    from datetime import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = where / "cert.pem", where / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_cookie_is_secure_over_direct_https(sqlite_env: Env, tmp_path: Path) -> None:
+    import threading
+
+    import uvicorn
+
+    env = sqlite_env
+    cert_file, key_file = _self_signed(tmp_path)
+    settings = env.settings.model_copy(update={"console_trusted_proxies": []})
+    config = uvicorn.Config(
+        create_app(settings, env.db),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ssl_certfile=str(cert_file),
+        ssl_keyfile=str(key_file),
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started and server.servers, timeout=20, message="TLS server")
+        port = server.servers[0].sockets[0].getsockname()[1]
+        trust = ssl.create_default_context(cafile=str(cert_file))
+        response = httpx.get(f"https://127.0.0.1:{port}/login", verify=trust)
+        assert response.status_code == 200
+        assert "secure" in response.headers["set-cookie"].lower()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
