@@ -284,3 +284,12 @@ def test_cookie_is_secure_over_direct_https(sqlite_env: Env, tmp_path: Path) -> 
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+def test_a_trusted_proxy_must_be_an_address_or_network() -> None:
+    """uvicorn would take a misspelt address as a name that never matches, silently."""
+    from robots.settings import SettingsError, load_settings
+
+    assert load_settings(console_trusted_proxies=["10.0.0.0/24", "::1", "*"])
+    with pytest.raises(SettingsError, match="not an IP address or network"):
+        load_settings(console_trusted_proxies=["proxy.kommune.no"])
