@@ -1157,7 +1157,8 @@ def web(
 
     from robots.console.app import console_for
 
-    uvicorn.run(console_for(rpa()), host=host, port=port, log_level="warning")
+    # proxy headers are the console's to judge (console_trusted_proxies), not uvicorn's
+    uvicorn.run(console_for(rpa()), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def load_plugins() -> None:

@@ -409,6 +409,20 @@ class User(Base):
     sso_subject: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)
 
 
+class ConsoleSession(Base):
+    """A logged-in browser. The signed cookie carries a random id, only its SHA-256 is stored;
+    logout, deactivation or a role change ends the row, and with it every copy of the cookie."""
+
+    __tablename__ = "console_session"
+    __table_args__ = (Index("ix_console_session_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's id
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiToken(Base):
     """A machine client's bearer token; only its SHA-256 is stored."""
 

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
         description="Mark the console's session cookie Secure (only sent over HTTPS). Set it "
         "whenever the console is reached over HTTPS, directly or behind a TLS proxy.",
     )
+    console_trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description='Addresses (or networks, e.g. 10.0.0.0/24; "*" for any) of the reverse '
+        "proxies whose X-Forwarded-Proto and X-Forwarded-For the console believes. A request "
+        "that came over HTTPS, directly or through one of them, gets a Secure session cookie.",
+    )
     audit_key: SecretStr = Field(
         default=SecretStr(""),
         description="HMAC key that signs the audit trail's checkpoints. Empty: a key file "
@@ -264,6 +270,19 @@ class Settings(BaseSettings):
         for system, limit in value.items():
             if limit < 1:
                 raise ValueError(f"limit for {system!r} must be at least 1")
+        return value
+
+    @field_validator("console_trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     @field_validator("closed_days")

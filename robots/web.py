@@ -21,7 +21,11 @@ class ServerThread:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        # proxy_headers off: the console believes X-Forwarded-* only from its own
+        # console_trusted_proxies (robots.console.https), not from whatever uvicorn trusts
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"http-{self.port}")
 

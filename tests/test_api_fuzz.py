@@ -1,5 +1,6 @@
-"""Schemathesis against the console's own OpenAPI document, with each role's token: no answer is
-a server error, and a refused request (4xx) stores no work item."""
+"""Schemathesis against the console's own OpenAPI document, with each role's token, on SQLite and
+(when configured) PostgreSQL, which refuses more (NUL in text): no answer is a server error, and
+a refused request (4xx) stores no work item."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ ROLES = ("caseworker", "operator", "auditor", "admin")
 
 
 @pytest.fixture
-def console_api(sqlite_env: Env) -> Any:
-    env = sqlite_env
+def console_api(env: Env) -> Any:
     tokens = {}
     with env.db.session() as session:
         for role in ROLES:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from robots.app import RpaApp
 from robots.console import (
@@ -30,6 +31,9 @@ from robots.console import (
     sso,
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
+from robots.console.https import SecureCookies
+from robots.console.sessions import SESSION_AGE
+from robots.console.storable_input import storable_input
 from robots.db import Database
 from robots.links import secret
 from robots.masking import mask_text
@@ -44,17 +48,24 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
 def console_for(rpa: RpaApp) -> FastAPI:
     app = FastAPI(
-        title="RPA-konsollen", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None
+        title="RPA-konsollen",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        dependencies=[Depends(storable_input)],  # no input the database refuses gets further
     )
     app.state.console = Console.for_app(rpa)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret(rpa.settings),
         session_cookie="rpa_konsoll",
-        max_age=8 * 3600,
+        max_age=int(SESSION_AGE.total_seconds()),  # the server ends it earlier on logout
         same_site="strict",
         https_only=rpa.settings.console_secure_cookie,
     )
+    app.add_middleware(SecureCookies)  # over HTTPS every cookie is Secure
+    # outermost: the scheme (and client) a trusted proxy reports, before anything reads them
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=rpa.settings.console_trusted_proxies)
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(Forbidden, _error_page)
     app.add_exception_handler(InvalidFilter, _error_page)

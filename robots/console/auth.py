@@ -16,7 +16,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from robots import audit
+from robots.console import sessions
 from robots.models import ApiToken, Role, User, utcnow
+from robots.storable import refused_in, storable_text
 
 _hasher = PasswordHasher()
 FREE_ATTEMPTS = 3  # failed logins before the back-off starts
@@ -100,10 +102,13 @@ def authenticate(session: Session, username: str, password: str) -> User:
     account for twice as long (capped), whether the password was right or not meanwhile.
 
     Every path does exactly one argon2 verification, so an unknown user, a locked account and a
-    wrong password take the same time and get the same message. Every refusal is audited."""
+    wrong password take the same time and get the same message. Every refusal is audited; a
+    name the database cannot hold (NUL) is no user's, and is audited with a stand-in."""
     now = utcnow()
-    user = session.scalars(select(User).where(User.username == username)).first()
-    actor = f"web:{username[:100]}"
+    user = None
+    if refused_in(username) is None:
+        user = session.scalars(select(User).where(User.username == username)).first()
+    actor = f"web:{storable_text(username[:100])}"
     try:
         _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
         password_ok = user is not None
@@ -203,16 +208,19 @@ def set_role(session: Session, user: User, role: str, actor: str) -> None:
             session, actor, "role_change", f"user:{user.username}", {"from": user.role, "to": role}
         )
         user.role = role
+        sessions.end_all(session, user.id)  # what they were let into was chosen for the old role
 
 
 def set_disabled(session: Session, user: User, disabled: bool, actor: str) -> None:
-    """A disabled user cannot log in, and their tokens stop working; nothing is deleted, so
-    the audit trail keeps its names."""
+    """A disabled user cannot log in, their sessions end and their tokens stop working;
+    nothing is deleted, so the audit trail keeps its names."""
     if disabled:
         _keep_an_admin(session, user)
     if disabled == (user.disabled_at is not None):
         return
     user.disabled_at = utcnow() if disabled else None
+    if disabled:
+        sessions.end_all(session, user.id)  # enabling again does not revive them
     action = "user_disable" if disabled else "user_enable"
     audit.record(session, actor, action, f"user:{user.username}")
 

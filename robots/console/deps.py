@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from robots.app import RpaApp
-from robots.console import auth
+from robots.console import auth, sessions
 from robots.console.auth import Principal, can
 from robots.labels import (
     action_name,
@@ -27,7 +27,7 @@ from robots.labels import (
     status_name,
     system_state_name,
 )
-from robots.models import Role, User
+from robots.models import Role
 from robots.tasks import Task, may_start
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -179,10 +179,9 @@ def principal(request: Request, c: Console = Depends(console)) -> Principal:
             if user is None:
                 raise HTTPException(401, "Ugyldig API-nøkkel")
             return Principal(user.id, user.username, user.role, via_token=True)
-        user_id = request.session.get("user_id")
-        found = session.get(User, user_id) if user_id else None
-        if found is not None and found.disabled_at is not None:
-            found = None  # disabled while logged in: the session ends now
+        sid = request.session.get("sid")
+        # ended (logout, deactivated, new role), lapsed or disabled: the cookie is worth nothing
+        found = sessions.user_of(session, sid) if isinstance(sid, str) else None
     if found is None:
         raise NotLoggedIn()
     unsafe_api = request.method not in ("GET", "HEAD") and request.url.path.startswith("/api/")

@@ -17,12 +17,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from robots.console import actions, auth
 from robots.console.auth import Principal
-from robots.console.deps import Console, Cursor, RowId, console, permission, principal
+from robots.console.deps import (
+    Console,
+    Cursor,
+    NotLoggedIn,
+    RowId,
+    console,
+    permission,
+    principal,
+)
 from robots.views import NotFound
 
 router = APIRouter(prefix="/hendelser", include_in_schema=False)
@@ -41,6 +49,9 @@ def stream(request: Request, render: Callable[[], Parts]) -> EventSourceResponse
                 parts = await anyio.to_thread.run_sync(render)
             except NotFound:
                 return
+            # after the render: nothing drawn once the session had ended is sent
+            if not await anyio.to_thread.run_sync(signed_in, request):
+                return  # logged out (or deactivated) since the stream began
             data = json.dumps(parts, ensure_ascii=False)
             if data != last:
                 last = data
@@ -48,6 +59,15 @@ def stream(request: Request, render: Callable[[], Parts]) -> EventSourceResponse
             await asyncio.sleep(INTERVAL_SECONDS)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+
+
+def signed_in(request: Request) -> bool:
+    """Whether the stream's session (or token) still lets its person in."""
+    try:
+        principal(request, console(request))
+    except (NotLoggedIn, HTTPException):
+        return False
+    return True
 
 
 def fragment(c: Console, name: str, **context: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from robots.console import auth
+from robots.console import auth, sessions
 from robots.console.auth import Principal
 from robots.console.deps import HOME, Console, console, csrf_form, principal
 
@@ -26,7 +26,7 @@ async def login(request: Request, c: Console = Depends(console)) -> Response:
             user = auth.authenticate(
                 session, str(form.get("username", "")), str(form.get("password", ""))
             )
-            role, user_id = user.role, user.id
+            role, sid = user.role, sessions.start(session, user.id)
         except auth.LoginRefused as exc:
             error = str(exc)
     if error:
@@ -36,14 +36,18 @@ async def login(request: Request, c: Console = Depends(console)) -> Response:
         response.status_code = 401
         return response
     request.session.clear()
-    request.session["user_id"] = user_id
+    request.session["sid"] = sid
     auth.csrf_token(request.session)
     return RedirectResponse(HOME[role], status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, c: Console = Depends(console)) -> Response:
     await csrf_form(request)
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        with c.rpa.db.session() as session:  # ended here: a copy of the cookie is dead too
+            sessions.end(session, sid)
     request.session.clear()  # a single sign-on session at the provider is the provider's to end
     return RedirectResponse("/login", status_code=303)
 

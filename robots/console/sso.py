@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from robots import audit
-from robots.console import auth
+from robots.console import auth, sessions
 from robots.console.deps import HOME, Console, console
 from robots.models import Role, User
 from robots.settings import Settings
@@ -126,11 +126,11 @@ async def callback(request: Request, c: Console = Depends(console)) -> Response:
                     "console",
                     {"subject": subject, "role": role},
                 )
-                user_id = user.id
+                sid = sessions.start(session, user.id)
     if role is None:
         return refused(c, request, message)
     request.session.clear()
-    request.session["user_id"] = user_id
+    request.session["sid"] = sid
     request.session["sso"] = True
     auth.csrf_token(request.session)
     return RedirectResponse(HOME[role], status_code=303)
