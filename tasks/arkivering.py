@@ -25,7 +25,7 @@ from robots.config import ROOT, load_yaml
 from robots.context import RunContext
 from robots.settings import Settings
 from robots.tasks import BusinessError, FileUpload, Processing, task
-from tasks.documents import html_to_pdfa, pdf_kind
+from tasks.documents import MAX_HTML_BYTES, html_to_pdfa, pdf_kind
 from tasks.noark import (
     ArchiveApi,
     Registration,
@@ -331,7 +331,8 @@ def read_metadata(source: Path) -> Metadata:
 
 
 def as_pdf(ctx: RunContext, source: Path) -> Path:
-    """The document as PDF: PDFs as they are (checked), text and HTML converted."""
+    """The document as PDF: PDFs as they are (checked), text and HTML converted (nothing
+    outside the document is fetched or embedded: tasks/pdf_fetch.py)."""
     cfg = config()
     suffix = source.suffix.lower()
     if suffix in cfg["accepted"]:
@@ -351,6 +352,14 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
             f"{source.name}: filtypen {suffix or '(ingen)'} kan ikke arkiveres "
             f"(godtas: {', '.join(cfg['accepted'] + cfg['convert_to_pdf'])})"
         )
+    limit = int(cfg.get("max_convert_bytes", MAX_HTML_BYTES))
+    size = source.stat().st_size
+    if size > limit:
+        raise BusinessError(
+            f"Filen er for stor til å gjøres om til PDF ({size:_} byte; grensen er "
+            f"{limit:_} byte)".replace("_", " ")
+            + f": {source.name}"
+        )
     try:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -364,7 +373,13 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
     return stable_document(
         ctx,
         f"arkiv-{digest[:32]}.pdf",
-        lambda path: html_to_pdfa(body, path, title=source.stem),
+        lambda path: html_to_pdfa(
+            body,
+            path,
+            title=source.stem,
+            log=ctx.log,
+            max_bytes=6 * limit,  # escaped: &quot;
+        ),
     )
 
 
