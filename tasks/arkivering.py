@@ -33,6 +33,7 @@ from tasks.noark import (
     find_or_create_case,
     stable_document,
 )
+from tasks.pdf_active import active_content
 from tasks.screening import public_title
 
 
@@ -331,13 +332,20 @@ def read_metadata(source: Path) -> Metadata:
 
 
 def as_pdf(ctx: RunContext, source: Path) -> Path:
-    """The document as PDF: PDFs as they are (checked), text and HTML converted (nothing
-    outside the document is fetched or embedded: tasks/pdf_fetch.py)."""
+    """The document as PDF: PDFs as they are (checked, active content refused), text and
+    HTML converted (nothing outside the document is fetched or embedded: tasks/pdf_fetch.py)."""
     cfg = config()
     suffix = source.suffix.lower()
     if suffix in cfg["accepted"]:
         if not source.read_bytes()[:5].startswith(b"%PDF"):
             raise BusinessError(f"{source.name} er ikke en lesbar PDF-fil")
+        active = active_content(source)
+        if active:  # refused, not cleaned: the archive keeps a document as it came
+            raise BusinessError(
+                f"{source.name} har aktivt innhold ({', '.join(active)}), som et arkivdokument "
+                "ikke kan ha (PDF/A forbyr det); ingenting er arkivert. Lagre dokumentet som "
+                "PDF/A uten dette og legg det inn på nytt"
+            )
         kind = pdf_kind(source)
         if kind.variantformat != "A":
             if cfg.get("pdf_not_pdfa") != "produksjonsformat":

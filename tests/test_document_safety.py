@@ -270,3 +270,135 @@ def test_a_text_file_too_large_to_convert_is_rejected_with_its_reason(sqlite_env
     reason = (folder / "rejected" / f"{source.name}.grunn.txt").read_text()
     assert "for stor" in reason and "1 000 000 byte" in reason
     assert not source.exists()
+
+
+# 13. A PDF with active content is not filed ---------------------------------------------------
+
+
+def _pdf(folder: Path, name: str, build: Any = None) -> Path:
+    """A one-page PDF made with pypdf; `build(writer)` adds the hostile part."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    if build is not None:
+        build(writer)
+    path = folder / name
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def _action(kind: str, **entries: Any) -> Any:
+    from pypdf.generic import DictionaryObject, NameObject
+
+    action = DictionaryObject({NameObject("/S"): NameObject(kind)})
+    action.update({NameObject(f"/{k}"): v for k, v in entries.items()})
+    return action
+
+
+def _annotation(writer: Any, subtype: str, **entries: Any) -> None:
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+
+    annot = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject(subtype),
+            NameObject("/Rect"): ArrayObject([NumberObject(n) for n in (0, 0, 10, 10)]),
+        }
+    )
+    annot.update({NameObject(f"/{k}"): v for k, v in entries.items()})
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
+
+
+def _hostile() -> dict[str, Any]:
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    def root(key: str, value: Any) -> Any:
+        return lambda w: w._root_object.update({NameObject(key): value})
+
+    js = TextStringObject("app.alert('hei')")
+    return {
+        "openaction-javascript": root("/OpenAction", _action("/JavaScript", JS=js)),
+        "openaction-submitform": root(
+            "/OpenAction", _action("/SubmitForm", F=TextStringObject("http://x/"))
+        ),
+        "openaction-importdata": root(
+            "/OpenAction", _action("/ImportData", F=TextStringObject("data.fdf"))
+        ),
+        "openaction-uri": root("/OpenAction", _action("/URI", URI=TextStringObject("http://x/"))),
+        "catalog-aa-javascript": root(
+            "/AA", DictionaryObject({NameObject("/WC"): _action("/JavaScript", JS=js)})
+        ),
+        "page-aa-launch": lambda w: w.pages[0].update(
+            {
+                NameObject("/AA"): DictionaryObject(
+                    {NameObject("/O"): _action("/Launch", F=TextStringObject("cmd.exe"))}
+                )
+            }
+        ),
+        "names-javascript": root(
+            "/Names",
+            DictionaryObject(
+                {
+                    NameObject("/JavaScript"): DictionaryObject(
+                        {NameObject("/Names"): ArrayObject([TextStringObject("a"), js])}
+                    )
+                }
+            ),
+        ),
+        "names-embeddedfiles": lambda w: w.add_attachment("hemmelig.txt", b"data"),
+        "fileattachment-annotation": lambda w: _annotation(w, "/FileAttachment"),
+        "link-launch": lambda w: _annotation(
+            w, "/Link", A=_action("/Launch", F=TextStringObject("cmd.exe"))
+        ),
+        "xfa-form": root(
+            "/AcroForm",
+            DictionaryObject({NameObject("/XFA"): TextStringObject("<xdp:xdp/>")}),
+        ),
+        "richmedia": lambda w: _annotation(w, "/RichMedia"),
+        # a name spelled with #-escapes is the same name to a reader
+        "escaped-name": root("/OpenAction", _action("/J#61vaScript", JS=js)),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_hostile()))
+def test_a_pdf_with_active_content_is_rejected_as_it_is(sqlite_env: Env, kind: str) -> None:
+    from tasks.arkivering import FileInput, arkivering, inbox
+
+    env = sqlite_env
+    folder = inbox(env.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = _pdf(folder, "BYGG-1__Brev__I__2026-03-01.pdf", _hostile()[kind])
+    original = source.read_bytes()
+    digest = hashlib.sha256(original).hexdigest()
+    with pytest.raises(BusinessError, match="aktivt innhold"):
+        arkivering(_ctx(env), FileInput(filnavn=source.name, sha256=digest))
+    rejected = folder / "rejected"
+    assert (rejected / source.name).read_bytes() == original  # kept as it came
+    assert "aktivt innhold" in (rejected / f"{source.name}.grunn.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # a plain pypdf page
+        b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n",  # minimal, not pypdf-parseable
+    ],
+)
+def test_a_plain_pdf_is_accepted(sqlite_env: Env, content: bytes | None) -> None:
+    from pypdf.generic import NameObject, TextStringObject
+
+    from tasks.arkivering import as_pdf, inbox
+
+    folder = inbox(sqlite_env.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def link(writer: Any) -> None:  # a link the reader clicks is fine
+        _annotation(writer, "/Link", A=_action("/URI", URI=TextStringObject("https://x.no/")))
+        writer.add_metadata({NameObject("/Title"): "Brev"})
+
+    source = _pdf(folder, "brev.pdf", link)
+    if content is not None:
+        source.write_bytes(content)
+    assert as_pdf(_ctx(sqlite_env), source) == source
