@@ -1,10 +1,12 @@
 """Archive filing: documents in the inbox folder become journalposter in the Noark 5 archive.
 
 `arkivering.scan_inbox` enqueues one item per file (reference: the file's SHA-256, so the same
-document is never filed twice, whatever its name). `arkivering` finds the saksmappe (from a side
-file or the file name), converts to PDF where needed, files the journalpost, checks the stored
-checksum through the archive's API, and moves the source to done/. A file that cannot be read or
-has no case is a business error with its reason and goes to rejected/.
+document is never filed twice, whatever its name), unless an item for that checksum exists
+already (a file a caseworker submitted through the console, under a reference of their own).
+`arkivering` finds the saksmappe (from a side file or the file name), converts to PDF where
+needed, files the journalpost, checks the stored checksum through the archive's API, and moves
+the source to done/. A file that cannot be read, carries active content, or has no case is a
+business error with its reason and goes to rejected/.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def store_upload(settings: Settings, filename: str, content: bytes) -> dict[str,
     folder = inbox(settings)
     folder.mkdir(parents=True, exist_ok=True)
     base = re.sub(r"[^\w.\-æøåÆØÅ ]", "_", Path(filename.replace("\\", "/")).name).strip(". ")
-    name = f"u{digest[:16]}-{base[:150] or 'vedlegg'}"
+    name = f"u{digest[:16]}-{fit_name(base or 'vedlegg', MAX_NAME_BYTES - 18)}"
     path = folder / name
     try:
         with path.open("xb") as handle:  # never overwrite
@@ -70,6 +72,23 @@ def store_upload(settings: Settings, filename: str, content: bytes) -> dict[str,
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise FileExistsError("En annen fil med samme navn venter allerede") from None
     return {"filnavn": name, "sha256": digest}
+
+
+# File names in the inbox, with room for the reason file beside a rejected one (".grunn.txt"),
+# within the 255 bytes most file systems allow.
+MAX_NAME_BYTES = 255 - len(".grunn.txt")
+
+
+def fit_name(name: str, limit: int) -> str:
+    """`name` cut to `limit` UTF-8 bytes (æøå are two), its suffix (such as .pdf) kept: the
+    suffix decides how the document is filed."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if len(suffix.encode("utf-8")) > 16:  # not a file type: cut it like the rest
+        stem, suffix = name, ""
+    room = limit - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(". ") + suffix
 
 
 class Metadata(BaseModel):
@@ -168,8 +187,11 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
                 continue
             found += 1
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            queued += ctx.submit(
-                "arkivering", f"fil:{digest[:32]}", {"filnavn": path.name, "sha256": digest}
+            queued += ctx.submit(  # not a file a person already submitted (console upload)
+                "arkivering",
+                f"fil:{digest[:32]}",
+                {"filnavn": path.name, "sha256": digest},
+                unique_on="sha256",
             )
     ctx.log.info(f"{found} filer i innboksen, {queued} nye elementer")
     return {"found": found, "queued": queued}
