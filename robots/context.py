@@ -201,15 +201,24 @@ class RunContext:
         return self.sessions[system]
 
     def submit(
-        self, task: str, reference: str, payload: dict[str, Any], *, priority: int = 0
+        self,
+        task: str,
+        reference: str,
+        payload: dict[str, Any],
+        *,
+        priority: int = 0,
+        unique_on: str | None = None,
     ) -> bool:
-        """Enqueue follow-up work (e.g. one item per new hire); True if it was new."""
+        """Enqueue follow-up work (e.g. one item per new hire); True if it was new.
+        `unique_on`: a payload field that identifies the work whatever its reference (e.g. a
+        file's checksum): not queued when an item of `task` already has that value there."""
         submitted = self._services.queue.submit(
             task,
             reference,
             payload,
             priority=priority,
             submitted_by=f"oppgave:{self.claim.task}:{self.claim.item_id}",
+            unique_on=unique_on,
         )
         return submitted.created
 

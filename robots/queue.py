@@ -161,8 +161,11 @@ class Queue:
         not_before: datetime | None = None,
         deadline: datetime | None = None,
         session: Session | None = None,
+        unique_on: str | None = None,
     ) -> Submitted:
         """Validate and store one item. The same (task, reference) again returns the existing item.
+        `unique_on`: a payload field that identifies the work whatever the reference (a file's
+        checksum); an item of the task with the same value there is returned, nothing stored.
 
         Raises UnknownTask or InvalidPayload before anything is written.
         """
@@ -173,14 +176,26 @@ class Queue:
         problems = unstorable(model.model_dump(mode="json"))
         if problems:
             raise InvalidPayload(task.name, problems)
+        args = (task, reference, model, submitted_by, priority, not_before, deadline)
         if session is None:
             with self.db.session() as own:
-                return self._insert(
-                    own, task, reference, model, submitted_by, priority, not_before, deadline
-                )
-        return self._insert(
-            session, task, reference, model, submitted_by, priority, not_before, deadline
-        )
+                return self._same(own, task, model, unique_on) or self._insert(own, *args)
+        return self._same(session, task, model, unique_on) or self._insert(session, *args)
+
+    def _same(
+        self, session: Session, task: Task, model: Any, unique_on: str | None
+    ) -> Submitted | None:
+        """The task's first item with the same value in the payload field `unique_on`."""
+        if unique_on is None:
+            return None
+        value = model.model_dump(mode="json")[unique_on]
+        same = session.scalars(
+            select(WorkItem)
+            .where(WorkItem.task == task.name, WorkItem.payload[unique_on].as_string() == value)
+            .order_by(WorkItem.id)
+            .limit(1)
+        ).first()
+        return None if same is None else Submitted(same, False)
 
     def _insert(
         self,

@@ -1,10 +1,12 @@
 """Archive filing: documents in the inbox folder become journalposter in the Noark 5 archive.
 
 `arkivering.scan_inbox` enqueues one item per file (reference: the file's SHA-256, so the same
-document is never filed twice, whatever its name). `arkivering` finds the saksmappe (from a side
-file or the file name), converts to PDF where needed, files the journalpost, checks the stored
-checksum through the archive's API, and moves the source to done/. A file that cannot be read or
-has no case is a business error with its reason and goes to rejected/.
+document is never filed twice, whatever its name), unless an item for that checksum exists
+already (a file a caseworker submitted through the console, under a reference of their own).
+`arkivering` finds the saksmappe (from a side file or the file name), converts to PDF where
+needed, files the journalpost, checks the stored checksum through the archive's API, and moves
+the source to done/. A file that cannot be read, carries active content, or has no case is a
+business error with its reason and goes to rejected/.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from robots.config import ROOT, load_yaml
 from robots.context import RunContext
 from robots.settings import Settings
 from robots.tasks import BusinessError, FileUpload, Processing, task
-from tasks.documents import html_to_pdfa, pdf_kind
+from tasks.documents import MAX_HTML_BYTES, html_to_pdfa, pdf_kind
 from tasks.noark import (
     ArchiveApi,
     Registration,
@@ -33,6 +35,7 @@ from tasks.noark import (
     find_or_create_case,
     stable_document,
 )
+from tasks.pdf_active import active_content
 from tasks.screening import public_title
 
 
@@ -60,7 +63,7 @@ def store_upload(settings: Settings, filename: str, content: bytes) -> dict[str,
     folder = inbox(settings)
     folder.mkdir(parents=True, exist_ok=True)
     base = re.sub(r"[^\w.\-æøåÆØÅ ]", "_", Path(filename.replace("\\", "/")).name).strip(". ")
-    name = f"u{digest[:16]}-{base[:150] or 'vedlegg'}"
+    name = f"u{digest[:16]}-{fit_name(base or 'vedlegg', MAX_NAME_BYTES - 18)}"
     path = folder / name
     try:
         with path.open("xb") as handle:  # never overwrite
@@ -69,6 +72,23 @@ def store_upload(settings: Settings, filename: str, content: bytes) -> dict[str,
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise FileExistsError("En annen fil med samme navn venter allerede") from None
     return {"filnavn": name, "sha256": digest}
+
+
+# File names in the inbox, with room for the reason file beside a rejected one (".grunn.txt"),
+# within the 255 bytes most file systems allow.
+MAX_NAME_BYTES = 255 - len(".grunn.txt")
+
+
+def fit_name(name: str, limit: int) -> str:
+    """`name` cut to `limit` UTF-8 bytes (æøå are two), its suffix (such as .pdf) kept: the
+    suffix decides how the document is filed."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    if len(suffix.encode("utf-8")) > 16:  # not a file type: cut it like the rest
+        stem, suffix = name, ""
+    room = limit - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(". ") + suffix
 
 
 class Metadata(BaseModel):
@@ -167,8 +187,11 @@ def scan_inbox(ctx: RunContext, data: ScanInput) -> dict[str, Any]:
                 continue
             found += 1
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            queued += ctx.submit(
-                "arkivering", f"fil:{digest[:32]}", {"filnavn": path.name, "sha256": digest}
+            queued += ctx.submit(  # not a file a person already submitted (console upload)
+                "arkivering",
+                f"fil:{digest[:32]}",
+                {"filnavn": path.name, "sha256": digest},
+                unique_on="sha256",
             )
     ctx.log.info(f"{found} filer i innboksen, {queued} nye elementer")
     return {"found": found, "queued": queued}
@@ -331,12 +354,20 @@ def read_metadata(source: Path) -> Metadata:
 
 
 def as_pdf(ctx: RunContext, source: Path) -> Path:
-    """The document as PDF: PDFs as they are (checked), text and HTML converted."""
+    """The document as PDF: PDFs as they are (checked, active content refused), text and
+    HTML converted (nothing outside the document is fetched or embedded: tasks/pdf_fetch.py)."""
     cfg = config()
     suffix = source.suffix.lower()
     if suffix in cfg["accepted"]:
         if not source.read_bytes()[:5].startswith(b"%PDF"):
             raise BusinessError(f"{source.name} er ikke en lesbar PDF-fil")
+        active = active_content(source)
+        if active:  # refused, not cleaned: the archive keeps a document as it came
+            raise BusinessError(
+                f"{source.name} har aktivt innhold ({', '.join(active)}), som et arkivdokument "
+                "ikke kan ha (PDF/A forbyr det); ingenting er arkivert. Lagre dokumentet som "
+                "PDF/A uten dette og legg det inn på nytt"
+            )
         kind = pdf_kind(source)
         if kind.variantformat != "A":
             if cfg.get("pdf_not_pdfa") != "produksjonsformat":
@@ -351,6 +382,14 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
             f"{source.name}: filtypen {suffix or '(ingen)'} kan ikke arkiveres "
             f"(godtas: {', '.join(cfg['accepted'] + cfg['convert_to_pdf'])})"
         )
+    limit = int(cfg.get("max_convert_bytes", MAX_HTML_BYTES))
+    size = source.stat().st_size
+    if size > limit:
+        raise BusinessError(
+            f"Filen er for stor til å gjøres om til PDF ({size:_} byte; grensen er "
+            f"{limit:_} byte)".replace("_", " ")
+            + f": {source.name}"
+        )
     try:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -364,7 +403,13 @@ def as_pdf(ctx: RunContext, source: Path) -> Path:
     return stable_document(
         ctx,
         f"arkiv-{digest[:32]}.pdf",
-        lambda path: html_to_pdfa(body, path, title=source.stem),
+        lambda path: html_to_pdfa(
+            body,
+            path,
+            title=source.stem,
+            log=ctx.log,
+            max_bytes=6 * limit,  # escaped: &quot;
+        ),
     )
 
 

@@ -10,9 +10,16 @@ if any, and that decides its variantformat and PRONOM code.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from robots.tasks import BusinessError
 
 # PRONOM identifiers (The National Archives, UK) of the PDF/A flavours the archive accepts.
 PRONOM = {
@@ -34,18 +41,63 @@ class PdfKind:
     conformance: str = ""  # e.g. "PDF/A-2b"
 
 
-def html_to_pdfa(html: str, path: Path, title: str = "") -> None:
-    """Write `html` as a PDF/A-2b file (WeasyPrint; fonts embedded)."""
-    from weasyprint import HTML
+MAX_HTML_BYTES = 1_000_000  # a document larger than this is not converted (time, memory)
 
+
+class DocumentTooLarge(BusinessError):
+    """The document is larger than a conversion may take."""
+
+
+def html_to_pdfa(
+    html: str,
+    path: Path,
+    title: str = "",
+    *,
+    log: Any = None,
+    max_bytes: int = MAX_HTML_BYTES,
+) -> None:
+    """Write `html` as a PDF/A-2b file (WeasyPrint; fonts embedded). The HTML may come from
+    anyone: only shipped resources are fetched (ShippedOnly), nothing is embedded as an
+    attachment (PDF/A-2 forbids it, and it is how a file would leave the server), and a
+    document over `max_bytes` is a DocumentTooLarge business error."""
+    from weasyprint import CSS, HTML
+
+    from tasks.pdf_fetch import BASE_STYLESHEET, QuietAboutRefused, ShippedOnly
+
+    size = len(html.encode("utf-8"))
+    if size > max_bytes:
+        raise DocumentTooLarge(
+            f"Dokumentet er for stort til å gjøres om til PDF ({size:_} byte; grensen er "
+            f"{max_bytes:_} byte)".replace("_", " ")
+        )
     if "<html" not in html.lower():
         html = (
             "<!doctype html><html lang='nb'><head><meta charset='utf-8'>"
-            f"<title>{title}</title><style>body{{font-family:'DejaVu Sans',sans-serif;"
-            "font-size:11pt}} td{{vertical-align:top;padding:2pt 6pt}}</style></head>"
-            f"<body>{html}</body></html>"
+            f"<title>{escape(title)}</title></head><body>{html}</body></html>"
         )
-    HTML(string=html).write_pdf(path, pdf_variant="pdf/a-2b")
+    fetcher = ShippedOnly()
+    quiet = QuietAboutRefused(fetcher)
+    weasy_log = logging.getLogger("weasyprint")
+    weasy_log.addFilter(quiet)
+    try:
+        base = CSS(url=BASE_STYLESHEET.as_uri(), url_fetcher=fetcher)
+        document = HTML(string=html, url_fetcher=fetcher).render(
+            stylesheets=[base], pdf_variant="pdf/a-2b"
+        )
+        dropped = len(document.metadata.attachments)
+        document.metadata.attachments = []
+        for page in document.pages:
+            kept = [link for link in page.links if link[0] != "attachment"]
+            dropped += len(page.links) - len(kept)
+            page.links = kept
+        document.write_pdf(path, pdf_variant="pdf/a-2b")
+    finally:
+        weasy_log.removeFilter(quiet)
+    if fetcher.refused or dropped:
+        (log or logger).warning(
+            f"{fetcher.refused + dropped} eksterne ressurser i dokumentet er avvist (filer, "
+            "nettadresser, data:-adresser og vedlegg hentes aldri); PDF-en er laget uten dem"
+        )
 
 
 _PART = re.compile(rb"pdfaid:part(?:=\"|>)\s*(\d)")

@@ -367,7 +367,7 @@ def render_contract(
         )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    html_to_pdfa(html, path, title="Arbeidsavtale")
+    html_to_pdfa(html, path, title="Arbeidsavtale", log=ctx.log)
 
 
 def order_it_access(hr: SystemSession, employee_id: int, systems: str, reference: str) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 from robots.console import actions
 from robots.console.auth import Principal
@@ -95,6 +96,7 @@ async def submit_post(
     upload = form.pop("fil", None)
     values = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
     errors: dict[str, str] = {}
+    # Starlette's UploadFile: what request.form() hands over (FastAPI's is a subclass of it)
     if isinstance(upload, UploadFile) and upload.filename:
         content = await upload.read()
         values.update(actions.store_upload(c, task, upload.filename, content))
