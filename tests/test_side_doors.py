@@ -234,7 +234,10 @@ def test_the_last_admin_cannot_be_demoted_or_disabled(console: Any) -> None:
         follow_redirects=True,
     )
     assert demoted.status_code == 200 and "admin2 har nå rollen operator" in demoted.text
-    assert second.get("/admin/brukere").status_code == 403  # no longer an admin
+    # The role change ended admin2's sessions (robots/console/sessions.py); logged in again,
+    # admin2 is no longer an admin.
+    assert second.get("/admin/brukere").status_code == 303
+    assert login(server, "admin2").get("/admin/brukere").status_code == 403
     # Only one admin is left: nobody (here, the CLI's own account, as the code path every
     # change takes) can demote or disable them.
     with env.db.session() as session, pytest.raises(ValueError, match="siste aktive admin"):
