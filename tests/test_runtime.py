@@ -349,6 +349,20 @@ def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, 
         for loc in b["locators"]
     )
 
+    # A page anonymous visitors see too, whose form only a logged-in user gets: the
+    # suggestions are of the logged-in page, fields without id or label by their name
+    # attribute, and no positional CSS where an attribute names the element.
+    board = env.runner(
+        "selectors", "suggest", "hr", "/oppslag", "--page", "board", extra_env=robot_env(sandbox)
+    )
+    assert board.returncode == 0, board.stderr
+    elements = yaml.safe_load(board.stdout)["pages"]["board"]
+    locators = [loc for spec in elements.values() for loc in spec["locators"]]
+    assert {"css": 'input[name="tittel"]'} in locators
+    assert {"css": 'select[name="prioritet"]'} in locators
+    assert {"test_id": "publiser"} in locators
+    assert "nth-of-type" not in board.stdout, board.stdout
+
 
 def test_selectors_check_reports_every_element_and_a_renamed_one(
     sqlite_env: Env, sandbox, tmp_path: Path
