@@ -229,6 +229,12 @@ def submit(
         dir_okay=False,
     ),
     ref_column: str = typer.Option("reference", help="Kolonnen i filen som holder referansen."),
+    drop_ref_column: bool = typer.Option(
+        False,
+        "--drop-ref-column",
+        help="Ta referansekolonnen ut av inndataene. Standard: den blir med når oppgaven har "
+        "et felt med det navnet.",
+    ),
     priority: int = typer.Option(0, help="Høyere tall kjøres først."),
     not_before: str = typer.Option(None, help="Ikke før dette tidspunktet (utsett)."),
     deadline: str = typer.Option(None, help="Frist (SLA)."),
@@ -247,7 +253,7 @@ def submit(
     who = _submitter(queue, get_task(task, queue.registry), actor)
     nb, dl = _parse_time(not_before, "--not-before"), _parse_time(deadline, "--deadline")
     if file is not None:
-        _submit_file(queue, task, file, ref_column, who, priority, nb, dl)
+        _submit_file(queue, task, file, ref_column, who, priority, nb, dl, drop_ref_column)
         return
     if not ref:
         raise typer.BadParameter("oppgi --ref eller --file", param_hint="--ref")
@@ -365,8 +371,11 @@ def _submit_file(
     priority: int,
     nb: datetime | None,
     dl: datetime | None,
+    drop_ref_column: bool = False,
 ) -> None:
-    """All rows are validated first; one bad row stops the file and nothing is stored."""
+    """All rows are validated first; one bad row stops the file and nothing is stored. The
+    reference column stays in the item's input where the task's input has such a field (or
+    takes any field) unless `drop_ref_column`; a column the task does not know is left out."""
     from robots.queue import check_priority, check_reference
     from robots.storable import unstorable
     from robots.tasks import InvalidPayload, get_task
@@ -377,8 +386,12 @@ def _submit_file(
     prepared = []
     seen: dict[str, int] = {}
     check_priority(priority)
+    model = task.input_model
+    keep = not drop_ref_column and (
+        ref_column in model.model_fields or model.model_config.get("extra") != "forbid"
+    )
     for number, row in enumerate(rows, start=2):  # row 1 is the header
-        ref = str(row.pop(ref_column, "")).strip()
+        ref = str((row.get if keep else row.pop)(ref_column, "")).strip()
         if not ref:
             errors.append((f"rad {number}", f"mangler referanse i kolonnen {ref_column!r}"))
             continue

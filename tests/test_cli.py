@@ -301,3 +301,27 @@ def test_csv_cells_read_back_as_excel_wrote_them(tmp_path: Path) -> None:
     extra.write_text("reference;note\na;x\nb;y;z\n", encoding="utf-8")
     with pytest.raises(InvalidPayload, match="rad 3 har flere felt"):
         read_rows(extra)
+
+
+def test_bulk_submit_keeps_the_reference_column_in_the_input(sqlite_env: Env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--ref-column employee_id`: the column is the item's reference and stays in its input
+    (hr_lookup needs it); `--drop-ref-column` leaves it out."""
+    env = sqlite_env
+    path = tmp_path / "ansatte.csv"
+    path.write_text("employee_id\n1503\n1504\n", encoding="utf-8")
+    result = env.runner("submit", "hr_lookup", "--file", str(path), "--ref-column", "employee_id")
+    assert result.returncode == 0, result.stderr
+    assert "2 nye elementer" in result.stdout
+    with env.db.session() as session:
+        payloads = {i.reference: i.payload for i in session.scalars(select(WorkItem))}
+    assert {ref: p["employee_id"] for ref, p in payloads.items()} == {"1503": 1503, "1504": 1504}
+
+    notes = tmp_path / "notater.csv"
+    notes.write_text("note,sleep_s\nn1,0\n", encoding="utf-8")
+    dropped = env.runner(
+        "submit", "probe", "--file", str(notes), "--ref-column", "note", "--drop-ref-column"
+    )
+    assert dropped.returncode == 0, dropped.stderr
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem).where(WorkItem.reference == "n1")).one()
+        assert "note" not in item.payload and item.payload["sleep_s"] == 0
