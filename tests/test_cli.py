@@ -324,4 +324,4 @@ def test_bulk_submit_keeps_the_reference_column_in_the_input(sqlite_env: Env, tm
     assert dropped.returncode == 0, dropped.stderr
     with env.db.session() as session:
         item = session.scalars(select(WorkItem).where(WorkItem.reference == "n1")).one()
-        assert "note" not in item.payload and item.payload["sleep_s"] == 0
+        assert item.payload["note"] == ""  # the default, not the reference
