@@ -386,9 +386,9 @@ def _submit_file(
     prepared = []
     seen: dict[str, int] = {}
     check_priority(priority)
-    model = task.input_model
+    fields = task.input_model
     keep = not drop_ref_column and (
-        ref_column in model.model_fields or model.model_config.get("extra") != "forbid"
+        ref_column in fields.model_fields or fields.model_config.get("extra") != "forbid"
     )
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         ref = str((row.get if keep else row.pop)(ref_column, "")).strip()
@@ -827,6 +827,15 @@ class CrashLoop(RuntimeError):
     """The worker processes keep dying; the supervisor gave up (exit code 12)."""
 
 
+def _require_browser(settings: Settings, tasks: list[Task]) -> None:
+    """Stop at once (BrowserNotFound, exit 11) when a task to run needs a browser and none
+    is there."""
+    from robots.browser import require_browser
+
+    if any(t.systems for t in tasks):
+        require_browser(settings.browser_path)
+
+
 def _wait_for_stop() -> threading.Event:
     stop = threading.Event()
 
@@ -865,6 +874,7 @@ def worker(
     configure_logging(settings)
     for name in task or []:
         get_task(name, app_.registry)
+    _require_browser(settings, [get_task(n, app_.registry) for n in task or app_.registry])
     if until_idle and (processes or 1) > 1:
         codes = run_until_idle(settings, processes, task or None)
         console.print(f"Køen er tom; {len(codes)} arbeiderprosesser stoppet.")
@@ -1014,7 +1024,9 @@ def serve(
     """Kjør planlegger, arbeidere og konsollen i én kommando (standardoppsettet på SQLite)."""
     from robots.serve import Service
 
-    service = Service(rpa(), processes=processes, web_port=port or None, web_host=host)
+    app_ = rpa()
+    _require_browser(app_.settings, list(app_.registry.values()))
+    service = Service(app_, processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
     service.supervisor.on_crash_loop = stop.set
     service.start()

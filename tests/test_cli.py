@@ -325,3 +325,20 @@ def test_bulk_submit_keeps_the_reference_column_in_the_input(sqlite_env: Env, tm
     with env.db.session() as session:
         item = session.scalars(select(WorkItem).where(WorkItem.reference == "n1")).one()
         assert item.payload["note"] == ""  # the default, not the reference
+
+
+def test_a_run_that_needs_a_browser_and_has_none_stops_at_once(sqlite_env: Env) -> None:
+    """The browser is pointed at nothing (RPA_BROWSER_PATH to a missing file): the demo and a
+    worker for browser tasks stop in seconds, with one line that names the fixing command
+    (exit 11), instead of failing every item until a timeout; a worker for tasks without a
+    browser runs."""
+    env = sqlite_env
+    nothing = {"RPA_BROWSER_PATH": str(env.data_dir / "finnes-ikke" / "chromium")}
+    for args in (("demo", "--timeout", "600"), ("worker", "--until-idle")):
+        result = env.runner(*args, extra_env=nothing, timeout=60)
+        assert result.returncode == 11, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "playwright install chromium" in lines[0], result.stderr
+        assert "finnes-ikke" in lines[0]
+    plain = env.runner("worker", "--until-idle", "--task", "probe", extra_env=nothing)
+    assert plain.returncode == 0, plain.stderr
