@@ -92,6 +92,11 @@ def _queue() -> Queue:
     return rpa().queue
 
 
+def _at(views: Any, ts: datetime | None) -> str:
+    """A time for people, in the installation's zone and labelled with it; "-" for none."""
+    return f"{views.local(ts)} ({views.zone_note})" if ts else "-"
+
+
 def _local(ts: datetime | None) -> str:
     return rpa(check=False).views.local(ts)
 
@@ -458,8 +463,17 @@ def items_list(
         )
     views = rpa().views
     found = views.items(ItemFilter(status=status or "", task=task or ""), size=limit)
+    zone = views.zone_note
     listed = table(
-        "Id", "Oppgave", "Referanse", "Status", "Forsøk", "Prioritet", "Frist", "Opprettet", "Feil"
+        "Id",
+        "Oppgave",
+        "Referanse",
+        "Status",
+        "Forsøk",
+        "Prioritet",
+        f"Frist ({zone})",
+        f"Opprettet ({zone})",
+        "Feil",
     )
     for item in found.rows:
         listed.add_row(
@@ -484,6 +498,7 @@ def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse
     views = rpa().views
     item = views.item_by_ident(ident)
     console.print(f"Element {item.id}  {item.task}  {item.reference!r}", style="bold")
+    zone = views.zone_note  # the run table's columns
     for label, value in (
         ("Status", item.status_text),
         (
@@ -492,18 +507,20 @@ def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse
             f"{item.max_attempts}, tapte arbeidere {item.abandons})",
         ),
         ("Prioritet", item.priority),
-        ("Ikke før", views.local(item.not_before)),
-        ("Frist", views.local(item.deadline)),
+        ("Ikke før", _at(views, item.not_before)),
+        ("Frist", _at(views, item.deadline)),
         ("Sendt inn av", item.submitted_by),
-        ("Opprettet", views.local(item.created_at)),
-        ("Avsluttet", views.local(item.finished_at)),
+        ("Opprettet", _at(views, item.created_at)),
+        ("Avsluttet", _at(views, item.finished_at)),
         ("Feiltype", item.error_kind or "-"),
         ("Feil", item.error or "-"),
         ("Inndata", json.dumps(item.payload, ensure_ascii=False)),
         ("Resultat", json.dumps(item.result, ensure_ascii=False)),
     ):
         console.print(f"  {label:<13} {value}")
-    runs = table("Kjøring", "Forsøk", "Arbeider", "Start", "Slutt", "Utfall", "Feil")
+    runs = table(
+        "Kjøring", "Forsøk", "Arbeider", f"Start ({zone})", f"Slutt ({zone})", "Utfall", "Feil"
+    )
     for run in views.item_runs(item.id):
         runs.add_row(
             str(run.id),
@@ -552,7 +569,7 @@ def runs_list(
         "Referanse",
         "Forsøk",
         "Arbeider",
-        "Start",
+        f"Start ({views.zone_note})",
         "Varighet",
         "Utfall",
     )
@@ -591,11 +608,12 @@ def runs_show(run_id: int) -> None:
     )
     console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
     console.print(
-        f"  {views.local(run.started_at)} – {views.local(run.ended_at)}  utfall: {run.outcome_text}"
+        f"  {views.local(run.started_at)} – {views.local(run.ended_at)} ({views.zone_note})  "
+        f"utfall: {run.outcome_text}"
     )
     if run.error:
         console.print(f"  Feil: {run.error}")
-    events = table("#", "Tid", "Nivå", "Steg", "Melding", "ms")
+    events = table("#", f"Tid ({views.zone_note})", "Nivå", "Steg", "Melding", "ms")
     for event in detail.events:
         events.add_row(
             str(event.seq),

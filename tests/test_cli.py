@@ -220,6 +220,7 @@ def test_run_one_item_here_and_now(sqlite_env: Env) -> None:
     assert "ikke produksjonskøen" in done.stdout
     report = done.stdout.split("Rapport:")[1].strip().splitlines()[0]
     assert Path(report).exists() and "hei fra utvikleren" in Path(report).read_text()
+    assert "Tid (norsk tid)" in Path(report).read_text()  # the report says its zone
     failed = env.runner("run", "probe", "--data", '{"fail": "business"}')
     assert failed.returncode == 14
     assert "Ansatt finnes ikke i HR-systemet" in failed.stdout
@@ -342,3 +343,33 @@ def test_a_run_that_needs_a_browser_and_has_none_stops_at_once(sqlite_env: Env) 
         assert "finnes-ikke" in lines[0]
     plain = env.runner("worker", "--until-idle", "--task", "probe", extra_env=nothing)
     assert plain.returncode == 0, plain.stderr
+
+
+def test_times_shown_to_people_say_their_zone(sqlite_env: Env) -> None:
+    """One zone for everything a person reads (the configured timezone, Europe/Oslo), and it
+    says so: `items show`, `runs list`, `runs show` and the run log lines `run` prints."""
+    import re
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    env = sqlite_env
+    done = env.runner("run", "probe", "--data", '{"note": "tid"}')
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if "Notat: tid" in x)
+    clock = re.match(r"(\d\d):(\d\d):\d\d([+-]\d\d:\d\d) ", line)
+    assert clock, line
+    offset = datetime.now(ZoneInfo("Europe/Oslo")).strftime("%z")
+    assert clock.group(3) == f"{offset[:3]}:{offset[3:]}"  # Oslo's offset, said on the line
+
+    env.runner("submit", "probe", "--ref", "t1")
+    worker = env.runner("worker", "--until-idle", timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    with env.db.session() as session:
+        created = session.scalars(select(WorkItem.created_at)).one()
+    oslo = created.replace(tzinfo=created.tzinfo or UTC).astimezone(ZoneInfo("Europe/Oslo"))
+    shown = env.runner("items", "show", "t1").stdout
+    assert "(norsk tid)" in shown and oslo.strftime("%Y-%m-%d %H:%M") in shown
+    listed = env.runner("runs", "list").stdout
+    assert "Start (norsk tid)" in listed
+    run = env.runner("runs", "show", "1").stdout
+    assert "(norsk tid)" in run and "Tid (norsk tid)" in run
