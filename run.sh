@@ -36,7 +36,17 @@ setup_browser() {
     echo "==> No Chromium found; installing one"
     if "$VENV/bin/python" -m playwright install chromium >/dev/null 2>&1; then return 0; fi
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        # On a fresh machine another package manager (unattended-upgrades, cloud-init) may
+        # hold the dpkg lock: wait for it, up to RPA_APT_LOCK_TIMEOUT seconds, and say so.
+        local wait=${RPA_APT_LOCK_TIMEOUT:-300}
+        echo "==> Installing chromium with apt-get (waiting up to ${wait} s for the dpkg lock)"
+        if ! { apt-get -o DPkg::Lock::Timeout="$wait" update -qq \
+                && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$wait" \
+                    install -y -qq chromium >/dev/null; }; then
+            echo "Could not install chromium with apt-get (is the dpkg lock still held?)." >&2
+            echo "Run: sudo apt-get install chromium" >&2
+            return 1
+        fi
     else
         echo "Could not install a browser. Run: sudo apt-get install chromium" >&2
         echo "(or: .venv/bin/python -m playwright install chromium)" >&2
@@ -45,7 +55,9 @@ setup_browser() {
 }
 
 setup_python
-setup_browser || echo "(continuing without a browser: browser robots will fail)" >&2
+# Without a browser, the demo and workers for browser tasks stop at start with the command
+# that fixes it (runner.py: BrowserNotFound, exit 11); other commands work as before.
+setup_browser || echo "(continuing without a browser: browser robots will not start)" >&2
 
 cmd=${1:-demo}
 case "$cmd" in

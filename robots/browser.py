@@ -53,13 +53,24 @@ def _playwright_managed(playwright: Any) -> str | None:
     return path if path and Path(path).exists() else None
 
 
+FIX = (
+    "Installer en med `.venv/bin/python -m playwright install chromium` eller "
+    "`sudo apt-get install chromium`"
+)
+
+
 def find_browser(playwright: Any, configured: str = "") -> BrowserChoice:
+    """The browser to launch. A configured path (browser_path) that does not exist is an error
+    of its own: the operator chose that browser, so another one is not used in its place."""
     tried = []
     if configured:
         path = shutil.which(configured) or (configured if Path(configured).exists() else None)
         if path:
             return BrowserChoice(path, "innstillingen browser_path")
-        tried.append(f"{configured} (RPA_BROWSER_PATH: finnes ikke)")
+        raise BrowserNotFound(
+            f"Nettleseren i browser_path (RPA_BROWSER_PATH) finnes ikke: {configured}. "
+            f"{FIX}, eller rett innstillingen."
+        )
     managed = _playwright_managed(playwright)
     if managed:
         return BrowserChoice(None, "Playwrights egen Chromium")
@@ -74,10 +85,19 @@ def find_browser(playwright: Any, configured: str = "") -> BrowserChoice:
             return BrowserChoice(path, f"systemets {path}")
         tried.append(candidate)
     raise BrowserNotFound(
-        "Fant ingen Chromium. Prøvde: " + ", ".join(tried) + ". Installer en med "
-        "`python -m playwright install chromium` eller `sudo apt-get install chromium`, "
+        "Fant ingen Chromium. Prøvde: " + ", ".join(tried) + f". {FIX}, "
         "eller pek på en med RPA_BROWSER_PATH."
     )
+
+
+def require_browser(configured: str = "") -> None:
+    """Raise BrowserNotFound now when there is no browser to launch: a run that needs one
+    (the demo, workers for browser tasks) stops at start with the command that fixes it,
+    rather than failing every item until a timeout."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        find_browser(playwright, configured)
 
 
 def launch(

@@ -92,6 +92,11 @@ def _queue() -> Queue:
     return rpa().queue
 
 
+def _at(views: Any, ts: datetime | None) -> str:
+    """A time for people, in the installation's zone and labelled with it; "-" for none."""
+    return f"{views.local(ts)} ({views.zone_note})" if ts else "-"
+
+
 def _local(ts: datetime | None) -> str:
     return rpa(check=False).views.local(ts)
 
@@ -229,6 +234,12 @@ def submit(
         dir_okay=False,
     ),
     ref_column: str = typer.Option("reference", help="Kolonnen i filen som holder referansen."),
+    drop_ref_column: bool = typer.Option(
+        False,
+        "--drop-ref-column",
+        help="Ta referansekolonnen ut av inndataene. Standard: den blir med når oppgaven har "
+        "et felt med det navnet.",
+    ),
     priority: int = typer.Option(0, help="Høyere tall kjøres først."),
     not_before: str = typer.Option(None, help="Ikke før dette tidspunktet (utsett)."),
     deadline: str = typer.Option(None, help="Frist (SLA)."),
@@ -247,7 +258,7 @@ def submit(
     who = _submitter(queue, get_task(task, queue.registry), actor)
     nb, dl = _parse_time(not_before, "--not-before"), _parse_time(deadline, "--deadline")
     if file is not None:
-        _submit_file(queue, task, file, ref_column, who, priority, nb, dl)
+        _submit_file(queue, task, file, ref_column, who, priority, nb, dl, drop_ref_column)
         return
     if not ref:
         raise typer.BadParameter("oppgi --ref eller --file", param_hint="--ref")
@@ -365,8 +376,11 @@ def _submit_file(
     priority: int,
     nb: datetime | None,
     dl: datetime | None,
+    drop_ref_column: bool = False,
 ) -> None:
-    """All rows are validated first; one bad row stops the file and nothing is stored."""
+    """All rows are validated first; one bad row stops the file and nothing is stored. The
+    reference column stays in the item's input where the task's input has such a field (or
+    takes any field) unless `drop_ref_column`; a column the task does not know is left out."""
     from robots.queue import check_priority, check_reference
     from robots.storable import unstorable
     from robots.tasks import InvalidPayload, get_task
@@ -377,8 +391,12 @@ def _submit_file(
     prepared = []
     seen: dict[str, int] = {}
     check_priority(priority)
+    fields = task.input_model
+    keep = not drop_ref_column and (
+        ref_column in fields.model_fields or fields.model_config.get("extra") != "forbid"
+    )
     for number, row in enumerate(rows, start=2):  # row 1 is the header
-        ref = str(row.pop(ref_column, "")).strip()
+        ref = str((row.get if keep else row.pop)(ref_column, "")).strip()
         if not ref:
             errors.append((f"rad {number}", f"mangler referanse i kolonnen {ref_column!r}"))
             continue
@@ -445,8 +463,17 @@ def items_list(
         )
     views = rpa().views
     found = views.items(ItemFilter(status=status or "", task=task or ""), size=limit)
+    zone = views.zone_note
     listed = table(
-        "Id", "Oppgave", "Referanse", "Status", "Forsøk", "Prioritet", "Frist", "Opprettet", "Feil"
+        "Id",
+        "Oppgave",
+        "Referanse",
+        "Status",
+        "Forsøk",
+        "Prioritet",
+        f"Frist ({zone})",
+        f"Opprettet ({zone})",
+        "Feil",
     )
     for item in found.rows:
         listed.add_row(
@@ -471,6 +498,7 @@ def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse
     views = rpa().views
     item = views.item_by_ident(ident)
     console.print(f"Element {item.id}  {item.task}  {item.reference!r}", style="bold")
+    zone = views.zone_note  # the run table's columns
     for label, value in (
         ("Status", item.status_text),
         (
@@ -479,18 +507,20 @@ def items_show(ident: str = typer.Argument(..., help="Element-id eller referanse
             f"{item.max_attempts}, tapte arbeidere {item.abandons})",
         ),
         ("Prioritet", item.priority),
-        ("Ikke før", views.local(item.not_before)),
-        ("Frist", views.local(item.deadline)),
+        ("Ikke før", _at(views, item.not_before)),
+        ("Frist", _at(views, item.deadline)),
         ("Sendt inn av", item.submitted_by),
-        ("Opprettet", views.local(item.created_at)),
-        ("Avsluttet", views.local(item.finished_at)),
+        ("Opprettet", _at(views, item.created_at)),
+        ("Avsluttet", _at(views, item.finished_at)),
         ("Feiltype", item.error_kind or "-"),
         ("Feil", item.error or "-"),
         ("Inndata", json.dumps(item.payload, ensure_ascii=False)),
         ("Resultat", json.dumps(item.result, ensure_ascii=False)),
     ):
         console.print(f"  {label:<13} {value}")
-    runs = table("Kjøring", "Forsøk", "Arbeider", "Start", "Slutt", "Utfall", "Feil")
+    runs = table(
+        "Kjøring", "Forsøk", "Arbeider", f"Start ({zone})", f"Slutt ({zone})", "Utfall", "Feil"
+    )
     for run in views.item_runs(item.id):
         runs.add_row(
             str(run.id),
@@ -539,7 +569,7 @@ def runs_list(
         "Referanse",
         "Forsøk",
         "Arbeider",
-        "Start",
+        f"Start ({views.zone_note})",
         "Varighet",
         "Utfall",
     )
@@ -578,11 +608,12 @@ def runs_show(run_id: int) -> None:
     )
     console.print(f"  Arbeider {run.worker_id} på {run.host} (pid {run.pid})")
     console.print(
-        f"  {views.local(run.started_at)} – {views.local(run.ended_at)}  utfall: {run.outcome_text}"
+        f"  {views.local(run.started_at)} – {views.local(run.ended_at)} ({views.zone_note})  "
+        f"utfall: {run.outcome_text}"
     )
     if run.error:
         console.print(f"  Feil: {run.error}")
-    events = table("#", "Tid", "Nivå", "Steg", "Melding", "ms")
+    events = table("#", f"Tid ({views.zone_note})", "Nivå", "Steg", "Melding", "ms")
     for event in detail.events:
         events.add_row(
             str(event.seq),
@@ -814,6 +845,15 @@ class CrashLoop(RuntimeError):
     """The worker processes keep dying; the supervisor gave up (exit code 12)."""
 
 
+def _require_browser(settings: Settings, tasks: list[Task]) -> None:
+    """Stop at once (BrowserNotFound, exit 11) when a task to run needs a browser and none
+    is there."""
+    from robots.browser import require_browser
+
+    if any(t.systems for t in tasks):
+        require_browser(settings.browser_path)
+
+
 def _wait_for_stop() -> threading.Event:
     stop = threading.Event()
 
@@ -852,6 +892,7 @@ def worker(
     configure_logging(settings)
     for name in task or []:
         get_task(name, app_.registry)
+    _require_browser(settings, [get_task(n, app_.registry) for n in task or app_.registry])
     if until_idle and (processes or 1) > 1:
         codes = run_until_idle(settings, processes, task or None)
         console.print(f"Køen er tom; {len(codes)} arbeiderprosesser stoppet.")
@@ -1001,7 +1042,9 @@ def serve(
     """Kjør planlegger, arbeidere og konsollen i én kommando (standardoppsettet på SQLite)."""
     from robots.serve import Service
 
-    service = Service(rpa(), processes=processes, web_port=port or None, web_host=host)
+    app_ = rpa()
+    _require_browser(app_.settings, list(app_.registry.values()))
+    service = Service(app_, processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
     service.supervisor.on_crash_loop = stop.set
     service.start()

@@ -181,8 +181,12 @@ class RunContext:
 
         return run_step(self, name, action, retries=retries, delay_seconds=delay_seconds)
 
-    def open(self, system: str) -> SystemSession:
-        """A browser session on `system` (one of the task's declared systems), fresh per item."""
+    def open(self, system: str, *, login: bool = True) -> SystemSession:
+        """A browser session on `system` (one of the task's declared systems), fresh per item.
+
+        A system with a login block is logged in at once (the worker's kept login where it has
+        one), so the first look-up never runs as an anonymous visitor; `login=False` opens it
+        without logging in (pages goto still logs in for when the system asks)."""
         if system not in self.systems:
             raise ValueError(
                 f"Oppgaven {self.claim.task} har ikke oppgitt systemet {system!r} "
@@ -198,6 +202,8 @@ class RunContext:
             self.sessions[system] = open_system(
                 self.browsers, system, self.settings, self.log, self.attempt
             )
+            if login:
+                self.sessions[system].start_logged_in()
         return self.sessions[system]
 
     def submit(

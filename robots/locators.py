@@ -74,6 +74,16 @@ def _balanced(text: str) -> bool:
     return not stack and not quote
 
 
+def system_url(base_url: str, path: str) -> str:
+    """An absolute URL for `path` on a system: page paths are relative to the base URL,
+    including its path (`/ansatte` under `http://host/hr` is `http://host/hr/ansatte`);
+    `urljoin` would drop the base's path for a path that starts with `/`. An absolute URL is
+    used as it is."""
+    if "://" in path.split("?", 1)[0]:
+        return path
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
 class LocatorSpec(BaseModel):
     """One way to find an element; exactly one of the kinds."""
 
@@ -175,6 +185,12 @@ class SystemSpec(BaseModel):
     system: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = ""
     base_url: str
+    locale: str = Field(
+        default="nb-NO",
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="the browser's language towards this system (Accept-Language, dates, "
+        "numbers): some systems translate option labels by it",
+    )
     timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
     navigation_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
     login: LoginFlow | None = None

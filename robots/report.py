@@ -41,6 +41,7 @@ def render(views: Views, run_id: int) -> str:
         item=detail.item,
         started=views.local(run.started_at),
         ended=views.local(run.ended_at),
+        zone=views.zone_note,
         duration=duration,
         steps=steps,
         screenshots=screenshots,

@@ -172,14 +172,22 @@ def _mask_record(record: Any) -> None:
     record["message"] = mask_text(record["message"])
 
 
-_FORMAT = "<green>{time:HH:mm:ss}</green> {level: <7} {extra[component]} | {message}"
+# The clock in the installation's zone (setting timezone), with its UTC offset on every line:
+# the same zone as the console, the CLI and the reports, and it says which one.
+_FORMAT = "<green>{extra[clock]}</green> {level: <7} {extra[component]} | {message}"
 
 
 def configure_logging(settings: Settings) -> None:
     """Route loguru: masked messages to stderr and/or the log file, run-bound records into the
     run log of the current run."""
+    zone = settings.zone
+
+    def patch(record: Any) -> None:
+        _mask_record(record)
+        record["extra"]["clock"] = record["time"].astimezone(zone).isoformat("T", "seconds")[11:]
+
     logger.remove()
-    logger.configure(patcher=_mask_record, extra={"component": "rpa"})
+    logger.configure(patcher=patch, extra={"component": "rpa"})
     if settings.log_stderr:
         logger.add(sys.stderr, level=settings.log_level, format=_FORMAT)
     if settings.log_path is not None:

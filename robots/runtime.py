@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 from loguru import logger
 from playwright.sync_api import Error as PlaywrightError
@@ -31,7 +31,7 @@ from robots.faults import (
     SystemStateFault,
     Unreachable,
 )
-from robots.locators import SystemSpec, load_system
+from robots.locators import SystemSpec, load_system, system_url
 from robots.masking import mask_text, register_secret
 from robots.settings import Settings
 from robots.vault import Vault
@@ -185,7 +185,7 @@ class SystemSession:
             self.context, self.page = kept
         else:
             self.context = browser.new_context(
-                locale="nb-NO",
+                locale=spec.locale,
                 timezone_id=settings.timezone,
                 base_url=self.base_url,
                 storage_state=reused,
@@ -378,8 +378,52 @@ class SystemSession:
         return self.locate(name).inner_text().strip()
 
     def select(self, name: str, value: str) -> None:
-        """Choose an option in a select by value or label (safe to repeat)."""
-        self.locate(name).select_option(value)
+        """Choose an option in a select (safe to repeat): by value when an option has that
+        value, else by its label. Prefer values: a system may translate its labels by the
+        browser's language (the system's `locale`), its values stay."""
+        element = self.locate(name)
+        has_value = element.evaluate(
+            "(el, v) => [...el.options].some((o) => o.value === v)", value
+        )
+        if has_value:
+            element.select_option(value=value)
+        else:
+            element.select_option(label=value)
+
+    def attribute(self, name: str, attr: str) -> str | None:
+        """The element's attribute `attr` (e.g. href, data-*), or None where it has none."""
+        return self.locate(name).get_attribute(attr)
+
+    def table_rows(self, name: str) -> list[dict[str, str]]:
+        """The table `name` read into rows: one dict per body row, keyed by the header cells'
+        text (in column order), values the cells' visible text, stripped."""
+        rows: list[dict[str, str]] = self.locate(name).evaluate(
+            """(table) => {
+              const text = (el) =>
+                (el.innerText || el.textContent || '').replace(/\\s+/g, ' ').trim();
+              const head = table.tHead ? table.tHead.rows[0] : table.rows[0];
+              const keys = head ? [...head.cells].map(text) : [];
+              const body = [...table.tBodies].flatMap((b) => [...b.rows]).filter((r) => r !== head);
+              return body.map((row) => Object.fromEntries(
+                [...row.cells].map((cell, i) => [keys[i] || `kolonne ${i + 1}`, text(cell)])));
+            }"""
+        )
+        return rows
+
+    @property
+    def current_url(self) -> str:
+        """The page's URL now (after redirects), with its query."""
+        return str(self.page.url)
+
+    @property
+    def current_path(self) -> str:
+        """The page's path now, relative to the system's base URL (`/ansatte/7` also where
+        the base URL has a path of its own)."""
+        path = self._path()
+        base = urlparse(self.base_url).path.rstrip("/")
+        if base and (path == base or path.startswith(base + "/")):
+            path = path[len(base) :] or "/"
+        return path
 
     def upload(self, name: str, files: list[Path] | Path) -> None:
         """Set the file(s) of a file input."""
@@ -389,7 +433,7 @@ class SystemSession:
 
     def url(self, path: str) -> str:
         """An absolute URL of the system (base URL from the selectors file or system_urls)."""
-        return urljoin(self.base_url, path)
+        return system_url(self.base_url, path)
 
     def _path(self) -> str:
         return urlparse(self.page.url).path or "/"
@@ -422,7 +466,11 @@ class SystemSession:
 
     def on_login_page(self) -> bool:
         """Is the page the system's login page?"""
-        return self.spec.login is not None and self._path() == self.spec.login.path
+        return self.spec.login is not None and self._path() == self._login_path()
+
+    def _login_path(self) -> str:
+        assert self.spec.login is not None
+        return urlparse(self.url(self.spec.login.path)).path or "/"
 
     def _on_response(self, response: Any) -> None:
         try:
@@ -549,7 +597,7 @@ class SystemSession:
             return True
         try:
             self.page.wait_for_url(
-                lambda url: (urlparse(url).path or "/") != flow.path,
+                lambda url: (urlparse(url).path or "/") != self._login_path(),
                 timeout=self.spec.navigation_timeout_ms,
             )
             self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
@@ -560,6 +608,18 @@ class SystemSession:
     def _dismiss(self, name: str) -> None:
         self.log.info(f"{self.spec.system}: lukket popup ({name})")
         self._union(name).click()
+
+    def start_logged_in(self) -> None:
+        """Log in now, before the robot's first look-up (`ctx.open`): a system that also
+        shows pages to anonymous visitors would otherwise answer it anonymously. A login the
+        worker kept (reuse_logins) is used as it is, so no item logs in again; should it have
+        expired, the system sends the first page to its login page and goto logs in then."""
+        if self.spec.login is None or self.logged_in:
+            return
+        if self.reused_login:
+            self.log.info(f"{self.spec.system}: bruker innloggingen arbeideren har fra før")
+            return
+        self.login()
 
     def ensure_logged_in(self) -> None:
         """Log in unless this session is logged in (run_step calls it before a retry)."""

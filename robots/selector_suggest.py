@@ -2,9 +2,11 @@
 
 Opens the page logged in (the system's login block and the vault's credentials), lists its form
 fields, buttons, links, headings and tables, and gives each the most robust locators first:
-label, then role and accessible name, then test id, then id, then a CSS path as the last
-fallback. Fields whose label or content looks like personal data are marked `pii`. Works headless
-on a server; `--headed` shows the page (and Playwright's inspector where a display exists).
+label, then role and accessible name, then test id, then id, then the name attribute; a
+positional CSS path (`nth-of-type`) only for an element nothing else names, since it breaks
+with any change to the page's layout. Fields whose label or content looks like personal data
+are marked `pii`. Works headless on a server; `--headed` shows the page (and Playwright's
+inspector where a display exists).
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def _slug(text: str) -> str:
 
 
 def _locators(found: dict[str, Any]) -> list[dict[str, Any]]:
-    """The most robust first: label, role + name, test id, id, then the CSS path."""
+    """The most robust first: label, role + name, test id, id, name attribute; the CSS path
+    only where none of those exists."""
     locators: list[dict[str, Any]] = []
     if found["label"] and found["kind"] == "field":
         locators.append({"label": found["label"]})
@@ -95,7 +98,10 @@ def _locators(found: dict[str, Any]) -> list[dict[str, Any]]:
         locators.append({"test_id": found["testid"]})
     if found["id"]:
         locators.append({"css": f"#{found['id']}"})
-    if found["css"] and {"css": found["css"]} not in locators:
+    if found["name"] and found["kind"] in ("field", "button"):
+        value = found["name"].replace("\\", "\\\\").replace('"', '\\"')
+        locators.append({"css": f'{found["tag"]}[name="{value}"]'})
+    if found["css"] and not locators:
         locators.append({"css": found["css"]})
     return locators
 
@@ -133,6 +139,7 @@ def suggest_page(
     try:
         session = SystemSession(host, spec, settings, logger)
         try:
+            session.start_logged_in()  # a page may show anonymous visitors less
             session.goto(path)
             found = session.page.evaluate(_COLLECT)
             if pause:

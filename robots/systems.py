@@ -190,12 +190,12 @@ class Systems:
         below HTTP 500, else what went wrong."""
         import httpx
 
-        from robots.locators import load_system
+        from robots.locators import load_system, system_url
 
         spec = load_system(system)
         base = self.settings.system_urls.get(system, spec.base_url)
         path = spec.health or (spec.login.path if spec.login else "/")
-        url = httpx.URL(base.rstrip("/") + "/").join(path.lstrip("/"))
+        url = system_url(base, path)
         try:
             answer = httpx.get(url, timeout=5, follow_redirects=False)
         except httpx.HTTPError as exc:

@@ -386,6 +386,11 @@ class Views:
         self.settings = settings
         self.zone = settings.zone
 
+    @property
+    def zone_note(self) -> str:
+        """What the times `local` gives are, for a label: "norsk tid", or the zone's name."""
+        return "norsk tid" if self.settings.timezone == "Europe/Oslo" else self.settings.timezone
+
     def local(self, ts: datetime | None) -> str:
         """A time as the installation shows it (Europe/Oslo by default)."""
         return ts.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"

@@ -17,10 +17,13 @@ def demo(
     timeout: float = typer.Option(240, help="Maks sekunder demoen venter på elementene."),
 ) -> None:
     """Start tjenesten, send inn demoarbeid, vis fremdrift og en oppsummering."""
+    from robots.browser import require_browser
     from robots.cli import _settings, console
     from sandbox.demo import run_demo
 
-    ok = run_demo(_settings(), processes=processes, timeout=timeout, console=console)
+    settings = _settings()
+    require_browser(settings.browser_path)  # the demo's robots all use one
+    ok = run_demo(settings, processes=processes, timeout=timeout, console=console)
     raise typer.Exit(0 if ok else 1)
 
 

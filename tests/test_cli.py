@@ -220,6 +220,7 @@ def test_run_one_item_here_and_now(sqlite_env: Env) -> None:
     assert "ikke produksjonskøen" in done.stdout
     report = done.stdout.split("Rapport:")[1].strip().splitlines()[0]
     assert Path(report).exists() and "hei fra utvikleren" in Path(report).read_text()
+    assert "Tid (norsk tid)" in Path(report).read_text()  # the report says its zone
     failed = env.runner("run", "probe", "--data", '{"fail": "business"}')
     assert failed.returncode == 14
     assert "Ansatt finnes ikke i HR-systemet" in failed.stdout
@@ -301,3 +302,74 @@ def test_csv_cells_read_back_as_excel_wrote_them(tmp_path: Path) -> None:
     extra.write_text("reference;note\na;x\nb;y;z\n", encoding="utf-8")
     with pytest.raises(InvalidPayload, match="rad 3 har flere felt"):
         read_rows(extra)
+
+
+def test_bulk_submit_keeps_the_reference_column_in_the_input(sqlite_env: Env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--ref-column employee_id`: the column is the item's reference and stays in its input
+    (hr_lookup needs it); `--drop-ref-column` leaves it out."""
+    env = sqlite_env
+    path = tmp_path / "ansatte.csv"
+    path.write_text("employee_id\n1503\n1504\n", encoding="utf-8")
+    result = env.runner("submit", "hr_lookup", "--file", str(path), "--ref-column", "employee_id")
+    assert result.returncode == 0, result.stderr
+    assert "2 nye elementer" in result.stdout
+    with env.db.session() as session:
+        payloads = {i.reference: i.payload for i in session.scalars(select(WorkItem))}
+    assert {ref: p["employee_id"] for ref, p in payloads.items()} == {"1503": 1503, "1504": 1504}
+
+    notes = tmp_path / "notater.csv"
+    notes.write_text("note,sleep_s\nn1,0\n", encoding="utf-8")
+    dropped = env.runner(
+        "submit", "probe", "--file", str(notes), "--ref-column", "note", "--drop-ref-column"
+    )
+    assert dropped.returncode == 0, dropped.stderr
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem).where(WorkItem.reference == "n1")).one()
+        assert item.payload["note"] == ""  # the default, not the reference
+
+
+def test_a_run_that_needs_a_browser_and_has_none_stops_at_once(sqlite_env: Env) -> None:
+    """The browser is pointed at nothing (RPA_BROWSER_PATH to a missing file): the demo and a
+    worker for browser tasks stop in seconds, with one line that names the fixing command
+    (exit 11), instead of failing every item until a timeout; a worker for tasks without a
+    browser runs."""
+    env = sqlite_env
+    nothing = {"RPA_BROWSER_PATH": str(env.data_dir / "finnes-ikke" / "chromium")}
+    for args in (("demo", "--timeout", "600"), ("worker", "--until-idle")):
+        result = env.runner(*args, extra_env=nothing, timeout=60)
+        assert result.returncode == 11, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "playwright install chromium" in lines[0], result.stderr
+        assert "finnes-ikke" in lines[0]
+    plain = env.runner("worker", "--until-idle", "--task", "probe", extra_env=nothing)
+    assert plain.returncode == 0, plain.stderr
+
+
+def test_times_shown_to_people_say_their_zone(sqlite_env: Env) -> None:
+    """One zone for everything a person reads (the configured timezone, Europe/Oslo), and it
+    says so: `items show`, `runs list`, `runs show` and the run log lines `run` prints."""
+    import re
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    env = sqlite_env
+    done = env.runner("run", "probe", "--data", '{"note": "tid"}')
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if "Notat: tid" in x)
+    clock = re.match(r"(\d\d):(\d\d):\d\d([+-]\d\d:\d\d) ", line)
+    assert clock, line
+    offset = datetime.now(ZoneInfo("Europe/Oslo")).strftime("%z")
+    assert clock.group(3) == f"{offset[:3]}:{offset[3:]}"  # Oslo's offset, said on the line
+
+    env.runner("submit", "probe", "--ref", "t1")
+    worker = env.runner("worker", "--until-idle", timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    with env.db.session() as session:
+        created = session.scalars(select(WorkItem.created_at)).one()
+    oslo = created.replace(tzinfo=created.tzinfo or UTC).astimezone(ZoneInfo("Europe/Oslo"))
+    shown = env.runner("items", "show", "t1").stdout
+    assert "(norsk tid)" in shown and oslo.strftime("%Y-%m-%d %H:%M") in shown
+    listed = env.runner("runs", "list").stdout
+    assert "Start (norsk tid)" in listed
+    run = env.runner("runs", "show", "1").stdout
+    assert "(norsk tid)" in run and "Tid (norsk tid)" in run

@@ -199,11 +199,14 @@ def test_missing_browser_error_lists_what_was_tried(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(
         "robots.browser.SYSTEM_CANDIDATES", ("/nonexistent/chromium", "no-such-browser")
     )
+    with pytest.raises(BrowserNotFound) as caught:  # a chosen browser is not replaced
+        find_browser(NoManaged, configured="/usr/bin/chromium-missing")
+    assert "/usr/bin/chromium-missing" in str(caught.value)
+    assert "playwright install chromium" in str(caught.value)
     with pytest.raises(BrowserNotFound) as caught:
-        find_browser(NoManaged, configured="/opt/missing/chrome")
+        find_browser(NoManaged)
     message = str(caught.value)
     for part in (
-        "/opt/missing/chrome",
         "Playwrights egen Chromium",
         "/nonexistent/chromium",
         "no-such-browser",
@@ -348,6 +351,20 @@ def test_selectors_suggest_lists_the_page_with_robust_locators(sqlite_env: Env, 
         for b in buttons
         for loc in b["locators"]
     )
+
+    # A page anonymous visitors see too, whose form only a logged-in user gets: the
+    # suggestions are of the logged-in page, fields without id or label by their name
+    # attribute, and no positional CSS where an attribute names the element.
+    board = env.runner(
+        "selectors", "suggest", "hr", "/oppslag", "--page", "board", extra_env=robot_env(sandbox)
+    )
+    assert board.returncode == 0, board.stderr
+    elements = yaml.safe_load(board.stdout)["pages"]["board"]
+    locators = [loc for spec in elements.values() for loc in spec["locators"]]
+    assert {"css": 'input[name="tittel"]'} in locators
+    assert {"css": 'select[name="prioritet"]'} in locators
+    assert {"test_id": "publiser"} in locators
+    assert "nth-of-type" not in board.stdout, board.stdout
 
 
 def test_selectors_check_reports_every_element_and_a_renamed_one(

@@ -270,6 +270,19 @@ def create_app(
             recent=avsluttet_siste,
         )
 
+    @app.get("/oppslag", response_class=HTMLResponse)
+    def board(request: Request) -> HTMLResponse:
+        """Open to anonymous visitors; a logged-in user also sees the internal notice and the
+        form. Option labels follow the browser's language (Accept-Language), values do not."""
+        norwegian = request.headers.get("accept-language", "").lower().startswith(("nb", "no"))
+        labels = ("Haster", "Vanlig") if norwegian else ("Urgent", "Normal")
+        return render(
+            request,
+            "board.html",
+            site.sessions.user(request),
+            priorities=list(zip(("urgent", "normal"), labels, strict=True)),
+        )
+
     # Test harness read-back ------------------------------------------------------------------
 
     @app.get("/_sandbox/employees/{employee_id}")
