@@ -838,6 +838,125 @@ def systems_probe(
         console.print(f"{system} har ingen åpen sikring; ingenting endret.")
 
 
+questions_app = typer.Typer(
+    help="Robotenes spørsmål til saksbehandlere: se og svar som en konsollbruker.",
+    no_args_is_help=True,
+)
+app.add_typer(questions_app, name="questions")
+
+
+def _console_user(username: str) -> Any:
+    """The console user `username` as a Principal (the same rules as in the console)."""
+    from sqlalchemy import select
+
+    from robots.console.auth import Principal
+    from robots.models import User
+    from robots.tasks import NotAllowed
+
+    with rpa().db.session() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None or user.disabled_at is not None:
+            raise NotAllowed(f"Fant ingen aktiv konsollbruker {username!r} (--as)")
+        return Principal(user.id, user.username, user.role)
+
+
+def _audience(who: Any) -> Any:
+    from robots.console.auth import can
+    from robots.views import audience_for
+
+    submitters = (f"web:{who.username}", f"api:{who.username}", f"cli:{who.username}")
+    return audience_for(rpa().settings, who.username, can(who.role, "all_items"), submitters)
+
+
+AS_USER = typer.Option(..., "--as", help="Konsollbrukeren du svarer som (f.eks. kari).")
+
+
+@questions_app.command("list")
+def questions_list(
+    username: str = AS_USER,
+    status: str = typer.Option(
+        "open", "--status", help="open (åpne), answered (besvarte) eller expired (utløpte)."
+    ),
+) -> None:
+    """Vis spørsmålene denne personen kan se (som i konsollen)."""
+    from robots.views import questions
+
+    who = _console_user(username)
+    if status not in ("open", "answered", "expired"):
+        raise typer.BadParameter("--status må være open, answered eller expired")
+    grid = table("Spørsmål", "Element", "Oppgave", "Referanse", "Til", "Frist (norsk tid)", "Tekst")
+    for q in questions(rpa().views, audience=_audience(who), status=status):
+        grid.add_row(
+            str(q.id),
+            str(q.item_id),
+            q.task,
+            q.reference,
+            q.to_role,
+            _local(q.deadline) if q.deadline else "",
+            q.text,
+        )
+    console.print(grid)
+
+
+@questions_app.command("show")
+def questions_show(question_id: int, username: str = AS_USER) -> None:
+    """Vis ett spørsmål: teksten, det roboten så, og feltene i svaret."""
+    from robots.people import load_model
+    from robots.views import question
+
+    q = question(rpa().views, question_id, _audience(_console_user(username)))
+    console.print(f"Spørsmål {q.id} om element {q.item_id} ({q.task} {q.reference!r}): {q.text}")
+    if q.deadline:
+        console.print(f"Frist: {_local(q.deadline)} (norsk tid)")
+    for key, value in (q.evidence or {}).items():
+        console.print(f"  {key}: {value}")
+    console.print(f"Status: {q.status}")
+    if q.status == "open":
+        console.print("Felter i svaret (--field navn=verdi):")
+        for name, field in load_model(q.model).model_fields.items():
+            need = "påkrevd" if field.is_required() else f"standard {field.default!r}"
+            console.print(f"  {name}: {field.description or ''} ({need})")
+
+
+@questions_app.command("answer")
+def questions_answer(
+    question_id: int,
+    username: str = AS_USER,
+    field: list[str] = typer.Option(None, "--field", help="Et felt i svaret: navn=verdi."),
+    data: str = typer.Option(None, "--json", help="Hele svaret som JSON."),
+) -> None:
+    """Svar på et spørsmål som konsollbrukeren (revisjonsført som cli:<bruker>); elementet
+    fortsetter der roboten stoppet."""
+    from robots import people
+    from robots.console.auth import can
+    from robots.tasks import NotAllowed
+    from robots.views import question
+
+    who = _console_user(username)
+    question(rpa().views, question_id, _audience(who))  # NotFound, as for none, if not seen
+    if not can(who.role, "answer"):
+        raise NotAllowed(f"Rollen {who.role} kan ikke svare på spørsmål")
+    if bool(field) == bool(data):
+        raise typer.BadParameter("gi svaret med --field navn=verdi (én eller flere) eller --json")
+    if data:
+        values = _json(data, "svaret")
+    else:
+        values = {}
+        for pair in field:
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip():
+                raise typer.BadParameter(f"--field {pair!r}: skriv navn=verdi")
+            values[name.strip()] = value
+    try:
+        people.answer(rpa().db, question_id, values, f"cli:{who.username}")
+    except people.AnswerRefused as exc:
+        if exc.errors:  # the answer does not fit the question (exit 3, as bad input)
+            details = "; ".join(f"{k}: {v}" for k, v in exc.errors)
+            raise ValueError(f"{exc}: {details}") from None
+        raise NotAllowed(str(exc)) from None  # answered already, or too late
+    console.print(f"Svaret på spørsmål {question_id} er lagret; elementet fortsetter.")
+
+
 # processes ----------------------------------------------------------------------------------
 
 

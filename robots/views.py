@@ -877,6 +877,18 @@ class Audience:
     teams: tuple[str, ...]
 
 
+def audience_for(
+    settings: Settings, username: str, sees_all: bool, submitters: tuple[str, ...]
+) -> Audience | None:
+    """The audience of a person (None: every question, for those who run the fleet): the
+    questions on items they submitted (`submitters`) and those addressed to a team that
+    `question_teams` lists them in (a role's name is a team only when listed there)."""
+    if sees_all:
+        return None
+    teams = tuple(team for team, members in settings.question_teams.items() if username in members)
+    return Audience(submitters, teams)
+
+
 @dataclass(frozen=True)
 class QuestionView:
     id: int

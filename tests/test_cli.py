@@ -373,3 +373,55 @@ def test_times_shown_to_people_say_their_zone(sqlite_env: Env) -> None:
     assert "Start (norsk tid)" in listed
     run = env.runner("runs", "show", "1").stdout
     assert "(norsk tid)" in run and "Tid (norsk tid)" in run
+
+
+def test_questions_are_listed_shown_and_answered_from_the_command_line(sqlite_env: Env) -> None:
+    """`questions list|show|answer --as USER`: the same visibility as the console (a colleague
+    learns nothing of the question), the answer validated by the question's model, audited as
+    cli:<user>, and the item then resumes."""
+    from robots.models import AuditEvent, Question
+    from robots.worker import WorkerProcess
+
+    env = sqlite_env
+    for username in ("kari", "ola"):
+        added = env.runner(
+            "users", "add", username, "--role", "caseworker", "--password-stdin",
+            stdin="riktig-passord-123\n",
+        )
+        assert added.returncode == 0, added.stderr
+    env.queue().submit("asking", "sak-cli-1", {}, submitted_by="cli:kari")
+    WorkerProcess(env.settings, env.queue().registry).run(exit_when_idle=True)
+    with env.db.session() as session:
+        question_id = session.scalars(select(Question.id)).one()
+
+    mine = env.runner("questions", "list", "--as", "kari")
+    assert mine.returncode == 0, mine.stderr
+    assert "Skal søknaden godkjennes?" in mine.stdout and "sak-cli-1" in mine.stdout
+    assert "15076500565" not in mine.stdout  # the evidence's fødselsnummer stays masked
+    theirs = env.runner("questions", "list", "--as", "ola")
+    assert theirs.returncode == 0 and "sak-cli-1" not in theirs.stdout
+    assert env.runner("questions", "show", str(question_id), "--as", "ola").returncode == 8
+    shown = env.runner("questions", "show", str(question_id), "--as", "kari")
+    assert shown.returncode == 0 and "godkjent" in shown.stdout
+    assert "15076500565" not in shown.stdout
+
+    refused = env.runner("questions", "answer", str(question_id), "--as", "ola",
+                         "--field", "godkjent=true")
+    assert refused.returncode == 8 and "Fant ikke" in refused.stdout + refused.stderr
+    wrong = env.runner("questions", "answer", str(question_id), "--as", "kari",
+                       "--field", "godkjent=kanskje")
+    assert wrong.returncode == 3 and "godkjent" in wrong.stdout + wrong.stderr
+    done = env.runner("questions", "answer", str(question_id), "--as", "kari",
+                      "--field", "godkjent=true", "--field", "kommentar=OK fra terminalen")
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = env.runner("questions", "answer", str(question_id), "--as", "kari",
+                       "--json", '{"godkjent": false}')
+    assert again.returncode == 8 and "allerede besvart" in again.stdout + again.stderr
+    WorkerProcess(env.settings, env.queue().registry).run(exit_when_idle=True)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem).where(WorkItem.reference == "sak-cli-1")).one()
+        actors = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "answer")
+        ).all()
+    assert item.status == "done" and item.result["kommentar"] == "OK fra terminalen"
+    assert actors == ["cli:kari"]

@@ -29,7 +29,15 @@ from robots.console.deps import (
 )
 from robots.models import ItemStatus, Role
 from robots.queue import InvalidTransition, ItemNotFound
-from robots.views import Audience, ItemFilter, NotFound, QuestionView, question, questions
+from robots.views import (
+    Audience,
+    ItemFilter,
+    NotFound,
+    QuestionView,
+    audience_for,
+    question,
+    questions,
+)
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["saksbehandler"])
@@ -39,12 +47,9 @@ def audience(c: Console, who: Principal) -> Audience | None:
     """Who sees which questions: operators (and admins) every one, as they run the fleet;
     anyone else those on items they submitted and those addressed to a team that
     `question_teams` lists them in (a role's name is a team only when listed there)."""
-    if can(who.role, "all_items"):
-        return None
-    teams = tuple(
-        team for team, members in c.rpa.settings.question_teams.items() if who.username in members
+    return audience_for(
+        c.rpa.settings, who.username, can(who.role, "all_items"), own_submitters(who)
     )
-    return Audience(own_submitters(who), teams)
 
 
 def _visible(c: Console, who: Principal, question_id: int) -> QuestionView:
