@@ -138,27 +138,23 @@ def employer_period_end(
 
 def max_date(
     period: Period,
-    employer_end: date | None = None,
     benefit_days: int = 248,
     earlier: Sequence[Period] = (),
     employer_days: int = 16,
     lookback_years: int = 3,
-) -> date | None:
+) -> date:
     """The day the sykepenger run out if the leave goes on (from its last known day, also when
     that is in the future): the day on which the sykepengedager in the `lookback_years` years up
     to and including it reach `benefit_days` (ftrl. § 8-12 first ledd). Sykepengedager are sick
     weekdays after each period's arbeidsgiverperiode (§ 8-11: five a week, holidays count);
-    `earlier` periods add theirs. `employer_end` is unused (kept for older callers)."""
-    del employer_end
-    going_on = replace(period, end=None) if period.end is not None else period
+    `earlier` periods add theirs."""
     last = period.end
 
     def sick(day: date) -> bool:
         return _sick(period, day) or (last is not None and day > last)
 
-    start = employer_period_end(going_on, employer_days, sick)
-    if start is None:
-        return None
+    start = employer_period_end(replace(period, end=None), employer_days, sick)
+    assert start is not None  # the leave goes on, so its 16th sick day comes
     window: deque[date] = deque(sorted(d for p in earlier for d in paid_days(p, employer_days)))
     day = start
     while True:
@@ -423,8 +419,8 @@ def key_dates(
     years = int(cfg.get("max_sickness_benefit_lookback_years", 3))
     end = employer_period_end(period, days)
     earlier = [p for p in earlier if p.end is not None and p.end < period.start]
-    top = max_date(period, end, int(cfg["max_sickness_benefit_days"]), earlier, days, years)
-    needed = years_before(top or period.start, years) + timedelta(days=1)
+    top = max_date(period, int(cfg["max_sickness_benefit_days"]), earlier, days, years)
+    needed = years_before(top, years) + timedelta(days=1)
     complete = history_from is None or history_from <= needed
     return KeyDates(end, top, history_from, complete)
 

@@ -154,13 +154,13 @@ def test_fewer_than_16_days_at_work_join_16_or_more_start_a_new_period(
     ],
 )
 def test_employer_period_end_and_maximum_date(
-    absences: list[tuple[str, str | None]], employer_end: str | None, maximum: str | None
+    absences: list[tuple[str, str | None]], employer_end: str | None, maximum: str
 ) -> None:
     (period,) = join_periods([absence(first, end) for first, end in absences], 16)
     end = employer_period_end(period)
     assert (end.isoformat() if end else None) == employer_end
-    top = max_date(period, end)
-    assert (top.isoformat() if top else None) == maximum
+    top = max_date(period)
+    assert top.isoformat() == maximum
     dates = key_dates(period, config())
     assert dates.employer_period_end == end and dates.max_date == top
 
@@ -168,7 +168,7 @@ def test_employer_period_end_and_maximum_date(
 def test_graded_leave_counts_whole_days_and_has_no_mandatory_dialogmote1() -> None:
     (period,) = join_periods([absence("2026-01-05", grade=50)], 16)
     assert employer_period_end(period) == date(2026, 1, 20)
-    assert max_date(period, employer_period_end(period)) == date(2027, 1, 1)
+    assert max_date(period) == date(2027, 1, 1)
     assert "dialogmote1" not in plan("2026-01-05", grade=50)
 
 
