@@ -321,15 +321,19 @@ def remind(hr: Page, box: Sandbox, day: date, out: Path) -> None:
         reference_day,
         int(cfg["recent_days"]),
         after,
+        int(cfg["max_sickness_benefit_lookback_years"]),
+        int(cfg["hr_history_days"]) if cfg.get("hr_history_days") else None,
     )
+    periods = absence.join_periods(absences, after)
     by_id = {a.employee_id: a for a in absences}
     overview = []
     with smtplib.SMTP(box.smtp.host, box.smtp.port) as smtp:
-        for period in absence.join_periods(absences, after):
+        for period in periods:
             if period.end is not None and period.end < day:
                 continue
             person = by_id[period.employee_id]
-            dates = absence.key_dates(period, cfg)
+            earlier = [p for p in periods if p.employee_id == period.employee_id]
+            dates = absence.key_dates(period, cfg, earlier)
             for milestone in absence.due_reminders(period, day, calendar, cfg):
                 message = EmailMessage()
                 message["From"], message["To"] = "rpa@kommune.example", person.manager_email

@@ -8,8 +8,9 @@ to the manager: name, milestone, due date, what to do; never the fødselsnummer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -117,14 +118,17 @@ def _sick(period: Period, day: date) -> bool:
     )
 
 
-def employer_period_end(period: Period, days: int = 16) -> date | None:
+def employer_period_end(
+    period: Period, days: int = 16, sick: Callable[[date], bool] | None = None
+) -> date | None:
     """The last day of the arbeidsgiverperiode: the `days`-th sick day of the period, counting
     calendar days but only sick ones. None if the period ended before it was reached."""
+    is_sick = sick or (lambda day: _sick(period, day))
     counted = 0
     day = period.start
     last = period.end
     while last is None or day <= last:
-        if _sick(period, day):
+        if is_sick(day):
             counted += 1
             if counted == days:
                 return day
@@ -132,19 +136,54 @@ def employer_period_end(period: Period, days: int = 16) -> date | None:
     return None
 
 
-def max_date(period: Period, employer_end: date | None, benefit_days: int = 248) -> date | None:
-    """The day the sykepenger run out if the leave goes on: the `benefit_days`-th sick weekday
-    after the arbeidsgiverperiode (Monday to Friday; holidays count). None for a period that has
-    ended or has not passed its arbeidsgiverperiode (see config/sykefravaer.yaml)."""
-    if employer_end is None or period.end is not None:
-        return None
-    counted = 0
-    day = employer_end
-    while counted < benefit_days:
+def max_date(
+    period: Period,
+    benefit_days: int = 248,
+    earlier: Sequence[Period] = (),
+    employer_days: int = 16,
+    lookback_years: int = 3,
+) -> date:
+    """The day the sykepenger run out if the leave goes on (from its last known day, also when
+    that is in the future): the day on which the sykepengedager in the `lookback_years` years up
+    to and including it reach `benefit_days` (ftrl. § 8-12 first ledd). Sykepengedager are sick
+    weekdays after each period's arbeidsgiverperiode (§ 8-11: five a week, holidays count);
+    `earlier` periods add theirs."""
+    last = period.end
+
+    def sick(day: date) -> bool:
+        return _sick(period, day) or (last is not None and day > last)
+
+    start = employer_period_end(replace(period, end=None), employer_days, sick)
+    assert start is not None  # the leave goes on, so its 16th sick day comes
+    window: deque[date] = deque(sorted(d for p in earlier for d in paid_days(p, employer_days)))
+    day = start
+    while True:
         day += timedelta(days=1)
-        if day.weekday() < 5 and _sick(period, day):
-            counted += 1
-    return day
+        if day.weekday() >= 5 or not sick(day):
+            continue
+        while window and window[0] <= years_before(day, lookback_years):
+            window.popleft()
+        window.append(day)
+        if len(window) >= benefit_days:
+            return day
+
+
+def paid_days(period: Period, employer_days: int = 16) -> list[date]:
+    """The sykepengedager of an ended period: its sick weekdays after the arbeidsgiverperiode
+    (the employer's 16 days are not sykepenger from the trygd, ftrl. § 8-12 first ledd)."""
+    end = employer_period_end(period, employer_days)
+    if end is None or period.end is None:
+        return []
+    days = (end + timedelta(days=n) for n in range(1, (period.end - end).days + 1))
+    return [d for d in days if d.weekday() < 5 and _sick(period, d)]
+
+
+def years_before(day: date, years: int) -> date:
+    """The same date `years` years earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 def read_window(
@@ -152,19 +191,28 @@ def read_window(
     today: date,
     first_window: int,
     new_period_after_days_at_work: int,
+    lookback_years: int = 0,
+    history_days: int | None = None,
 ) -> list[Absence]:
     """Absences read with a growing window (`read(days)`: active absences and those ended within
-    `days` days) until it reaches back to where every active period could have started: an
-    absence that ended fewer than `new_period_after_days_at_work` days before an active
-    period's first day joins it, and so on back, however long ago."""
-    window = first_window
+    `days` days) until it reaches back to where every active period could have started (an
+    absence that ended fewer than `new_period_after_days_at_work` days before a period's first
+    day joins it, and so on back, however long ago), and `lookback_years` before that, to the
+    start of every earlier period with sykepengedager in those years (ftrl. § 8-12). An HR
+    system that keeps absences for `history_days` days only is read no further than that."""
+    window = min(first_window, history_days or first_window)
     while True:
         absences = read(window)
         periods = join_periods(absences, new_period_after_days_at_work)
-        starts = [p.start for p in periods if p.end is None or p.end >= today]
-        if not starts:
+        active = [p.start for p in periods if p.end is None or p.end >= today]
+        if not active:
             return absences
+        since = years_before(min(active), lookback_years)
+        starts = [p.start for p in periods if p.end is None or p.end > since]
         needed = (today - min(starts)).days + new_period_after_days_at_work
+        needed = max(needed, (today - since).days)
+        if history_days is not None:
+            needed = min(needed, history_days)
         if window >= needed:
             return absences
         window = needed
@@ -175,9 +223,9 @@ def milestones(period: Period, calendar: WorkingDays, cfg: dict[str, Any]) -> li
     at or before `reminder_days_before` calendar days ahead."""
     result = []
     for rule in cfg["milestones"]:
-        if rule.get("full_leave_only") and period.grade < 100:
-            continue
         due = period.start + timedelta(days=int(rule["due_day"]) - 1)
+        if rule.get("full_leave_only") and not away_in_full(period, due):
+            continue
         remind = calendar.on_or_before(due - timedelta(days=int(cfg["reminder_days_before"])))
         result.append(
             Milestone(
@@ -191,6 +239,12 @@ def milestones(period: Period, calendar: WorkingDays, cfg: dict[str, Any]) -> li
             )
         )
     return result
+
+
+def away_in_full(period: Period, by: date) -> bool:
+    """Whether the employee was 100 % away on some day of the period up to `by` (aml. § 4-6
+    fourth ledd: "helt borte fra arbeidet"), whatever the grade of the latest sykmelding."""
+    return any(a.grade >= 100 and a.first_day <= by for a in period.absences)
 
 
 def due_reminders(
@@ -236,6 +290,8 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
     calendar = WorkingDays(ctx.settings.closed_days)
     hr = ctx.open("hr")
     new_period_after = int(cfg["new_period_after_days_at_work"])
+    lookback = int(cfg["max_sickness_benefit_lookback_years"])
+    history_days = cfg.get("hr_history_days")
     # The sandbox and a real HR system count "ended within N days" from their own today;
     # reading from the later of the two days keeps the window wide enough for both.
     reference_day = max(today, datetime.now(ctx.settings.zone).date())
@@ -246,13 +302,21 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
             reference_day,
             int(cfg["recent_days"]),
             new_period_after,
+            lookback,
+            int(history_days) if history_days else None,
         ),
         retries=3,
     )
     periods = join_periods(absences, new_period_after)
+    history_from = reference_day - timedelta(days=int(history_days)) if history_days else None
     ctx.rule(
         f"Fravær med færre enn {new_period_after} dager i arbeid imellom regnes som samme "
         "periode; dag 1 er periodens første fraværsdag (ftrl. § 8-19)"
+    )
+    ctx.rule(
+        f"Maksdato: {cfg['max_sickness_benefit_days']} sykepengedager (mandag-fredag) etter "
+        f"arbeidsgiverperioden, medregnet dager i tidligere perioder de siste {lookback} årene "
+        "(ftrl. §§ 8-11 og 8-12 første ledd)"
     )
     by_id = {a.employee_id: a for a in absences}
     sent = skipped = 0
@@ -262,7 +326,8 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
             if period.end is not None and period.end < today:
                 continue
             person = by_id[period.employee_id]
-            dates = key_dates(period, cfg)
+            earlier = [p for p in periods if p.employee_id == period.employee_id]
+            dates = key_dates(period, cfg, earlier, history_from)
             for milestone in due_reminders(period, today, calendar, cfg):
                 base = (
                     f"sykefravaer:{period.employee_id}:{period.start.isoformat()}:{milestone.code}"
@@ -333,15 +398,31 @@ def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
 
 @dataclass(frozen=True)
 class KeyDates:
-    """What HR asks about first: when the employer stops paying, when sykepenger run out."""
+    """What HR asks about first: when the employer stops paying, when sykepenger run out, and
+    whether the HR system's history reaches back far enough to trust the second."""
 
     employer_period_end: date | None
     max_date: date | None
+    history_from: date | None = None  # the first day the HR system lists absences from
+    history_complete: bool = True
 
 
-def key_dates(period: Period, cfg: dict[str, Any]) -> KeyDates:
-    end = employer_period_end(period, int(cfg["employer_period_days"]))
-    return KeyDates(end, max_date(period, end, int(cfg["max_sickness_benefit_days"])))
+def key_dates(
+    period: Period,
+    cfg: dict[str, Any],
+    earlier: Sequence[Period] = (),
+    history_from: date | None = None,
+) -> KeyDates:
+    """The period's key dates; `earlier` are the employee's ended periods before it (their
+    sykepengedager of the last three years shorten the right, ftrl. § 8-12 first ledd)."""
+    days = int(cfg["employer_period_days"])
+    years = int(cfg.get("max_sickness_benefit_lookback_years", 3))
+    end = employer_period_end(period, days)
+    earlier = [p for p in earlier if p.end is not None and p.end < period.start]
+    top = max_date(period, int(cfg["max_sickness_benefit_days"]), earlier, days, years)
+    needed = years_before(top, years) + timedelta(days=1)
+    complete = history_from is None or history_from <= needed
+    return KeyDates(end, top, history_from, complete)
 
 
 def _day(value: date | None, missing: str = "-") -> str:
@@ -394,8 +475,15 @@ def reminder_text(
         facts = (
             f"Arbeidsgiverperioden slutter: {_day(dates.employer_period_end, 'ikke nådd')}.\n"
             f"Sykepenger til og med (beregnet, om fraværet fortsetter): "
-            f"{_day(dates.max_date, 'ikke beregnet')}.\n\n"
+            f"{_day(dates.max_date, 'ikke beregnet')}.\n"
         )
+        if not dates.history_complete:
+            facts += (
+                f"Merk: HR-systemet viser fravær bare fra {_day(dates.history_from)}; "
+                "sykepengedager fra før det i de siste tre årene (ftrl. § 8-12) er ikke trukket "
+                "fra, så datoen kan være for sen.\n"
+            )
+        facts += "\n"
     return (
         f"Hei {person.manager},\n\n{person.name} ({person.unit}) har vært sykmeldt siden "
         f"{period.start:%d.%m.%Y} (nå {period.grade} %).\n\nFrist: {milestone.name} innen "

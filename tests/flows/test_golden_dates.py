@@ -17,6 +17,7 @@ from tasks.sykefravaer import (
     max_date,
     milestones,
     read_window,
+    reminder_text,
 )
 
 CAL = WorkingDays(["12-24", "12-31"])
@@ -147,18 +148,19 @@ def test_fewer_than_16_days_at_work_join_16_or_more_start_a_new_period(
         # Joined period: 8 sick days (01-05..01-12), 10 days at work, sick again from 01-23:
         # sick day 9 = 01-23, sick day 16 = 01-30; then 248 weekdays from Mon 02-02: 2027-01-13.
         ([("2026-01-05", "2026-01-12"), ("2026-01-23", None)], "2026-01-30", "2027-01-13"),
-        # A period that ended before day 16 has no arbeidsgiverperiode end and no maximum.
-        ([("2026-01-05", "2026-01-10")], None, None),
+        # A period that ends before day 16 has no arbeidsgiverperiode end; the maximum is the
+        # one it would have if the leave went on (issue 25: computed for every period).
+        ([("2026-01-05", "2026-01-10")], None, "2027-01-01"),
     ],
 )
 def test_employer_period_end_and_maximum_date(
-    absences: list[tuple[str, str | None]], employer_end: str | None, maximum: str | None
+    absences: list[tuple[str, str | None]], employer_end: str | None, maximum: str
 ) -> None:
     (period,) = join_periods([absence(first, end) for first, end in absences], 16)
     end = employer_period_end(period)
     assert (end.isoformat() if end else None) == employer_end
-    top = max_date(period, end)
-    assert (top.isoformat() if top else None) == maximum
+    top = max_date(period)
+    assert top.isoformat() == maximum
     dates = key_dates(period, config())
     assert dates.employer_period_end == end and dates.max_date == top
 
@@ -166,7 +168,7 @@ def test_employer_period_end_and_maximum_date(
 def test_graded_leave_counts_whole_days_and_has_no_mandatory_dialogmote1() -> None:
     (period,) = join_periods([absence("2026-01-05", grade=50)], 16)
     assert employer_period_end(period) == date(2026, 1, 20)
-    assert max_date(period, employer_period_end(period)) == date(2027, 1, 1)
+    assert max_date(period) == date(2027, 1, 1)
     assert "dialogmote1" not in plan("2026-01-05", grade=50)
 
 
@@ -261,6 +263,102 @@ def test_due_reminders_window() -> None:
     assert codes("2026-02-16") == ["dialogmote1"]
     (ended,) = join_periods([absence("2026-01-05", "2026-01-20")], 16)
     assert due_reminders(ended, date(2026, 1, 23), CAL, config()) == []
+
+
+# Issue 25: maksdato for every active period, earlier sykepengedager, dialogmøte 1 ------------
+
+
+def test_maksdato_is_computed_when_the_period_has_a_future_end_date() -> None:
+    """ftrl. § 8-12 first ledd: the right ends after 248 sykepengedager; § 8-11: five a week.
+    A sykmelding with a known end date in the future is still an active period, and HR needs
+    the day the sykepenger would run out if it is extended: the same day as open-ended leave."""
+    (open_ended,) = join_periods([absence("2026-01-05")], 16)
+    (until_march,) = join_periods([absence("2026-01-05", "2026-03-31")], 16)
+    (until_day_10,) = join_periods([absence("2026-01-05", "2026-01-14")], 16)  # before day 16
+    assert key_dates(open_ended, config()).max_date == date(2027, 1, 1)
+    assert key_dates(until_march, config()).max_date == date(2027, 1, 1)
+    dates = key_dates(until_day_10, config())
+    assert dates.employer_period_end is None  # not reached, if it ends as planned
+    assert dates.max_date == date(2027, 1, 1)  # if it goes on
+
+
+def test_maksdato_counts_sykepengedager_from_the_last_three_years() -> None:
+    """ftrl. § 8-12 first ledd: the right ends when the member has had sykepenger from the
+    trygd for 248 days "i de siste tre årene". An earlier period 2025-01-06..2025-02-28 had its
+    arbeidsgiverperiode to 2025-01-21 (§ 8-19, not sykepenger from the trygd) and 28 paid
+    weekdays after it; so the new period has 220 left: the 220th weekday after 2026-01-20 is
+    2026-11-24, not 2027-01-01. A period in 2022 is more than three years back: not counted."""
+    history = [
+        absence("2022-06-01", "2022-09-30"),
+        absence("2025-01-06", "2025-02-28"),
+        absence("2026-01-05"),
+    ]
+    periods = join_periods(history, 16)
+    current = next(p for p in periods if p.end is None)
+    earlier = [p for p in periods if p is not current]
+    assert key_dates(current, config()).max_date == date(2027, 1, 1)  # nothing known before
+    assert key_dates(current, config(), earlier).max_date == date(2026, 11, 24)
+    assert key_dates(current, config(), earlier[1:]).max_date == date(2026, 11, 24)
+
+
+def test_the_robot_reads_back_three_years_for_earlier_sykepengedager() -> None:
+    """ftrl. § 8-12 first ledd: the HR list is read back to three years before the active
+    period, so the 2025 period above (ended long before any 30-day window) is counted."""
+    history = [absence("2025-01-06", "2025-02-28"), absence("2026-01-05")]
+    today = date(2026, 2, 20)
+    reads: list[int] = []
+
+    def read(days: int) -> list[Absence]:
+        reads.append(days)
+        cutoff = date.fromordinal(today.toordinal() - days)
+        return [a for a in history if a.end_date is None or a.end_date >= cutoff]
+
+    absences = read_window(read, today, 30, 16, lookback_years=3)
+    assert len(absences) == 2 and reads[0] == 30
+    (current,) = [p for p in join_periods(absences, 16) if p.end is None]
+    earlier = [p for p in join_periods(absences, 16) if p.end is not None]
+    assert key_dates(current, config(), earlier).max_date == date(2026, 11, 24)
+    # An HR system that keeps absences for 300 days only (from 2025-04-26): the robot reads no
+    # further, and says that the maksdato may be too late.
+    reads.clear()
+    absences = read_window(read, today, 30, 16, lookback_years=3, history_days=300)
+    assert max(reads) == 300 and len(absences) == 1
+    (current,) = join_periods(absences, 16)
+    dates = key_dates(current, config(), history_from=date(2025, 4, 26))
+    assert dates.max_date == date(2027, 1, 1) and not dates.history_complete
+    (milestone, *_) = milestones(current, CAL, config())
+    text = reminder_text(absences[0], current, milestone, dates)
+    assert "Merk: HR-systemet viser fravær bare fra 26.04.2025" in text
+    assert "ftrl. § 8-12" in text
+    complete = key_dates(current, config(), history_from=date(2023, 1, 1))
+    assert complete.history_complete
+    assert "Merk" not in reminder_text(absences[0], current, milestone, complete)
+
+
+@pytest.mark.parametrize(
+    ("absences", "dialogmote1"),
+    [
+        # The issue's case: 100 % for six weeks (days 1-42), then 50 % from day 43. The
+        # employee has been "helt borte fra arbeidet": the meeting is mandatory by day 49.
+        ([("2026-01-05", "2026-02-15", 100), ("2026-02-16", None, 50)], "2026-02-22"),
+        # 100 % only on day 49 itself still makes the meeting mandatory by day 49.
+        ([("2026-01-05", "2026-02-21", 50), ("2026-02-22", None, 100)], "2026-02-22"),
+        # Graded all along: only if someone asks (aml. § 4-6 fjerde ledd), no reminder.
+        ([("2026-01-05", None, 50)], None),
+        # Graded for eight weeks, 100 % from day 57: not away in full within the seven weeks.
+        ([("2026-01-05", "2026-03-01", 50), ("2026-03-02", None, 100)], None),
+    ],
+)
+def test_dialogmote1_is_decided_on_the_period_not_the_latest_grade(
+    absences: list[tuple[str, str | None, int]], dialogmote1: str | None
+) -> None:
+    """aml. § 4-6 fjerde ledd: the employer calls a dialogmøte "senest innen sju uker" when the
+    employee has been "helt borte fra arbeidet"; NAV: at graded leave only when asked. Decided
+    on the whole period up to day 49, not on the grade of the latest sykmelding."""
+    (period,) = join_periods([absence(f, e, grade=g) for f, e, g in absences], 16)
+    due = {m.code: m.due.isoformat() for m in milestones(period, CAL, config())}
+    assert due.get("dialogmote1") == dialogmote1
+    assert due["oppfolgingsplan"] == "2026-02-01"  # every other milestone stays
 
 
 # Arbeidsavtale (aml. §§ 14-5, 14-6, 15-6) ---------------------------------------------------
