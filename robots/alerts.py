@@ -344,9 +344,8 @@ def system_state(db: Database, settings: Settings, rule: Rule, now: datetime) ->
 
     with db.session() as session:
         rows = session.execute(
-            select(
-                SystemState.system, SystemState.state, SystemState.since, SystemState.detail
-            ).where(SystemState.state != "available")
+            select(SystemState.system, SystemState.state, SystemState.since, SystemState.detail)
+            .where(SystemState.state != "available")
         ).all()
     findings = []
     for system, state, since, detail in rows:

@@ -69,7 +69,6 @@ def unreachable_reason(exc: BaseException) -> str | None:
     message = str(exc)
     return next((code for code in UNREACHABLE_ERRORS if code in message), None)
 
-
 # (system, element) pairs whose locators were resolved once in this process (see locate).
 _VERIFIED: set[tuple[str, str]] = set()
 

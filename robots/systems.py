@@ -86,7 +86,9 @@ class Systems:
         """The systems whose items must not be claimed now: {system: state}."""
         with self.db.engine.connect() as conn:
             rows = conn.execute(
-                select(SystemState.system, SystemState.state).where(SystemState.state != AVAILABLE)
+                select(SystemState.system, SystemState.state).where(
+                    SystemState.state != AVAILABLE
+                )
             ).all()
         return {system: state for system, state in rows}
 

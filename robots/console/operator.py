@@ -150,17 +150,13 @@ async def system_action(
     systems = Systems(c.rpa.db, c.rpa.settings)
     if action == "fornyet":
         changed = systems.renewed(system, who.actor)
-        said = (
-            "Innloggingen er fornyet; robotene tar elementene igjen."
-            if changed
-            else ("Systemet var allerede tilgjengelig; ingenting endret.")
+        said = "Innloggingen er fornyet; robotene tar elementene igjen." if changed else (
+            "Systemet var allerede tilgjengelig; ingenting endret."
         )
     elif action == "sjekk":
         changed = systems.probe_now(system, who.actor)
-        said = (
-            "En ny sjekk er bestilt; en ledig robot sjekker systemet straks."
-            if changed
-            else ("Systemet har ingen åpen sikring; ingenting endret.")
+        said = "En ny sjekk er bestilt; en ledig robot sjekker systemet straks." if changed else (
+            "Systemet har ingen åpen sikring; ingenting endret."
         )
     else:
         raise HTTPException(404, "Ukjent handling")
