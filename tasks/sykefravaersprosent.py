@@ -18,7 +18,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from robots.sickleave import Figure, Overview, Tally
+from robots.context import RunContext
+from robots.models import utcnow
+from robots.sickleave import Figure, Overview, Tally, overview
 from robots.workdays import WorkingDays
 
 if TYPE_CHECKING:
@@ -297,3 +299,20 @@ def write_sheet(path: Path, view: Overview) -> None:
     if not view.rows:
         sheet.append(["Ingen tall: HR-systemet hadde ingen stillinger for perioden"])
     book.save(path)
+
+
+def publish(
+    ctx: RunContext, hr: SystemSession, today: date, cfg: dict[str, Any], path: Path
+) -> int:
+    """Measure, store for the console's leader page, and add the sheet to the Excel overview.
+    Returns the number of figures stored."""
+    found = measure(hr, today, cfg)
+    ctx.rule(
+        "Sykefraværsprosent = tapte dagsverk / avtalte dagsverk × 100 (SSB og NAV); enheter "
+        f"med færre enn {cfg['statistikk'].get('min_employees', 5)} ansatte vises bare i "
+        "tjenesteområdet"
+    )
+    stored = ctx.publish_sick_leave(found)
+    write_sheet(path, overview(found, utcnow()))
+    ctx.log.info(f"Sykefraværsprosent: {stored} tall for {len(months_before(today))} måneder")
+    return stored
