@@ -17,6 +17,7 @@ from sqlalchemy import select
 from robots import sickleave
 from robots.models import AuditEvent
 from robots.sickleave import Figure, Tally
+from tasks.sykefravaer import config
 from tasks.sykefravaersprosent import (
     Leave,
     Position,
@@ -226,3 +227,71 @@ def test_the_page_without_figures_says_so(console: Any) -> None:
     env, server, tokens = console
     page = login(server, "leder", PASSWORD).get("/sykefravaer")
     assert page.status_code == 200 and "Ingen tall ennå" in page.text
+
+
+def _sandbox_figures(box: Any, today: date) -> list[Figure]:
+    """The figures straight from the sandbox HR system's own tables, not through its pages."""
+    data = box.hr_app.state.data
+
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    positions = [
+        Position(
+            r["employee_id"],
+            r["area"],
+            r["unit"],
+            r["percent"],
+            date.fromisoformat(r["start_date"]),
+            day(r["end_date"]),
+        )
+        for r in data.query("SELECT * FROM position")
+    ]
+    leaves = [
+        Leave(
+            r["employee_id"],
+            date.fromisoformat(r["first_day"]),
+            day(r["end_date"]),
+            r["grade"],
+            r["kind"] != "egenmelding",
+        )
+        for r in data.query("SELECT * FROM absence")
+    ]
+    targets = Targets.from_config(config()["statistikk"])
+    return figures(positions, leaves, months_before(today), targets, 5)
+
+
+def test_the_robot_measures_the_sandbox_year_and_names_no_one(
+    sqlite_env: Env, sandbox: Any
+) -> None:
+    from openpyxl import load_workbook
+
+    from robots.models import WorkItem
+    from tests.flows.test_flows import run_worker
+
+    env, box = sqlite_env, sandbox
+    today = box.hr_app.state.data.today
+    env.queue().submit(
+        "sykefravaer.reminders", "maal", {"dato": today.isoformat()}, submitted_by="t"
+    )
+    run_worker(env, box)
+    with env.db.session() as session:
+        item = session.scalars(select(WorkItem)).one()
+        stored = sickleave.load(session)
+    assert item.status == "done", item.error_message
+    expected = _sandbox_figures(box, today)
+    key = lambda f: (f.month, f.area, f.unit)  # noqa: E731
+    assert sorted(map(key, stored)) == sorted(map(key, expected))
+    by_key = {key(f): f for f in expected}
+    for f in stored:
+        assert f.tally.agreed == pytest.approx(by_key[key(f)].tally.agreed)
+        assert f.tally.lost == pytest.approx(by_key[key(f)].tally.lost)
+        assert f.employees >= 5
+    units = {f.unit for f in stored}
+    assert "Frivilligsentralen" not in units and "Helse og omsorg" in units  # 3 people: hidden
+    assert len({f.month for f in stored}) == 12
+    sheet = load_workbook(item.result["overview"])["Sykefraværsprosent"]
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert "Hele kommunen" in cells and "Helse og velferd" in cells
+    people = box.hr_app.state.data.query("SELECT name, fnr FROM employee")
+    assert not any(p["name"] in cells or p["fnr"] in cells for p in people)
