@@ -16,10 +16,10 @@ document.addEventListener("DOMContentLoaded", () => {
       { label: "sykefravær", stroke: "#14324f", width: 2, value: PCT, points: { show: true } }];
     const rows = [xs, area.values];
     if (area.target != null) {
-      series.push({ label: "mål", stroke: "#8f0000", dash: [6, 4], width: 2, value: PCT });
+      series.push({ label: "mål", stroke: "#8f0000", dash: [6, 4], width: 2, value: PCT, points: { show: false } });
       rows.push(xs.map(() => area.target));
     }
     new uPlot({ width: chartWidth(el), height: 200, series, scales: { y: { range: (u, min, max) => [0, Math.max(max, area.target || 0) + 1] } },
-      axes: [{ values: MONTH }, { values: (u, vals) => vals.map(v => v + " %") }] }, rows, el);
+      axes: [{ values: MONTH }, { values: (u, vals) => vals.map(v => v.toLocaleString("nb-NO") + " %") }] }, rows, el);
   });
 });
