@@ -202,6 +202,7 @@ def _leader_page(app: RpaApp, url: str, console: Console) -> bool:
     """The console's sick-leave page as a leader (role leder) sees it: the robot's twelve
     months for the whole municipality and each tjenesteområde against its target."""
     from robots.console.auth import add_user, new_token
+    from robots.console.deps import number
     from robots.sickleave import read_overview
 
     with app.db.session() as session:
@@ -216,7 +217,7 @@ def _leader_page(app: RpaApp, url: str, console: Console) -> bool:
     year = whole.year.percent() or 0.0
     console.print(
         f"Sykefravær (konsollen {url}/sykefravaer, rolle leder): hele kommunen "
-        f"{year:.1f} % siste {len(view.months)} måneder, mål {whole.target} %; "
+        f"{number(year, 1)} % siste {len(view.months)} måneder, mål {number(whole.target, 1)} %; "
         f"{sum(1 for r in view.rows if r.area and not r.unit)} tjenesteområder, "
         f"{sum(1 for r in view.rows if r.unit)} enheter"
     )
