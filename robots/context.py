@@ -4,7 +4,7 @@ on the systems the task declared."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from robots.outbox import Outbox
     from robots.queue import Queue
     from robots.runtime import BrowserHost, SystemSession
+    from robots.sickleave import Figure
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -166,6 +167,14 @@ class RunContext:
         from robots.people import acknowledgement
 
         return acknowledgement(self._services.queue.db, key)
+
+    def publish_sick_leave(self, figures: Iterable[Figure]) -> int:
+        """Replace the sick-leave figures the console's leader page reads (robots.sickleave);
+        only groups large enough to show may be given."""
+        from robots.sickleave import store
+
+        with self._services.queue.db.session() as session:
+            return store(session, figures)
 
     def rule(self, text: str, **facts: Any) -> None:
         """Record a rule the task applied, in words a caseworker can give a citizen or an

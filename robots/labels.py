@@ -39,6 +39,7 @@ ROLE = {
     "caseworker": "saksbehandler",
     "operator": "driftsoperatør",
     "auditor": "revisor",
+    "leder": "leder (HR)",
     "admin": "administrator",
 }
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -388,6 +389,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"  # saksbehandler
     OPERATOR = "operator"  # drift
     AUDITOR = "auditor"  # revisor
+    LEADER = "leder"  # HR and leaders: sick-leave statistics, nothing about a person
     ADMIN = "admin"
 
 
@@ -464,3 +466,24 @@ class SystemState(Base):
     unreachable_streak: Mapped[int] = mapped_column(Integer, default=0)  # failures in a row
     probes: Mapped[int] = mapped_column(Integer, default=0)  # failed probes since it opened
     next_probe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SickLeaveFigure(Base):
+    """One month's sick-leave figure (SSB's and NAV's definition) for the whole municipality
+    (area ""), a tjenesteområde (unit "") or a unit, written by the sykefravær robot. Only
+    groups with enough employees are stored: a row never describes a person."""
+
+    __tablename__ = "sick_leave_figure"
+    __table_args__ = (UniqueConstraint("month", "area", "unit", name="uq_sick_leave_figure"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    month: Mapped[date] = mapped_column(Date)  # its first day
+    area: Mapped[str] = mapped_column(String(200), default="")
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    agreed: Mapped[float] = mapped_column(Float)  # avtalte dagsverk
+    lost_certified: Mapped[float] = mapped_column(Float)  # tapte dagsverk, legemeldt
+    lost_self: Mapped[float] = mapped_column(Float)  # tapte dagsverk, egenmeldt
+    employees: Mapped[int] = mapped_column(Integer)
+    target: Mapped[float | None] = mapped_column(Float, nullable=True)  # percent
+    target_source: Mapped[str] = mapped_column(Text, default="")
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

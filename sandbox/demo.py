@@ -183,9 +183,10 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
     clock = time.monotonic()
     try:
         counts = _follow(app.views, expected, timeout, console, caseworker)
+        leader_page = _leader_page(app, service.url, console)
     finally:
         service.stop()
-    ok = counts == Counter(expected)
+    ok = counts == Counter(expected) and leader_page
     _summary(app, box, counts, expected, time.monotonic() - clock, demo_dir, console)
     console.print(
         f"Spørsmål robotene stilte, besvart av demo-saksbehandler: {len(caseworker.answered)} "
@@ -195,6 +196,32 @@ def run_demo(settings: Settings, *, processes: int, timeout: float, console: Con
     if not ok:
         console.print("Demoen endte ikke som forventet (se tabellen).", style="red")
     return ok
+
+
+def _leader_page(app: RpaApp, url: str, console: Console) -> bool:
+    """The console's sick-leave page as a leader (role leder) sees it: the robot's twelve
+    months for the whole municipality and each tjenesteområde against its target."""
+    from robots.console.auth import add_user, new_token
+    from robots.console.deps import number
+    from robots.sickleave import read_overview
+
+    with app.db.session() as session:
+        user = add_user(session, "demo-leder", secrets.token_urlsafe(16), "leder", "demo")
+        token = new_token(session, user, "demo", "demo")
+        view = read_overview(session)
+    page = httpx.get(f"{url}/sykefravaer", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    whole = next((r for r in view.rows if r.area == ""), None)
+    if page.status_code != 200 or whole is None or "Hele kommunen" not in page.text:
+        console.print("Sykefraværssiden i konsollen har ingen tall.", style="red")
+        return False
+    year = whole.year.percent() or 0.0
+    console.print(
+        f"Sykefravær (konsollen {url}/sykefravaer, rolle leder): hele kommunen "
+        f"{number(year, 1)} % siste {len(view.months)} måneder, mål {number(whole.target, 1)} %; "
+        f"{sum(1 for r in view.rows if r.area and not r.unit)} tjenesteområder, "
+        f"{sum(1 for r in view.rows if r.unit)} enheter"
+    )
+    return True
 
 
 def _follow(

@@ -20,6 +20,7 @@ from robots.config import load_yaml
 from robots.context import RunContext
 from robots.tasks import Processing, task
 from robots.workdays import WorkingDays
+from tasks import sykefravaersprosent
 
 if TYPE_CHECKING:  # the browser stack is imported when a robot runs, not before
     from robots.runtime import SystemSession
@@ -274,10 +275,15 @@ class RemindersInput(BaseModel):
             "navn og ansattnummer",
             "sykefraværsperioder og sykmeldingsgrad (helseopplysninger, GDPR art. 9)",
             "leders e-post",
+            "stillingsprosent og enhet (bare til sykefraværsprosent for grupper på minst fem)",
         ),
         legal_basis="GDPR art. 6 nr. 1 c og art. 9 nr. 2 b; aml. § 4-6; ftrl. §§ 8-7 a, 8-8, "
         "8-19 og 25-2",
-        recipients=("nærmeste leder (påminnelse)", "HR (Excel-oversikt)"),
+        recipients=(
+            "nærmeste leder (påminnelse)",
+            "HR (Excel-oversikt)",
+            "HR og ledere (sykefraværsprosent, uten personer)",
+        ),
         retention="Påminnelser i utboksen og kjøreloggen i retention_days (90 dager)",
     ),
     config=("sykefravaer.yaml",),
@@ -352,7 +358,9 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
                     overview.append((person, period, milestone, dates))
     with ctx.step("Lag Excel-oversikt"):
         path = write_overview(ctx, today, overview)
-        ctx.add_artifact("document", path)
+    with ctx.step("Mål sykefraværsprosenten"):
+        statistics = sykefravaersprosent.publish(ctx, hr, today, cfg, path)
+    ctx.add_artifact("document", path)
     ctx.log.info(f"{len(periods)} perioder, {sent} påminnelser sendt, {skipped} sendt før")
     return {
         "absences": len(absences),
@@ -360,6 +368,7 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
         "sent": sent,
         "already_sent": skipped,
         "overview": str(path),
+        "statistics": statistics,
     }
 
 

@@ -351,6 +351,8 @@ def console(
             user = add_user(session, role, PASSWORD, role, "test")
             tokens[role] = new_token(session, user, "test", "test")
         add_user(session, "kollega", PASSWORD, "caseworker", "test")
+        leader = add_user(session, "leder", PASSWORD, "leder", "test")  # statistics only
+        tokens["leder"] = new_token(session, leader, "test", "test")
     server = ServerThread(create_app(env.settings, env.db)).start()
     yield env, server, tokens
     server.stop()

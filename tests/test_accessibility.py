@@ -15,6 +15,7 @@ from sqlalchemy import update
 from robots.models import Alert, Artifact, Question, Run, RunEvent, Schedule, WorkItem, utcnow
 from tests.conftest import PASSWORD
 from tests.test_console import api
+from tests.test_sykefravaersprosent import seed_figures
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WIDTHS = (1280, 375)
@@ -112,6 +113,7 @@ def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, Any]:
         "to": "leder@kommune.example",
     }
     token = sign(env.settings, "kvittering", link)
+    seed_figures(env)  # the leader's page with its table and trend charts
     return {**ids, "link": token}
 
 
@@ -146,7 +148,8 @@ def pages_for(role: str, ids: dict[str, Any]) -> list[str]:
             "/mine",
             *common,
         ],
-        "admin": ["/admin/brukere", "/drift", "/mine", *common],
+        "admin": ["/admin/brukere", "/drift", "/mine", "/sykefravaer", *common],
+        "leder": ["/sykefravaer", "/404-finnes-ikke"],
     }[role]
 
 
@@ -169,7 +172,7 @@ def test_every_page_for_every_role_passes_axe_at_1280_and_375_px(
     shots = env.data_dir / "skjermbilder"
     shots.mkdir()
     found: dict[str, list[str]] = {}
-    for role in ("caseworker", "operator", "auditor", "admin"):
+    for role in ("caseworker", "operator", "auditor", "admin", "leder"):
         for width in WIDTHS:
             context = browser.new_context(locale="nb-NO", viewport={"width": width, "height": 900})
             page = context.new_page()

@@ -28,6 +28,7 @@ from robots.console import (
     operator,
     ops,
     people,
+    sickleave,
     sso,
 )
 from robots.console.deps import STATIC_DIR, Console, Forbidden, NotLoggedIn, console, principal
@@ -39,6 +40,9 @@ from robots.links import secret
 from robots.masking import mask_text
 from robots.settings import Settings
 from robots.views import InvalidFilter
+
+# One router per role or concern, in the order their routes are matched.
+ROUTERS = (login, sso, caseworker, people, operator, auditor, sickleave, admin, events, ops, api)
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -72,7 +76,7 @@ def console_for(rpa: RpaApp) -> FastAPI:
     app.add_exception_handler(HTTPException, _error_page)
     app.add_exception_handler(RequestValidationError, _error_page)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (login, sso, caseworker, people, operator, auditor, admin, events, ops, api):
+    for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(people.api)
     return app

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, set[str]] = {
         "manual",
     },
     Role.AUDITOR: {"runs", "audit", "export", "all_items_read"},
+    # HR and leaders: the sick-leave statistics (groups of five or more), no item, run or name
+    Role.LEADER: {"sick_leave_stats"},
 }
 
 

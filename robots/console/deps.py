@@ -36,6 +36,7 @@ HOME: dict[str, str] = {
     Role.CASEWORKER: "/mine",
     Role.OPERATOR: "/drift",
     Role.AUDITOR: "/revisjon",
+    Role.LEADER: "/sykefravaer",
     Role.ADMIN: "/drift",
 }
 

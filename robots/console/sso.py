@@ -22,7 +22,8 @@ from robots.models import Role, User
 from robots.settings import Settings
 
 router = APIRouter(prefix="/login/sso", include_in_schema=False)
-ROLE_ORDER = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.CASEWORKER)  # the strongest wins
+# the strongest wins
+ROLE_ORDER = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.CASEWORKER, Role.LEADER)
 
 
 def client(settings: Settings, state: dict[str, Any]) -> Any:

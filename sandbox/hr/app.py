@@ -106,6 +106,7 @@ CLASSES = {
 }
 PER_PAGE_NEW_HIRES = 5
 PER_PAGE = 25
+PER_PAGE_POSITIONS = 100
 
 
 # Intermediate states of a checklist item before it is done (shown as text on the page).
@@ -283,6 +284,20 @@ def create_app(
             priorities=list(zip(("urgent", "normal"), labels, strict=True)),
         )
 
+    @app.get("/stillinger", response_class=HTMLResponse)
+    def positions(request: Request, side: int = Query(1, ge=1)) -> HTMLResponse:
+        user = login_required(request)
+        rows, total = data.positions(side, PER_PAGE_POSITIONS)
+        return render(
+            request,
+            "positions.html",
+            user,
+            rows=rows,
+            total=total,
+            page=side,
+            pages=max(1, math.ceil(total / PER_PAGE_POSITIONS)),
+        )
+
     # Test harness read-back ------------------------------------------------------------------
 
     @app.get("/_sandbox/employees/{employee_id}")
@@ -296,6 +311,10 @@ def create_app(
             "employment": dict(job) if (job := data.employment(employee_id)) else None,
             "it_requests": [dict(r) for r in data.it_requests(employee_id)],
             "absences": [dict(r) for r in data.absence_history(employee_id)],
+            "positions": [
+                dict(r)
+                for r in data.query("SELECT * FROM position WHERE employee_id = ?", (employee_id,))
+            ],
         }
 
     @app.get("/_sandbox/new-hires")

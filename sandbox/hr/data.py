@@ -90,6 +90,22 @@ UNITS = [
     ("IT", False),
     ("Servicetorget", False),
 ]
+# The organisation: each department's tjenesteområde (what the municipality's targets are set
+# for). Three employees of Kultur hold their position at Frivilligsentralen, a unit too small to
+# be shown on its own in the statistics.
+AREAS = {
+    "Oppvekst – skole": "Oppvekst",
+    "Barnehage": "Oppvekst",
+    "Helse og omsorg": "Helse og velferd",
+    "Teknisk drift": "Teknisk",
+    "Kultur": "Kultur og samfunn",
+    "Økonomi": "Stab og støtte",
+    "IT": "Stab og støtte",
+    "Servicetorget": "Stab og støtte",
+}
+SMALL_UNIT = ("Kultur", "Frivilligsentralen", 3)
+PERCENTAGES = [100, 100, 100, 100, 80, 80, 75, 60, 50, 40, 20]
+HISTORY_DAYS = 400  # ended absences this far back, for the sick-leave statistics
 # Day of absence (1 = first day) on the seed date: each milestone of domain.md is near for some.
 ABSENCE_DAYS = [
     2,
@@ -165,6 +181,10 @@ CREATE TABLE employment (
 CREATE TABLE absence (
     id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, first_day TEXT NOT NULL,
     grade INTEGER NOT NULL, kind TEXT NOT NULL, end_date TEXT
+);
+CREATE TABLE position (
+    id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, area TEXT NOT NULL, unit TEXT NOT NULL,
+    percent REAL NOT NULL, start_date TEXT NOT NULL, end_date TEXT
 );
 CREATE TABLE it_request (
     id INTEGER PRIMARY KEY, employee_id INTEGER NOT NULL, systems TEXT NOT NULL,
@@ -274,7 +294,62 @@ class HRData:
                 (self.today - timedelta(days=10)).isoformat(),
             ),
         )
+        self._positions(random.Random(rng.random()), {joined, *absent})
         self.conn.commit()
+
+    def _positions(self, rng: random.Random, absent_now: set[int]) -> None:
+        """Each employee's position (percentage, unit, start, end: as an HR system lists them),
+        and a year of ended absences for those not absent now: egenmeldinger of one to three
+        days, some sykmeldinger, more in winter. They end before today, so they never join an
+        active period: the reminders see only what they saw before."""
+        small_left = SMALL_UNIT[2]
+        employees = self.conn.execute("SELECT id, unit, start_date FROM employee ORDER BY id")
+        for employee_id, unit, start in employees.fetchall():
+            placed = unit
+            if unit == SMALL_UNIT[0] and small_left and employee_id not in absent_now:
+                placed, small_left = SMALL_UNIT[1], small_left - 1
+            end = None
+            if employee_id not in absent_now and rng.random() < 0.04:  # left during the year
+                end = (self.today - timedelta(days=rng.randint(20, 300))).isoformat()
+            self.conn.execute(
+                "INSERT INTO position (employee_id, area, unit, percent, start_date, end_date) "
+                "VALUES (?,?,?,?,?,?)",
+                (employee_id, AREAS[unit], placed, rng.choice(PERCENTAGES), start, end),
+            )
+            if employee_id in absent_now or start > self.today.isoformat():
+                continue
+            for _ in range(rng.choice([0, 1, 1, 2, 2, 3])):
+                self._past_absence(rng, employee_id, "egenmelding", rng.randint(1, 3), 100)
+            if rng.random() < 0.5:
+                grade = rng.choice([100, 100, 100, 60, 50, 40])
+                self._past_absence(rng, employee_id, "sykmelding", rng.randint(4, 50), grade)
+
+    def _past_absence(
+        self, rng: random.Random, employee_id: int, kind: str, days: int, grade: int
+    ) -> None:
+        while True:
+            first = self.today - timedelta(days=rng.randint(days + 1, HISTORY_DAYS))
+            if rng.random() < (1.0 if first.month in (1, 2, 3, 10, 11, 12) else 0.55):
+                break
+        self.conn.execute(
+            "INSERT INTO absence (employee_id, first_day, grade, kind, end_date) "
+            "VALUES (?,?,?,?,?)",
+            (
+                employee_id,
+                first.isoformat(),
+                grade,
+                kind,
+                (first + timedelta(days=days - 1)).isoformat(),
+            ),
+        )
+
+    def positions(self, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+        total = self.query("SELECT count(*) FROM position")[0][0]
+        rows = self.query(
+            "SELECT * FROM position ORDER BY employee_id, id LIMIT ? OFFSET ?",
+            (per_page, (page - 1) * per_page),
+        )
+        return rows, total
 
     def _employee(
         self,
