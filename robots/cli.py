@@ -722,10 +722,6 @@ def alerts_check() -> None:
 # processes ----------------------------------------------------------------------------------
 
 
-class CrashLoop(RuntimeError):
-    """The worker processes keep dying; the supervisor gave up (exit code 12)."""
-
-
 def _wait_for_stop() -> threading.Event:
     stop = threading.Event()
 
@@ -778,15 +774,12 @@ def worker(
         return
     supervisor = Supervisor(processes or settings.worker_processes, settings, task or None)
     stop = _wait_for_stop()
-    supervisor.on_crash_loop = stop.set
     supervisor.start()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
     stop.wait()
     console.print("Stopper arbeiderne …")
     supervisor.stop()
-    if supervisor.crash_loop:
-        raise CrashLoop(supervisor.crash_loop)
 
 
 @app.command("run")
@@ -883,15 +876,12 @@ def serve(
 
     service = Service(rpa(), processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
-    service.supervisor.on_crash_loop = stop.set
     service.start()
     if service.url:
         console.print(f"Konsollen: {service.url}")
     stop.wait()
     console.print("Stopper …")
     service.stop()
-    if service.supervisor.crash_loop:
-        raise CrashLoop(service.supervisor.crash_loop)
 
 
 selectors_app = typer.Typer(help="Objektlageret (selectors/<system>.yaml).", no_args_is_help=True)
@@ -1068,7 +1058,6 @@ EXIT_CODES = {
     "InvalidTransition": 8,
     "NotAllowed": 8,
     "ScaffoldError": 3,
-    "CrashLoop": 12,
     "SystemFault": 13,
     "TaskPackageError": 7,
     "AlertConfigError": 7,

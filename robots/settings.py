@@ -179,9 +179,15 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         description="Worker restarts within the window before the supervisor "
-        "gives up (a crash loop).",
+        "pauses the workers and raises an alert (a crash loop).",
     )
     worker_restart_window_seconds: float = Field(default=120, gt=0)
+    worker_crash_pause_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="After a crash loop, how long no worker runs (an operator acknowledging "
+        "the alert ends the pause early).",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )
