@@ -47,6 +47,9 @@ KEEP_PAGES_AFTER = frozenset(
 )
 
 
+SECOND_SIGNAL_AFTER = 1.0  # seconds: a stop signal sooner than this after the first is the same
+
+
 class Released(BaseException):
     """Raised into a running task when shutdown grace has run out: hand the item back.
 
@@ -124,6 +127,7 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._parent = os.getppid() if supervised else None
         self.processed = 0
+        self._stop_asked_at: float | None = None  # monotonic time of the first stop signal
         # Called with the context after a failure, before the browser closes (`run --pause-on-
         # error` lets the developer look at the page); None in a normal worker.
         self.on_failure: Callable[[RunContext], None] | None = None
@@ -150,9 +154,15 @@ class WorkerProcess:
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
         busy = [slot for slot in self.slots if slot.in_task and slot.current is not None]
+        now = time.monotonic()
         if self.stopping.is_set() and busy:
-            self._release(busy)  # second signal: release now
+            # A second signal releases now, if it is a second request: systemd's SIGTERM to
+            # the whole control group and the supervisor's forwarded one arrive together (or
+            # coalesce, by chance), and must not decide between grace and release.
+            if self._stop_asked_at is None or now - self._stop_asked_at >= SECOND_SIGNAL_AFTER:
+                self._release(busy)
             return
+        self._stop_asked_at = now
         self.stop()
         if busy:
             items = ", ".join(str(slot.current.claim.item_id) for slot in busy if slot.current)
