@@ -216,6 +216,17 @@ class Settings(BaseSettings):
     console_url: str = Field(
         default="", description="The console's address as people reach it (links in e-mails)."
     )
+    acknowledgement_link_days: int = Field(
+        default=14,
+        ge=0,
+        description="A reminder's acknowledgement link works until this many days after the "
+        "milestone's date (and once).",
+    )
+    acknowledgement_postpone_max_days: int = Field(
+        default=28,
+        ge=0,
+        description="How far after the milestone's date a manager may postpone a reminder.",
+    )
     otlp_endpoint: str = Field(
         default="", description="OpenTelemetry traces over OTLP/HTTP to this URL; empty: off."
     )
