@@ -156,10 +156,10 @@ def test_a_stop_through_the_unit_lets_the_running_item_finish_within_the_grace(
         args[args.index("--port") + 1] = str(free_port())
     proc = env.start(*args, name=name)
     item_id = running_probe(env, proc, helper_s=3)
-    grace = env.settings.shutdown_grace_seconds
+    assert env.settings.shutdown_grace_seconds > 3  # the item fits in the grace
     took = stop_like_systemd(proc, unit)
     assert proc.returncode == 0, Path(proc.log_path).read_text()  # type: ignore[attr-defined]
-    assert took < grace + 15, f"the stop took {took:.1f} s (SIGKILL from the timeout?)"
+    assert took < unit.timeout_stop, f"the stop took {took:.1f} s: systemd would SIGKILL"
     assert outcomes(env, item_id) == ("done", ["done"])
 
 
@@ -177,9 +177,10 @@ def test_under_control_group_every_process_gets_sigterm_and_the_item_fails(
     proc = env.start(*default.command(), name="control-group")
     item_id = running_probe(env, proc, helper_s=8)
     took = stop_like_systemd(proc, default)
-    assert proc.returncode == 0
-    assert took < 8, f"the stop took {took:.1f} s: the helper was not stopped at once"
-    assert outcomes(env, item_id) == ("pending", ["system_error"])  # to be tried again
+    assert proc.returncode == 0 and took < default.timeout_stop
+    # The helper died with the SIGTERM: the item failed (to be tried again) where under
+    # KillMode=mixed the same item finishes within the grace.
+    assert outcomes(env, item_id) == ("pending", ["system_error"])
 
 
 def test_systemds_and_the_supervisors_sigterm_together_are_one_stop_request(

@@ -223,8 +223,8 @@ def _show(
     )
     if error:
         response.status_code = 422
-    elif closed:
-        response.status_code = 410
+    elif closed and link.used_at is None:
+        response.status_code = 410  # expired (a used link shows what was registered)
     return response
 
 
