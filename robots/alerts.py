@@ -74,6 +74,7 @@ class Rule(BaseModel):
         "selector_fallback",
         "question_overdue",
         "system_state",
+        "worker_crash_loop",
     ]
     task: str = ""  # empty: every task
     count: int = Field(default=5, ge=1)  # system_errors: this many ...
@@ -409,6 +410,8 @@ def evaluate(
     for rule in config.rules:
         if kinds is not None and rule.kind not in kinds:
             continue
+        if rule.kind not in RULES:
+            continue  # raised where it happens (raise_alert), not found by a query
         try:
             findings = RULES[rule.kind](db, settings, rule, now)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not stop the others
@@ -460,6 +463,40 @@ def evaluate(
                 deliver(db, settings, config, name, alert_id, key, message, severity, fired, sleep)
             outcome.notified.append(key)
     return outcome
+
+
+CRASH_LOOP_RULE = "arbeidere_krasjer"  # the alert's rule when alerts.yaml names none
+
+
+def raise_alert(db: Database, settings: Settings, kind: str, key: str, message: str) -> int:
+    """Open (or reopen) an alert for an event found where it happens rather than by a rule's
+    query: a worker supervisor in a crash loop. The alerts.yaml rule of that kind, if any,
+    gives its name, severity and channels; without one the alert is critical and shown in the
+    console only. Returns the alert's id (an operator acknowledging it can be watched for)."""
+    config = load(settings)
+    rule = next((r for r in config.rules if r.kind == kind), None)
+    name = rule.name if rule is not None else CRASH_LOOP_RULE
+    severity = rule.severity if rule is not None else "critical"
+    message, key, now = mask_text(message), f"{name}:{key}", utcnow()
+    with db.session() as session:
+        alert = session.scalars(select(Alert).where(Alert.key == key)).first()
+        if alert is None:
+            alert = Alert(key=key, rule=name, severity=severity, first_at=now, fired=0)
+            session.add(alert)
+        alert.status, alert.message, alert.last_at, alert.notified_at = "open", message, now, now
+        alert.acknowledged_at = alert.acknowledged_by = None
+        alert.fired = (alert.fired or 0) + 1
+        session.flush()
+        alert_id, fired = alert.id, alert.fired
+    for channel in rule.channels if rule is not None else []:
+        deliver(db, settings, config, channel, alert_id, key, message, severity, fired, time.sleep)
+    return alert_id
+
+
+def alert_status(db: Database, alert_id: int) -> str | None:
+    with db.session() as session:
+        alert = session.get(Alert, alert_id)
+        return alert.status if alert is not None else None
 
 
 def deliver(

@@ -960,10 +960,6 @@ def questions_answer(
 # processes ----------------------------------------------------------------------------------
 
 
-class CrashLoop(RuntimeError):
-    """The worker processes keep dying; the supervisor gave up (exit code 12)."""
-
-
 def _require_browser(settings: Settings, tasks: list[Task]) -> None:
     """Stop at once (BrowserNotFound, exit 11) when a task to run needs a browser and none
     is there."""
@@ -1026,15 +1022,12 @@ def worker(
         return
     supervisor = Supervisor(processes or settings.worker_processes, settings, task or None)
     stop = _wait_for_stop()
-    supervisor.on_crash_loop = stop.set
     supervisor.start()
     watcher = threading.Thread(target=supervisor.watch, daemon=True)
     watcher.start()
     stop.wait()
     console.print("Stopper arbeiderne …")
     supervisor.stop()
-    if supervisor.crash_loop:
-        raise CrashLoop(supervisor.crash_loop)
 
 
 def _scratch_settings(settings: Settings) -> Settings:
@@ -1165,15 +1158,12 @@ def serve(
     _require_browser(app_.settings, list(app_.registry.values()))
     service = Service(app_, processes=processes, web_port=port or None, web_host=host)
     stop = _wait_for_stop()
-    service.supervisor.on_crash_loop = stop.set
     service.start()
     if service.url:
         console.print(f"Konsollen: {service.url}")
     stop.wait()
     console.print("Stopper …")
     service.stop()
-    if service.supervisor.crash_loop:
-        raise CrashLoop(service.supervisor.crash_loop)
 
 
 selectors_app = typer.Typer(help="Objektlageret (selectors/<system>.yaml).", no_args_is_help=True)
@@ -1351,7 +1341,6 @@ EXIT_CODES = {
     "InvalidTransition": 8,
     "NotAllowed": 8,
     "ScaffoldError": 3,
-    "CrashLoop": 12,
     "SystemFault": 13,
     "TaskPackageError": 7,
     "AlertConfigError": 7,

@@ -176,6 +176,17 @@ class RunContext:
         with self._services.queue.db.session() as session:
             return store(session, figures)
 
+    def acknowledgement_link(self, key: str, milestone: str, due: date, recipient: str) -> str:
+        """A link for `recipient` to acknowledge the reminder with outbox key `key` (used once,
+        until some days after `due`; robots/links.py), or "" when console_url is not set. The
+        URL carries a random token only: nothing about the employee."""
+        if not self.settings.console_url:
+            return ""
+        from robots.links import issue
+
+        token = issue(self._services.queue.db, self.settings, key, milestone, due, recipient)
+        return f"{self.settings.console_url.rstrip('/')}/kvittering/{token}"
+
     def rule(self, text: str, **facts: Any) -> None:
         """Record a rule the task applied, in words a caseworker can give a citizen or an
         employee who asks why ("dialogmøte 1: dag 49 fra 2026-02-02, aml. § 4-6 fjerde ledd").

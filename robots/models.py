@@ -308,6 +308,23 @@ class Acknowledgement(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AcknowledgementLink(Base):
+    """One reminder's acknowledgement link: the URL carries only a random token (its SHA-256
+    here), so nothing about the employee travels in it; used once, until `expires_at`."""
+
+    __tablename__ = "acknowledgement_link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(300))  # the reminder's outbox key
+    milestone: Mapped[str] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class StepResult(Base):
     """A step's result kept across runs of one item (ctx.remember): a resumed item gets it
     back instead of doing the step again."""

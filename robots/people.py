@@ -197,22 +197,29 @@ def _expire(session: Session, question: Question, now: datetime) -> int | None:
 
 def acknowledge(db: Database, key: str, status: str, until: date | None, actor: str) -> None:
     """Record a person's answer to a reminder (the last answer counts), audited."""
+    with db.session() as session:
+        record_acknowledgement(session, key, status, until, actor)
+
+
+def record_acknowledgement(
+    session: Session, key: str, status: str, until: date | None, actor: str
+) -> None:
+    """`acknowledge` in the caller's transaction (with the link it came through marked used)."""
     if status not in ("gjennomfort", "utsatt") or (status == "utsatt" and until is None):
         raise AnswerRefused("Velg gjennomført, eller utsatt med en dato")
-    with db.session() as session:
-        found = session.scalars(select(Acknowledgement).where(Acknowledgement.key == key)).first()
-        if found is None:
-            found = Acknowledgement(key=key, status=status, until=until, by=actor)
-            session.add(found)
-        else:
-            found.status, found.until, found.by, found.at = status, until, actor, utcnow()
-        audit.record(
-            session,
-            actor,
-            "acknowledge",
-            f"reminder:{key[:180]}",
-            {"status": status, "until": until.isoformat() if until else None},
-        )
+    found = session.scalars(select(Acknowledgement).where(Acknowledgement.key == key)).first()
+    if found is None:
+        found = Acknowledgement(key=key, status=status, until=until, by=actor)
+        session.add(found)
+    else:
+        found.status, found.until, found.by, found.at = status, until, actor, utcnow()
+    audit.record(
+        session,
+        actor,
+        "acknowledge",
+        f"reminder:{key[:180]}",
+        {"status": status, "until": until.isoformat() if until else None},
+    )
 
 
 def acknowledgement(db: Database, key: str) -> tuple[str, date | None] | None:

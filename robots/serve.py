@@ -30,8 +30,6 @@ class Service:
         self.registry = app.registry
         self.scheduler = Scheduler(self.db, settings, self.registry)
         self.supervisor = Supervisor(processes or settings.worker_processes, settings)
-        self.stopped = threading.Event()  # set on a crash loop: the caller should stop
-        self.supervisor.on_crash_loop = self.stopped.set
         self._threads: list[threading.Thread] = []
         self.web: ServerThread | None = None
         if web_port is not None:

@@ -219,9 +219,15 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         description="Worker restarts within the window before the supervisor "
-        "gives up (a crash loop).",
+        "pauses the workers and raises an alert (a crash loop).",
     )
     worker_restart_window_seconds: float = Field(default=120, gt=0)
+    worker_crash_pause_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="After a crash loop, how long no worker runs (an operator acknowledging "
+        "the alert ends the pause early).",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""), description="Signs console sessions. Empty: generated per data dir."
     )
@@ -249,6 +255,17 @@ class Settings(BaseSettings):
     oidc_scopes: str = Field(default="openid profile email", description="Scopes asked for.")
     console_url: str = Field(
         default="", description="The console's address as people reach it (links in e-mails)."
+    )
+    acknowledgement_link_days: int = Field(
+        default=14,
+        ge=0,
+        description="A reminder's acknowledgement link works until this many days after the "
+        "milestone's date (and once).",
+    )
+    acknowledgement_postpone_max_days: int = Field(
+        default=28,
+        ge=0,
+        description="How far after the milestone's date a manager may postpone a reminder.",
     )
     otlp_endpoint: str = Field(
         default="", description="OpenTelemetry traces over OTLP/HTTP to this URL; empty: off."

@@ -51,6 +51,9 @@ KEEP_PAGES_AFTER = frozenset(
 REACHED = KEEP_PAGES_AFTER
 
 
+SECOND_SIGNAL_AFTER = 1.0  # seconds: a stop signal sooner than this after the first is the same
+
+
 class Released(BaseException):
     """Raised into a running task when shutdown grace has run out: hand the item back.
 
@@ -130,6 +133,7 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._parent = os.getppid() if supervised else None
         self.processed = 0
+        self._stop_asked_at: float | None = None  # monotonic time of the first stop signal
         # Called with the context after a failure, before the browser closes (`run --pause-on-
         # error` lets the developer look at the page); None in a normal worker.
         self.on_failure: Callable[[RunContext], None] | None = None
@@ -156,9 +160,15 @@ class WorkerProcess:
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
         busy = [slot for slot in self.slots if slot.in_task and slot.current is not None]
+        now = time.monotonic()
         if self.stopping.is_set() and busy:
-            self._release(busy)  # second signal: release now
+            # A second signal releases now, if it is a second request: systemd's SIGTERM to
+            # the whole control group and the supervisor's forwarded one arrive together (or
+            # coalesce, by chance), and must not decide between grace and release.
+            if self._stop_asked_at is None or now - self._stop_asked_at >= SECOND_SIGNAL_AFTER:
+                self._release(busy)
             return
+        self._stop_asked_at = now
         self.stop()
         if busy:
             items = ", ".join(str(slot.current.claim.item_id) for slot in busy if slot.current)
@@ -721,7 +731,10 @@ def run_until_idle(settings: Settings, processes: int, tasks: list[str] | None) 
 
 
 class Supervisor:
-    """Keeps N worker processes alive; forwards SIGTERM/SIGINT and waits for them to finish."""
+    """Keeps N worker processes alive; forwards SIGTERM/SIGINT and waits for them to finish.
+
+    Workers that keep dying (a crash loop) are paused, not given up on: a supervisor that
+    exited would take `serve`'s console and scheduler down with it."""
 
     def __init__(self, processes: int, settings: Settings, tasks: list[str] | None = None) -> None:
         self.count = processes
@@ -729,10 +742,10 @@ class Supervisor:
         self.tasks = tasks
         self.procs: list[mp.process.BaseProcess] = []
         self.stopping = threading.Event()
-        self.crash_loop: str | None = None
+        self.crash_loop: str | None = None  # the current pause's reason; None while running
+        self.paused_until: float | None = None  # monotonic time the workers come back
+        self._alert_id: int | None = None
         self._ctx = mp.get_context("spawn")
-        # Called once when a crash loop is found (the CLI stops and exits non-zero).
-        self.on_crash_loop: Callable[[], None] = lambda: None
 
     def _spawn(self) -> mp.process.BaseProcess:
         proc = self._ctx.Process(
@@ -748,12 +761,20 @@ class Supervisor:
     def watch(self) -> None:
         """Restart workers that died, with a growing pause, until stop() is called. More than
         `worker_restart_limit` restarts within `worker_restart_window_seconds` is a crash loop:
-        the supervisor stops every worker and says so (`crash_loop` is set) instead of
-        relaunching a browser every second."""
+        every worker is stopped for `worker_crash_pause_seconds` (nothing claims, no browser is
+        relaunched every second) and an alert is raised; the workers come back after the pause,
+        or sooner when an operator acknowledges the alert."""
         restarts: list[float] = []
         next_start: dict[int, float] = {}
         while not self.stopping.wait(1.0):
             now = time.monotonic()
+            if self.paused_until is not None:
+                if now < self.paused_until and not self._acknowledged():
+                    continue
+                self._resume()
+                restarts.clear()
+                next_start.clear()
+                continue
             for i, proc in enumerate(self.procs):
                 if proc.is_alive() or self.stopping.is_set():
                     continue
@@ -762,15 +783,11 @@ class Supervisor:
                     restarts[:] = [t for t in restarts if now - t < window]
                     restarts.append(now)
                     if len(restarts) > self.settings.worker_restart_limit:
-                        self.crash_loop = (
+                        self._pause(
                             f"Arbeiderprosessene krasjet {len(restarts)} ganger på "
-                            f"{window:.0f} s (siste avslutningskode {proc.exitcode}); gir opp. "
-                            "Se loggen over for årsaken."
+                            f"{window:.0f} s (siste avslutningskode {proc.exitcode})"
                         )
-                        logger.error(self.crash_loop)
-                        self.stopping.set()
-                        self.on_crash_loop()
-                        return
+                        break
                     delay = min(60.0, 2.0 ** (len(restarts) - 1))
                     next_start[i] = now + delay
                     logger.warning(
@@ -780,6 +797,55 @@ class Supervisor:
                 if now >= next_start[i]:
                     del next_start[i]
                     self.procs[i] = self._spawn()
+
+    def _pause(self, reason: str) -> None:
+        """Stop every worker (each may finish its item within the grace), say why, alert."""
+        pause = self.settings.worker_crash_pause_seconds
+        self.crash_loop = (
+            f"{reason}; ingen arbeider starter de neste {pause:.0f} s (eller til varselet er "
+            "kvittert ut). Se loggen over for årsaken."
+        )
+        logger.error(self.crash_loop)
+        for proc in self.procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+        try:
+            from robots.alerts import raise_alert
+
+            db = Database(self.settings.effective_database_url, self.settings)
+            try:
+                self._alert_id = raise_alert(
+                    db, self.settings, "worker_crash_loop", socket.gethostname(), self.crash_loop
+                )
+            finally:
+                db.dispose()
+        except Exception as exc:  # noqa: BLE001 - the pause holds even if the alert cannot
+            self._alert_id = None
+            logger.error(f"Kunne ikke lagre varselet om krasjløkken: {one_line(exc)}")
+        self.paused_until = time.monotonic() + pause
+
+    def _acknowledged(self) -> bool:
+        """An operator acknowledged the crash-loop alert in the console: resume now."""
+        if self._alert_id is None:
+            return False
+        from robots.alerts import alert_status
+
+        db = Database(self.settings.effective_database_url, self.settings)
+        try:
+            return alert_status(db, self._alert_id) == "acknowledged"
+        except Exception:  # noqa: BLE001 - the database may be the reason; wait out the pause
+            return False
+        finally:
+            db.dispose()
+
+    def _resume(self) -> None:
+        self.paused_until, self.crash_loop, self._alert_id = None, None, None
+        for i, proc in enumerate(self.procs):
+            if not proc.is_alive():
+                self.procs[i] = self._spawn()
+            # (one still finishing its item after the pause's SIGTERM is restarted as usual
+            # when it ends)
+        logger.warning(f"Pausen er over; arbeiderne kjører igjen: {[p.pid for p in self.procs]}")
 
     def stop(self) -> None:
         self.stopping.set()

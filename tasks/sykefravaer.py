@@ -343,7 +343,9 @@ def reminders(ctx: RunContext, data: RemindersInput) -> dict[str, Any]:
                     ctx.rule(f"{milestone.name}: lederen har kvittert; ingen ny påminnelse")
                     continue
                 ctx.rule(milestone.rule(period), ansatt=period.employee_id)
-                link = acknowledgement_link(ctx, base, person, milestone)
+                link = ctx.acknowledgement_link(
+                    base, milestone.name, milestone.due, person.manager_email
+                )
                 status = ctx.send_mail(
                     key,
                     person.manager_email,
@@ -449,27 +451,6 @@ def reminder_key(
     if status == "utsatt" and until is not None and today >= until:
         return f"{base}:utsatt:{until.isoformat()}"
     return None
-
-
-def acknowledgement_link(ctx: RunContext, key: str, person: Absence, milestone: Milestone) -> str:
-    """A signed link to acknowledge the reminder ("gjennomført", "utsatt til ..."), when the
-    console's address is set (console_url)."""
-    if not ctx.settings.console_url:
-        return ""
-    from robots.links import sign
-
-    token = sign(
-        ctx.settings,
-        "kvittering",
-        {
-            "key": key,
-            "name": person.name,
-            "milestone": milestone.name,
-            "due": milestone.due.isoformat(),
-            "to": person.manager_email,
-        },
-    )
-    return f"{ctx.settings.console_url.rstrip('/')}/kvittering/{token}"
 
 
 def reminder_text(

@@ -103,17 +103,20 @@ def seed(env: Any, server: Any, tokens: dict[str, str]) -> dict[str, Any]:
             session.execute(
                 update(WorkItem).where(WorkItem.id == ids[name]).values(finished_at=now, **changes)
             )
-    from robots.links import sign
+    from datetime import date
 
-    link = {
-        "key": "sykefravaer:1:2026-01-05:oppfolgingsplan",
-        "name": "Kari Nordmann",
-        "milestone": "Oppfølgingsplan",
-        "due": "2026-02-01",
-        "to": "leder@kommune.example",
-    }
-    token = sign(env.settings, "kvittering", link)
+    from robots.links import issue
+
     seed_figures(env)  # the leader's page with its table and trend charts
+
+    token = issue(
+        env.db,
+        env.settings,
+        "sykefravaer:1:2026-01-05:oppfolgingsplan",
+        "Oppfølgingsplan",
+        date.today() + timedelta(days=7),
+        "leder@kommune.example",
+    )
     return {**ids, "link": token}
 
 

@@ -40,7 +40,7 @@ from robots.storable import NUL_STAND_IN
 from robots.tasks import BusinessError, InvalidPayload
 from robots.web import ServerThread
 from robots.worker import Supervisor, WorkerProcess
-from tests.conftest import Env
+from tests.conftest import Env, wait_for
 from tests.test_queue import expire
 
 W1 = WorkerIdentity("w1", "host", 1)
@@ -540,22 +540,51 @@ def test_a_worker_survives_database_errors_while_claiming(
 class _CrashingSupervisor(Supervisor):
     """Real processes that exit at once, as a worker does whose start-up always fails."""
 
+    spawned = 0
+
     def _spawn(self) -> mp.process.BaseProcess:
+        self.spawned += 1
         proc = self._ctx.Process(target=sys.exit, args=(3,))
         proc.start()
         return proc
 
 
-def test_supervisor_backs_off_and_reports_a_crash_loop(env: Env) -> None:
+def test_supervisor_pauses_a_crash_loop_alerts_and_resumes_when_acknowledged(env: Env) -> None:
+    import threading
+
+    from robots.models import Alert
+
     settings = env.settings.model_copy(
-        update={"worker_restart_limit": 2, "worker_restart_window_seconds": 120}
+        update={
+            "worker_restart_limit": 2,
+            "worker_restart_window_seconds": 120,
+            "worker_crash_pause_seconds": 600,  # only the acknowledgement can end it here
+        }
     )
     supervisor = _CrashingSupervisor(1, settings)
     supervisor.start()
-    supervisor.watch()  # returns when it gives up
-    assert supervisor.crash_loop is not None
-    assert "krasjet 3 ganger" in supervisor.crash_loop and "kode 3" in supervisor.crash_loop
-    supervisor.stop()
+    watcher = threading.Thread(target=supervisor.watch, daemon=True)
+    watcher.start()
+    try:
+        wait_for(lambda: supervisor.paused_until is not None, timeout=60, message="a pause")
+        reason = supervisor.crash_loop
+        assert reason is not None
+        assert "krasjet 3 ganger" in reason and "kode 3" in reason
+        with env.db.session() as session:
+            alert = session.scalars(select(Alert)).one()
+            assert (alert.rule, alert.status, alert.severity) == (
+                "arbeidere_krasjer",
+                "open",
+                "critical",
+            )
+            assert alert.message == reason
+            alert.status = "acknowledged"  # what the console's button does
+        spawned = supervisor.spawned
+        wait_for(lambda: supervisor.spawned > spawned, timeout=30, message="workers resumed")
+    finally:
+        supervisor.stop()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
 
 
 # 8. A scheduler leader checks its lock before firing ------------------------------------------

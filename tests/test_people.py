@@ -5,6 +5,7 @@ item to a team's queue, where a person takes it and completes it by hand."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from robots import people
-from robots.models import AuditEvent, Question, WorkItem
+from robots.models import AcknowledgementLink, AuditEvent, Question, WorkItem
 from robots.views import Views, manual_counts, questions
 from robots.worker import WorkerProcess
 from tests.conftest import Env
@@ -186,34 +187,183 @@ def test_a_question_past_its_deadline_ends_the_item_or_alerts_as_the_task_declar
     ]
 
 
-def test_a_manager_acknowledges_a_reminder_from_the_link_and_reminders_stop(console: Any) -> None:
-    from datetime import date
+# A sykefravær reminder's acknowledgement link ---------------------------------------------------
 
-    from robots.links import sign
+KEY = "sykefravaer:1503:2026-02-02:dialogmote1"
+PERSONAL = ("Kari", "Nordmann", "1503", "2026-02-02", "02.02.2026", "leder@kommune", "Per Leder")
+
+
+def reminder_link(env: Env, due: date | None = None) -> tuple[str, str]:
+    """The mail a reminder sends (the task's own text) with a link issued as the task does;
+    returns (mail text, token)."""
+    from robots.links import issue
+    from tasks.sykefravaer import Absence, Milestone, Period, reminder_text
+
+    due = due or datetime.now(env.settings.zone).date() + timedelta(days=10)
+    token = issue(env.db, env.settings, KEY, "Dialogmøte 1", due, "leder@kommune.example")
+    person = Absence(
+        employee_id=1503,
+        name="Kari Nordmann",
+        unit="Pleie",
+        first_day=date(2026, 2, 2),
+        end_date=None,
+        grade=100,
+        kind="sykmelding",
+        manager="Per Leder",
+        manager_email="leder@kommune.example",
+    )
+    period = Period(1503, date(2026, 2, 2), None, 100, (person,))
+    milestone = Milestone("dialogmote1", "Dialogmøte 1", due, due, "Innkall til dialogmøte")
+    link = f"https://rpa.kommune.example/kvittering/{token}"
+    return reminder_text(person, period, milestone, None, link), token
+
+
+def csrf_on(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def decodings(url: str) -> list[str]:
+    """The URL and whatever an attacker gets from it: each part base64url-decoded, and that
+    inflated (zlib, raw deflate, gzip), as itsdangerous' compressed tokens are."""
+    import base64
+    import binascii
+    import contextlib
+    import zlib
+
+    decoded = [url.encode()]
+    for part in re.split(r"[./]", url):
+        for candidate in (part, part + "=" * (-len(part) % 4)):
+            try:
+                raw = base64.urlsafe_b64decode(candidate)
+            except (binascii.Error, ValueError):
+                continue
+            decoded.append(raw)
+            for wbits in (15, -15, 31):
+                with contextlib.suppress(zlib.error):
+                    decoded.append(zlib.decompress(raw.lstrip(b"."), wbits))
+    return [blob.decode("latin-1") for blob in decoded]
+
+
+def test_the_link_in_a_reminder_mail_carries_no_personal_data(console: Any) -> None:
+    env, server, _ = console
+    mail, token = reminder_link(env)
+    [url] = re.findall(r"https?://\S+", mail)
+    assert url.endswith(f"/kvittering/{token}") and len(token) >= 43  # 256 random bits
+    for text in decodings(url):
+        assert not [p for p in PERSONAL if p in text], f"personal data in the link: {text!r}"
+    with env.db.session() as session:  # the database keeps the token's hash, not the token
+        stored = session.scalars(select(AcknowledgementLink.token_hash)).one()
+    assert stored != token and token not in stored
+    with httpx.Client(base_url=server.url) as manager:  # no login needed: nothing personal
+        page = manager.get(f"/kvittering/{token}")
+    assert page.status_code == 200 and "Dialogmøte 1" in page.text
+    assert not [p for p in PERSONAL if p in page.text]
+
+
+def test_a_second_answer_through_the_same_link_is_refused(console: Any) -> None:
     from tasks.sykefravaer import reminder_key
 
     env, server, _ = console
-    key = "sykefravaer:1503:2026-02-02:dialogmote1"
-    data = {
-        "key": key,
-        "name": "Kari Nordmann",
-        "milestone": "Dialogmøte 1",
-        "due": "2026-03-22",
-        "to": "leder@kommune.example",
-    }
-    token = sign(env.settings, "kvittering", data)
-    with httpx.Client(base_url=server.url) as manager:  # no login: the signed link is enough
+    _, token = reminder_link(env)
+    with httpx.Client(base_url=server.url) as manager:
         page = manager.get(f"/kvittering/{token}")
-        assert page.status_code == 200 and "Dialogmøte 1" in page.text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        done = manager.post(
+        first = manager.post(
             f"/kvittering/{token}",
-            data={"csrf": csrf, "status": "utsatt", "til": "2026-03-15"},
+            data={"csrf": csrf_on(page), "status": "gjennomfort"},
             follow_redirects=True,
         )
-        assert "utsatt til 2026-03-15" in done.text
-        assert manager.get(f"/kvittering/{token[:-2]}xx").status_code == 404  # changed
-    assert people.acknowledgement(env.db, key) == ("utsatt", date(2026, 3, 15))
+        assert "Registrert: gjennomført" in first.text
+        assert 'name="status"' not in first.text  # the form is gone: the link is used
+        again = manager.post(
+            f"/kvittering/{token}",
+            data={"csrf": csrf_on(page), "status": "utsatt", "til": first_day(env).isoformat()},
+        )
+    assert again.status_code == 422 and "allerede brukt" in again.text
+    assert people.acknowledgement(env.db, KEY) == ("gjennomfort", None)
+    today = datetime.now(env.settings.zone).date()
+    assert reminder_key(KEY, people.acknowledgement(env.db, KEY), today) is None
+    with env.db.session() as session:
+        by = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "acknowledge")
+        ).all()
+    assert by == ["leder:leder@kommune.example"]
+
+
+def first_day(env: Env) -> date:
+    return datetime.now(env.settings.zone).date() + timedelta(days=1)
+
+
+def test_an_expired_link_is_refused(console: Any) -> None:
+    env, server, _ = console
+    days = env.settings.acknowledgement_link_days
+    past = datetime.now(env.settings.zone).date() - timedelta(days=days + 1)
+    _, token = reminder_link(env, due=past)
+    with httpx.Client(base_url=server.url) as manager:
+        page = manager.get(f"/kvittering/{token}")
+        assert page.status_code == 410 and "utløpt" in page.text
+        assert 'name="status"' not in page.text
+        csrf = csrf_on(manager.get("/login"))  # (the expired page has no form)
+        answer = manager.post(f"/kvittering/{token}", data={"csrf": csrf, "status": "gjennomfort"})
+    assert answer.status_code == 422 and "utløpt" in answer.text
+    assert people.acknowledgement(env.db, KEY) is None
+
+
+@pytest.mark.parametrize("until", ["9999-12-31", "1900-01-01", "yesterday", "after"])
+def test_a_postponement_outside_today_to_the_milestones_maximum_is_refused(
+    console: Any, until: str
+) -> None:
+    env, server, _ = console
+    today = datetime.now(env.settings.zone).date()
+    due = today + timedelta(days=10)
+    latest = due + timedelta(days=env.settings.acknowledgement_postpone_max_days)
+    given = {
+        "yesterday": (today - timedelta(days=1)).isoformat(),
+        "after": (latest + timedelta(days=1)).isoformat(),
+    }.get(until, until)
+    _, token = reminder_link(env, due=due)
+    with httpx.Client(base_url=server.url) as manager:
+        page = manager.get(f"/kvittering/{token}")
+        refused = manager.post(
+            f"/kvittering/{token}", data={"csrf": csrf_on(page), "status": "utsatt", "til": given}
+        )
+        assert refused.status_code == 422
+        assert f"til og med {latest:%d.%m.%Y}" in refused.text  # bokmål, with the range
+        assert people.acknowledgement(env.db, KEY) is None
+        kept = manager.post(  # a refused date does not use up the link
+            f"/kvittering/{token}",
+            data={"csrf": csrf_on(page), "status": "utsatt", "til": latest.isoformat()},
+        )
+    assert kept.status_code == 303
+    assert people.acknowledgement(env.db, KEY) == ("utsatt", latest)
+
+
+def test_an_unknown_or_old_style_link_is_a_404_without_detail(console: Any) -> None:
+    import secrets
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    from robots.links import secret
+
+    env, server, _ = console
+    reminder_link(env)
+    old = URLSafeTimedSerializer(secret(env.settings), salt="kvittering").dumps({"key": KEY})
+    with httpx.Client(base_url=server.url) as stranger:
+        nothing = stranger.get("/finnes-ikke")  # the console's plain 404 page
+        for token in (secrets.token_urlsafe(32), old, "x-lenke"):
+            page = stranger.get(f"/kvittering/{token}")
+            assert (page.status_code, page.text) == (404, nothing.text)
+            posted = stranger.post(f"/kvittering/{token}", data={"status": "gjennomfort"})
+            assert posted.status_code in (403, 404)  # no CSRF token, and no such link
+    assert people.acknowledgement(env.db, KEY) is None
+
+
+def test_reminders_stop_or_wait_after_an_acknowledgement(console: Any) -> None:
+    from tasks.sykefravaer import reminder_key
+
+    env, _, _ = console
+    key = KEY
     assert reminder_key(key, None, date(2026, 3, 10)) == key
     assert reminder_key(key, ("utsatt", date(2026, 3, 15)), date(2026, 3, 10)) is None
     assert reminder_key(key, ("utsatt", date(2026, 3, 15)), date(2026, 3, 15)) == (
@@ -221,11 +371,6 @@ def test_a_manager_acknowledges_a_reminder_from_the_link_and_reminders_stop(cons
     )
     people.acknowledge(env.db, key, "gjennomfort", None, "leder:leder@kommune.example")
     assert reminder_key(key, people.acknowledgement(env.db, key), date(2026, 3, 16)) is None
-    with env.db.session() as session:
-        actions = session.scalars(
-            select(AuditEvent.action).where(AuditEvent.action == "acknowledge")
-        ).all()
-    assert len(actions) == 2
 
 
 def test_manual_and_automated_completions_are_counted_by_the_database(env: Env) -> None:

@@ -27,7 +27,7 @@ from robots.console.deps import (
     require,
     visible_submitters,
 )
-from robots.models import ItemStatus, Role
+from robots.models import AcknowledgementLink, ItemStatus, Role
 from robots.queue import InvalidTransition, ItemNotFound
 from robots.views import (
     Audience,
@@ -213,28 +213,55 @@ def api_answer(
     return JSONResponse(_visible(c, who, question_id).as_json())
 
 
-# Acknowledgements from a reminder's link (no login: the signed link is the permission) ------
+# Acknowledgements from a reminder's link -------------------------------------------------------
+# No login: the link's random token is the permission, and the page shows nothing the e-mail
+# did not already say about the employee: the milestone, its date and a neutral reference
+# (robots/links.py). An unknown token is a plain 404.
 
 
-PURPOSE = "kvittering"
-
-
-def _link_data(c: Console, token: str) -> dict[str, Any]:
-    from robots.links import BadLink, unsign
+def _link(c: Console, token: str) -> AcknowledgementLink:
+    from robots.links import BadLink, find
 
     try:
-        return unsign(c.rpa.settings, PURPOSE, token)
-    except BadLink as exc:
-        raise HTTPException(404, str(exc)) from None
+        return find(c.rpa.db, token)
+    except BadLink:
+        raise HTTPException(404) from None
+
+
+def _show(
+    request: Request, c: Console, link: AcknowledgementLink, token: str, error: str = ""
+) -> HTMLResponse:
+    from robots.links import LinkRefused, check_open
+
+    closed = ""
+    try:
+        check_open(link)
+    except LinkRefused as exc:
+        closed = str(exc)
+    found = people.acknowledgement(c.rpa.db, link.key)
+    response = c.page(
+        request,
+        "acknowledge.html",
+        None,
+        link=link,
+        reference=f"P-{link.id:06d}",
+        found=found,
+        token=token,
+        closed=closed,
+        error=error,
+    )
+    if error:
+        response.status_code = 422
+    elif closed and link.used_at is None:
+        response.status_code = 410  # expired (a used link shows what was registered)
+    return response
 
 
 @router.get("/kvittering/{token}", response_class=HTMLResponse)
 def acknowledgement_page(
     request: Request, token: str, c: Console = Depends(console)
 ) -> HTMLResponse:
-    data = _link_data(c, token)
-    found = people.acknowledgement(c.rpa.db, str(data["key"]))
-    return c.page(request, "acknowledge.html", None, data=data, found=found, token=token)
+    return _show(request, c, _link(c, token), token)
 
 
 @router.post("/kvittering/{token}")
@@ -243,16 +270,19 @@ async def acknowledgement_post(
 ) -> Response:
     from datetime import date
 
-    data = _link_data(c, token)
+    from robots.links import LinkRefused, answer
+
+    link = _link(c, token)
     form = await csrf_form(request)
     status = str(form.get("status", ""))
     until_text = str(form.get("til", "")).strip()
     try:
         until = date.fromisoformat(until_text) if status == "utsatt" and until_text else None
-        people.acknowledge(
-            c.rpa.db, str(data["key"]), status, until, f"leder:{str(data.get('to', ''))[:200]}"
-        )
-    except (ValueError, people.AnswerRefused) as exc:
-        raise HTTPException(422, str(exc)) from None
+    except ValueError:
+        return _show(request, c, link, token, "Datoen må skrives som åååå-mm-dd.")
+    try:
+        answer(c.rpa.db, c.rpa.settings, link, status, until)
+    except (LinkRefused, people.AnswerRefused) as exc:
+        return _show(request, c, link, token, str(exc))
     flash(request, "Takk, det er registrert.")
     return RedirectResponse(f"/kvittering/{token}", status_code=303)

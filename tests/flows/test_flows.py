@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from collections import Counter
 from datetime import date
@@ -205,6 +206,35 @@ def test_sykefravaer_reminders_once_per_milestone_and_excel(sqlite_env: Env, san
     assert header[:3] == ["Ansattnr", "Navn", "Enhet"] and sheet.max_row > 1
     cells = " ".join(str(c.value) for row in sheet.iter_rows() for c in row)
     assert not any(n in cells for n in numbers)
+
+
+def test_sykefravaer_reminder_links_carry_no_personal_data(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]
+    """The links in the mails really sent: a random token each, nothing an attacker can decode
+    into the employee, the period or the manager; each leads to its own reminder."""
+    from robots.links import find
+    from tests.test_people import decodings
+
+    env, box = sqlite_env, sandbox
+    as_of = {"dato": box.hr_app.state.data.today.isoformat()}
+    env.queue().submit("sykefravaer.reminders", "dag-1", as_of, submitted_by="t")
+    console_url = "https://rpa.kommune.example"
+    settle(env, {**robot_env(box), "RPA_CONSOLE_URL": console_url}, processes=1, timeout=400)
+    sent = mails(box)
+    assert sent
+    rows = box.hr_app.state.data.query("SELECT id, name, fnr, email FROM employee")
+    personal = {str(v) for row in rows for v in (row["name"], row["fnr"], row["email"])}
+    for message in sent:
+        key = message["headers"]["X-RPA-Key"]
+        _, employee_id, start, _ = key.split(":")
+        [url] = re.findall(rf"{re.escape(console_url)}/kvittering/\S+", message["body"])
+        found = [
+            value
+            for text in decodings(url)
+            for value in (*personal, f"/{employee_id}/", start)
+            if value in text
+        ]
+        assert found == [], f"{url} gives away {found}"
+        assert find(env.db, url.rsplit("/", 1)[1]).key == key
 
 
 def test_archive_filing_moves_done_and_rejects_with_reason(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]

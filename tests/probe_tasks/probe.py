@@ -20,6 +20,7 @@ class ProbeInput(BaseModel):
     secret_note: str = ""
     note: str = Field("", description="Fritekst som logges")  # logged as it is
     side_effect: str = ""  # recorded as done before the failure asked for
+    helper_s: float = 0  # a helper process that runs this long, as a task's browser would
 
 
 def executions_file(ctx: RunContext) -> Path:
@@ -41,6 +42,10 @@ def probe(ctx: RunContext, data: ProbeInput) -> dict[str, object]:
         if data.note:
             ctx.log.info(f"Notat: {data.note}")
         time.sleep(data.sleep_s)
+        if data.helper_s:
+            import subprocess
+
+            subprocess.run(["sleep", str(data.helper_s)], check=True)
     if data.side_effect:
         ctx.record_side_effect(data.side_effect)
     if data.fail == "business":
