@@ -36,6 +36,7 @@ def test_duplicate_reference_returns_existing_item(env: Env) -> None:
         "secret_note": "",
         "note": "",
         "side_effect": "",
+        "helper_s": 0.0,
     }
     assert count_items(env) == 1
     # the same reference under another task is another item
