@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -171,19 +172,30 @@ def mask_text(text: str) -> str:
     float in scientific notation: the whole match becomes its tag, or with the birth-date form
     the date part stays as written and the personal number becomes *****."""
 
-    def replace(match: re.Match[str]) -> str:
-        digits = _digits(match)
-        if not looks_like_number(digits):
-            return match.group(0)
-        if _form == "birth_date":
+    def shown(match: re.Match[str], digits: str) -> str:
+        if _form == "birth_date" and "date" in match.groupdict():
             return match.group("date") + match.group("sep") + "*****"
-        return tag(digits)
+        return mask_number(digits)
+
+    return _replace_numbers(text, shown)
+
+
+def tag_numbers(text: str, length: int) -> str:
+    """Every fødselsnummer-like number replaced by its keyed tag of `length` hex digits,
+    whatever the mask form (a stored reference: the same number, the same text)."""
+    return _replace_numbers(text, lambda match, digits: tag(digits, length))
+
+
+def _replace_numbers(text: str, how: Callable[[re.Match[str], str], str]) -> str:
+    def candidate(match: re.Match[str]) -> str:
+        digits = _digits(match)
+        return how(match, digits) if looks_like_number(digits) else match.group(0)
 
     def scientific(match: re.Match[str]) -> str:
         digits = str(int(Decimal(match.group(0))))
-        return mask_number(digits) if looks_like_number(digits) else match.group(0)
+        return how(match, digits) if looks_like_number(digits) else match.group(0)
 
-    return _SCIENTIFIC.sub(scientific, _CANDIDATE.sub(replace, text))
+    return _SCIENTIFIC.sub(scientific, _CANDIDATE.sub(candidate, text))
 
 
 def find(text: str) -> list[str]:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from robots import audit
+from robots import audit, sealing
 from robots import statements as sql
 from robots.artifacts import artifact_rows
 from robots.db import Database
@@ -122,6 +122,11 @@ def _new_run(
     )
 
 
+def _opened(payload: Any) -> dict[str, Any]:
+    """The stored input opened for the worker that runs the item."""
+    return dict(sealing.open_payload(payload))
+
+
 _Settle = Callable[["Queue", datetime, Any, "str | None", int, int], dict[str, Any]]
 
 
@@ -137,6 +142,7 @@ class Queue:
         self._pauses_until = 0.0  # monotonic time the cached pauses expire
         self.blocked_systems: set[str] = set()  # not available (robots.systems), as last read
         self._local = threading.local()
+        sealing.install(settings)
 
     @property
     def contended(self) -> bool:
@@ -176,6 +182,9 @@ class Queue:
         problems = unstorable(model.model_dump(mode="json"))
         if problems:
             raise InvalidPayload(task.name, problems)
+        reference = sealing.seal_reference(reference)
+        if len(reference) > 200:
+            raise ValueError("Referansen blir for lang når fødselsnumre i den skjules")
         args = (task, reference, model, submitted_by, priority, not_before, deadline)
         if session is None:
             with self.db.session() as own:
@@ -188,14 +197,23 @@ class Queue:
         """The task's first item with the same value in the payload field `unique_on`."""
         if unique_on is None:
             return None
-        value = model.model_dump(mode="json")[unique_on]
+        stored = self._stored_payload(task, model)[unique_on]
+        if sealing.is_sealed(stored):  # compared by its keyed tag
+            field, value = WorkItem.payload[(unique_on, "tag")].as_string(), stored["tag"]
+        else:
+            field, value = WorkItem.payload[unique_on].as_string(), stored
         same = session.scalars(
             select(WorkItem)
-            .where(WorkItem.task == task.name, WorkItem.payload[unique_on].as_string() == value)
+            .where(WorkItem.task == task.name, field == value)
             .order_by(WorkItem.id)
             .limit(1)
         ).first()
         return None if same is None else Submitted(same, False)
+
+    def _stored_payload(self, task: Task, model: Any) -> dict[str, Any]:
+        """The input as stored: personal data sealed (robots.sealing)."""
+        sensitive = sealing.sensitive_fields(type(model))
+        return sealing.seal_payload(model.model_dump(mode="json"), sensitive)
 
     def _insert(
         self,
@@ -212,7 +230,7 @@ class Queue:
         values = dict(
             task=task.name,
             reference=reference,
-            payload=model.model_dump(mode="json"),
+            payload=self._stored_payload(task, model),
             priority=priority,
             status=ItemStatus.PENDING,
             systems="," + ",".join(task.systems) + "," if task.systems else "",
@@ -295,7 +313,7 @@ class Queue:
                     return None
                 item_id, task, reference, payload, attempt = row
                 run_id = _new_run(conn, item_id, attempt, worker, now)
-        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
+        return Claim(item_id, run_id, task, reference, _opened(payload), attempt, worker.id)
 
     def claim_item(self, worker: WorkerIdentity, item_id: int) -> Claim | None:
         """Lease one given item (if it is waiting) to `worker`: `runner.py run` uses it to run
@@ -317,7 +335,7 @@ class Queue:
                 return None
             task, reference, payload, attempt = conn.execute(sql.take, params).one()
             run_id = _new_run(conn, item_id, attempt, worker, now)
-        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
+        return Claim(item_id, run_id, task, reference, _opened(payload), attempt, worker.id)
 
     def _unpaused(self, names: list[str]) -> list[str]:
         """Drop paused tasks and tasks on paused systems, or on systems that are not available
@@ -817,12 +835,15 @@ def find_item(session: Session, ident: str | int) -> WorkItem:
     if isinstance(ident, int) or str(ident).isdigit():
         item = session.get(WorkItem, int(ident))
     if item is None:
-        matches = session.scalars(select(WorkItem).where(WorkItem.reference == str(ident))).all()
+        stored = sealing.seal_reference(str(ident))
+        matches = session.scalars(select(WorkItem).where(WorkItem.reference == stored)).all()
         if len(matches) > 1:
-            raise ItemNotFound(f"Referansen {ident!r} finnes for flere oppgaver; bruk element-id")
+            raise ItemNotFound(
+                f"Referansen {mask_text(str(ident))!r} finnes for flere oppgaver; bruk element-id"
+            )
         item = matches[0] if matches else None
     if item is None:
-        raise ItemNotFound(f"Fant ikke element {ident!r}")
+        raise ItemNotFound(f"Fant ikke element {mask_text(str(ident))!r}")
     return item
 
 
