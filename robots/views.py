@@ -433,6 +433,15 @@ class Views:
                 raise NotFound("Fant ikke elementet")
             return item_view(item)
 
+    def item_input(self, item_id: int) -> Any:
+        """An item's input with its sealed values opened, for a person whose role may see
+        personal data (`personal_data_roles`); the caller audits the look."""
+        with self.db.session() as session:
+            item = session.get(WorkItem, item_id)
+            if item is None:
+                raise NotFound("Fant ikke elementet")
+            return sealing.open_payload(item.payload)
+
     def item_by_ident(self, ident: str | int) -> ItemView:
         """By id, or by reference when that is unique across tasks."""
         from robots.queue import find_item

@@ -8,14 +8,16 @@ import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from robots import fnr, sealing
 from robots.masking import mask_text
-from robots.models import ItemStatus, WorkItem, utcnow
+from robots.models import AuditEvent, ItemStatus, WorkItem, utcnow
 from robots.settings import load_settings
 from robots.views import ItemFilter, Views
 from robots.worker import WorkerProcess
@@ -141,3 +143,34 @@ def test_excel_fnr_column_read_as_a_number_keeps_its_leading_zero(env: Env, tmp_
     item = Views(env.db, env.settings).item_by_ident("rad-1")
     assert item.status == ItemStatus.DONE
     assert item.result["fnr_sha256"] == sha(OTHER) and item.result["note_sha256"] == sha("12345")
+
+
+def test_console_shows_the_hash_and_only_allowed_roles_the_number(console: Any) -> None:
+    from tests.test_console import login
+
+    env, server, tokens = console
+    api = {"Authorization": f"Bearer {tokens['caseworker']}"}
+    body = {"task": "personal", "reference": f"ansatt-{NUMBER}"}
+    body["payload"] = {"fnr": NUMBER, "name": NAME}
+    created = httpx.post(f"{server.url}/api/items", json=body, headers=api)
+    assert created.status_code == 201, created.text
+    item_id = created.json()["id"]
+    assert NUMBER not in created.text and NAME not in created.text
+    kari = login(server, "caseworker")
+    for path in (f"/elementer/{item_id}", f"/api/items/{item_id}", "/api/items", "/mine"):
+        page = kari.get(path).text
+        assert NUMBER not in page and NUMBER[:6] not in page and NAME not in page, path
+    assert fnr.tag(NUMBER) in kari.get(f"/elementer/{item_id}").text
+    assert kari.get(f"/api/items/{item_id}").json()["payload"]["fnr"] == fnr.tag(NUMBER)
+    assert [i["id"] for i in kari.get("/api/items", params={"q": NUMBER}).json()] == [item_id]
+
+    env.settings.personal_data_roles = ["operator"]
+    operator = login(server, "operator")
+    shown = operator.get(f"/api/items/{item_id}").json()
+    assert shown["payload"] == {"fnr": NUMBER, "name": NAME, "note": ""}
+    assert NUMBER in operator.get(f"/elementer/{item_id}").text
+    assert NUMBER not in kari.get(f"/api/items/{item_id}").text  # still masked for others
+    with env.db.session() as session:
+        looks = session.scalars(select(AuditEvent).where(AuditEvent.action == "reveal")).all()
+    assert [(e.actor, e.target) for e in looks] == [("web:operator", f"item:{item_id}")] * 2
+    assert NUMBER not in raw_rows(env)
