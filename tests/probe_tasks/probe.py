@@ -123,7 +123,7 @@ class PersonalInput(BaseModel):
 
 @task("personal", input=PersonalInput, max_attempts=1, roles=("caseworker",))
 def personal(ctx: RunContext, data: PersonalInput) -> dict[str, object]:
-    """Proves it got the clear values without writing them anywhere: their SHA-256."""
+    """Proves it got the clear values, writing none of them anywhere: their SHA-256."""
     return {
         "fnr_sha256": hashlib.sha256(data.fnr.digits.encode()).hexdigest(),
         "name_sha256": hashlib.sha256(data.name.encode()).hexdigest(),
