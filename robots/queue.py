@@ -73,7 +73,7 @@ class Claim:
     run_id: int
     task: str
     reference: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # as stored: the worker opens sealed values (robots.sealing)
     attempt: int
     worker_id: str
 
@@ -120,11 +120,6 @@ def _new_run(
             },
         ).scalar_one()
     )
-
-
-def _opened(payload: Any) -> dict[str, Any]:
-    """The stored input opened for the worker that runs the item."""
-    return dict(sealing.open_payload(payload))
 
 
 _Settle = Callable[["Queue", datetime, Any, "str | None", int, int], dict[str, Any]]
@@ -313,7 +308,7 @@ class Queue:
                     return None
                 item_id, task, reference, payload, attempt = row
                 run_id = _new_run(conn, item_id, attempt, worker, now)
-        return Claim(item_id, run_id, task, reference, _opened(payload), attempt, worker.id)
+        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
 
     def claim_item(self, worker: WorkerIdentity, item_id: int) -> Claim | None:
         """Lease one given item (if it is waiting) to `worker`: `runner.py run` uses it to run
@@ -335,7 +330,7 @@ class Queue:
                 return None
             task, reference, payload, attempt = conn.execute(sql.take, params).one()
             run_id = _new_run(conn, item_id, attempt, worker, now)
-        return Claim(item_id, run_id, task, reference, _opened(payload), attempt, worker.id)
+        return Claim(item_id, run_id, task, reference, dict(payload), attempt, worker.id)
 
     def _unpaused(self, names: list[str]) -> list[str]:
         """Drop paused tasks and tasks on paused systems, or on systems that are not available

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import Workbook
+from pydantic import SecretStr
 from sqlalchemy import select, text, update
 
 from robots import fnr, sealing
@@ -174,3 +175,13 @@ def test_console_shows_the_hash_and_only_allowed_roles_the_number(console: Any) 
         looks = session.scalars(select(AuditEvent).where(AuditEvent.action == "reveal")).all()
     assert [(e.actor, e.target) for e in looks] == [("web:operator", f"item:{item_id}")] * 2
     assert NUMBER not in raw_rows(env)
+
+
+def test_input_sealed_under_another_key_fails_the_item_plainly(env: Env) -> None:
+    queue = env.queue()
+    item = queue.submit("personal", "nøkkel", {"fnr": NUMBER}, submitted_by="t").item.id
+    env.settings.personal_data_key = SecretStr("en annen nøkkel enn den som forseglet")
+    WorkerProcess(env.settings, queue.registry).run(exit_when_idle=True)
+    shown = Views(env.db, env.settings).item(item)
+    assert shown.status == ItemStatus.FAILED and "nøkkel" in shown.error
+    sealing.install(load_settings())
