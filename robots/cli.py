@@ -329,6 +329,25 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
     ]
 
 
+def identifiers_as_text(task: Task, row: dict[str, Any]) -> dict[str, Any]:
+    """Cells of text fields read as text: Excel stores a column of digits as numbers, so a
+    number in a text field becomes its digits, and in a fødselsnummer field gets back the
+    leading zero Excel dropped (every fødselsnummer has 11 digits; the check digits still
+    decide)."""
+    fields = getattr(task.input_model, "model_fields", {})
+    out = dict(row)
+    for name, info in fields.items():
+        value = out.get(name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        is_fnr = "Fodselsnummer" in repr(info.annotation)
+        if is_fnr or info.annotation in (str, str | None):
+            out[name] = str(value).zfill(11) if is_fnr and len(str(value)) == 10 else str(value)
+    return out
+
+
 def _submitter(queue: Queue, task: Task, username: str | None) -> str:
     """Who submits: the shell user (an operator with access to the machine), or with --as a
     console user, whose role must be allowed to start the task."""
@@ -381,6 +400,7 @@ def _submit_file(
     """All rows are validated first; one bad row stops the file and nothing is stored. The
     reference column stays in the item's input where the task's input has such a field (or
     takes any field) unless `drop_ref_column`; a column the task does not know is left out."""
+    from robots.masking import mask_text
     from robots.queue import check_priority, check_reference
     from robots.storable import unstorable
     from robots.tasks import InvalidPayload, get_task
@@ -407,10 +427,14 @@ def _submit_file(
             continue
         if ref in seen:
             errors.append(
-                (f"rad {number}", f"referansen {ref!r} står også på rad {seen[ref]} i filen")
+                (
+                    f"rad {number}",
+                    f"referansen {mask_text(ref)!r} står også på rad {seen[ref]} i filen",
+                )
             )
             continue
         seen[ref] = number
+        row = identifiers_as_text(task, row)
         try:
             model = task.validate(row)
         except InvalidPayload as exc:

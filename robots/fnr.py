@@ -8,26 +8,49 @@ k1 may also be 12, 13 or 14 minus the remainder (so the weighted sum including k
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
+
+MaskForm = Literal["hash", "birth_date"]
 
 _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
-# The ways people write a fødselsnummer: 11 digits, the birth date optionally with dots
-# (15.07.65), and between date and personal number nothing or up to three separators: space,
-# no-break space, tab, hyphen, dot, plus, or their URL encodings (%20, +, %2B, %2D, %09, %C2%A0).
-# Never part of a longer digit run.
-_SEPARATOR = r"(?:[ \t\u00a0\u202f\u2007.+\-]|%20|%2[bB]|%2[dD]|%09|%[cC]2%[aA]0)"
+# The ways people write a fødselsnummer: 11 digits; the birth date optionally with one
+# separator between day, month and year (15.07.65, 15 07 65, 15-07-65, 15/07/65); between date
+# and personal number nothing or up to three separators: space, no-break space, tab, line break,
+# hyphen, dot, plus, or their URL encodings (%20, +, %2B, %2D, %09, %C2%A0). Invisible characters
+# (zero-width space and joiners, word joiner, BOM, soft hyphen) may sit between any two digits:
+# they survive a copy-paste and hide the number from a plain digit search. Never part of a
+# longer digit run.
+_INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
+_GAP = f"{_INVISIBLE}*"
+_SEPARATOR = rf"(?:[ \t\r\n\u00a0\u202f\u2007.+\-]|{_INVISIBLE}|%20|%2[bB]|%2[dD]|%09|%[cC]2%[aA]0)"
+
+
+def _run(count: int) -> str:
+    """`count` digits with invisible characters allowed between them."""
+    return _GAP.join([r"\d"] * count)
+
+
 _CANDIDATE = re.compile(
-    rf"(?<!\d)(?P<date>\d{{2}}(\.?)\d{{2}}\2\d{{2}})(?P<sep>{_SEPARATOR}{{0,3}})"
-    rf"(?P<tail>\d{{5}})(?!\d)"
+    rf"(?<!\d)(?P<date>{_run(2)}(?P<ds>[ ./\-]?){_GAP}{_run(2)}(?P=ds){_GAP}{_run(2)})"
+    rf"(?P<sep>{_SEPARATOR}{{0,3}})(?P<tail>{_run(5)})(?!{_GAP}\d)"
 )
+# A number written as a float in scientific notation (a spreadsheet's or a JSON encoder's
+# 1.5076500565e10): the mantissa's digits with the point moved.
+_SCIENTIFIC = re.compile(r"(?<![\d.])\d\.\d{1,10}[eE]\+?10(?![\d.])")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def _digits(match: re.Match[str]) -> str:
-    return match.group("date").replace(".", "") + match.group("tail")
+    return re.sub(r"\D", "", _ESCAPE.sub("", match.group("date") + match.group("tail")))
 
 
 class InvalidFodselsnummer(ValueError):
@@ -72,8 +95,11 @@ def check_reason(number: str) -> str | None:
     digits = number.replace(" ", "")
     if not digits.isdigit() or len(digits) != 11:
         return "må være 11 siffer"
-    if _birth_date(digits) is None:
+    born = _birth_date(digits)
+    if born is None:
         return "de seks første sifrene er ikke en gyldig dato"
+    if born > date.today():  # not assigned yet (15076575077 would be born in 2065)
+        return "fødselsdatoen er fram i tid"
     # k1: old rule (remainder of the sum including k1 is 0) or the 2032 rule (remainder 0..3).
     k1_sum = _weighted(digits[:9], _K1_WEIGHTS) + int(digits[9])
     if k1_sum % 11 not in (0, 1, 2, 3):
@@ -96,10 +122,32 @@ def validate(number: str) -> str:
     return number.replace(" ", "")
 
 
+# How a number is shown. "hash" (the default) hides it whole behind a short keyed hash, so an
+# auditor can tell two numbers apart and nobody can read a birth date; "birth_date" keeps the
+# date (010190*****). The key comes from the installation (robots.sealing) and never leaves the
+# process; until it is installed a random one is used, so a tag is never an unkeyed hash.
+_tag_key: bytes = secrets.token_bytes(32)
+_form: MaskForm = "hash"
+TAG_PREFIX = "fnr#"
+
+
+def use_masking(tag_key: bytes, form: MaskForm) -> None:
+    """Install the installation's tag key and mask form in this process."""
+    global _tag_key, _form
+    _tag_key, _form = tag_key, form
+
+
+def tag(digits: str, length: int = 6) -> str:
+    """The keyed hash of a number (11 digits): `fnr#3f9a12`; longer tags name it uniquely."""
+    return TAG_PREFIX + hmac.new(_tag_key, digits.encode(), hashlib.sha256).hexdigest()[:length]
+
+
 def mask_number(number: str) -> str:
-    """Keep the birth date, hide the personal part: 010190*****."""
+    """The number as people may see it: `fnr#3f9a12`, or with the birth-date form 010190*****."""
     digits = re.sub(r"\D", "", number)
-    return digits[:6] + "*" * max(0, len(digits) - 6)
+    if _form == "birth_date":
+        return digits[:6] + "*" * max(0, len(digits) - 6)
+    return tag(digits)
 
 
 def looks_like_number(digits: str) -> bool:
@@ -120,15 +168,34 @@ def _check_digits_hold(digits: str) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """Mask every fødselsnummer-like number however it is written (see _CANDIDATE): the birth
-    date part stays as written, the personal number becomes *****."""
+    """Mask every fødselsnummer-like number however it is written (see _CANDIDATE) or as a
+    float in scientific notation: the whole match becomes its tag, or with the birth-date form
+    the date part stays as written and the personal number becomes *****."""
 
-    def replace(match: re.Match[str]) -> str:
-        if not looks_like_number(_digits(match)):
-            return match.group(0)
-        return match.group("date") + match.group("sep") + "*****"
+    def shown(match: re.Match[str], digits: str) -> str:
+        if _form == "birth_date" and "date" in match.groupdict():
+            return match.group("date") + match.group("sep") + "*****"
+        return mask_number(digits)
 
-    return _CANDIDATE.sub(replace, text)
+    return _replace_numbers(text, shown)
+
+
+def tag_numbers(text: str, length: int) -> str:
+    """Every fødselsnummer-like number replaced by its keyed tag of `length` hex digits,
+    whatever the mask form (a stored reference: the same number, the same text)."""
+    return _replace_numbers(text, lambda match, digits: tag(digits, length))
+
+
+def _replace_numbers(text: str, how: Callable[[re.Match[str], str], str]) -> str:
+    def candidate(match: re.Match[str]) -> str:
+        digits = _digits(match)
+        return how(match, digits) if looks_like_number(digits) else match.group(0)
+
+    def scientific(match: re.Match[str]) -> str:
+        digits = str(int(Decimal(match.group(0))))
+        return how(match, digits) if looks_like_number(digits) else match.group(0)
+
+    return _SCIENTIFIC.sub(scientific, _CANDIDATE.sub(candidate, text))
 
 
 def find(text: str) -> list[str]:

@@ -72,6 +72,7 @@ ACTION = {
     "export": "eksportert",
     "verify": "revisjonsspor kontrollert",
     "retention": "gamle logger slettet",
+    "reveal": "personopplysninger vist i klartekst",
     "schedule_change": "tidsplan endret",
     "schedule_create": "tidsplan opprettet",
     "demo": "demo",

@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from robots import audit
+from robots import audit, sealing
 from robots import statements as sql
 from robots.artifacts import artifact_rows
 from robots.db import Database
@@ -73,7 +73,7 @@ class Claim:
     run_id: int
     task: str
     reference: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # as stored: the worker opens sealed values (robots.sealing)
     attempt: int
     worker_id: str
 
@@ -137,6 +137,7 @@ class Queue:
         self._pauses_until = 0.0  # monotonic time the cached pauses expire
         self.blocked_systems: set[str] = set()  # not available (robots.systems), as last read
         self._local = threading.local()
+        sealing.install(settings)
 
     @property
     def contended(self) -> bool:
@@ -176,6 +177,9 @@ class Queue:
         problems = unstorable(model.model_dump(mode="json"))
         if problems:
             raise InvalidPayload(task.name, problems)
+        reference = sealing.seal_reference(reference)
+        if len(reference) > 200:
+            raise ValueError("Referansen blir for lang når fødselsnumre i den skjules")
         args = (task, reference, model, submitted_by, priority, not_before, deadline)
         if session is None:
             with self.db.session() as own:
@@ -188,14 +192,23 @@ class Queue:
         """The task's first item with the same value in the payload field `unique_on`."""
         if unique_on is None:
             return None
-        value = model.model_dump(mode="json")[unique_on]
+        stored = self._stored_payload(task, model)[unique_on]
+        if sealing.is_sealed(stored):  # compared by its keyed tag
+            field, value = WorkItem.payload[(unique_on, "tag")].as_string(), stored["tag"]
+        else:
+            field, value = WorkItem.payload[unique_on].as_string(), stored
         same = session.scalars(
             select(WorkItem)
-            .where(WorkItem.task == task.name, WorkItem.payload[unique_on].as_string() == value)
+            .where(WorkItem.task == task.name, field == value)
             .order_by(WorkItem.id)
             .limit(1)
         ).first()
         return None if same is None else Submitted(same, False)
+
+    def _stored_payload(self, task: Task, model: Any) -> dict[str, Any]:
+        """The input as stored: personal data sealed (robots.sealing)."""
+        sensitive = sealing.sensitive_fields(type(model))
+        return sealing.seal_payload(model.model_dump(mode="json"), sensitive)
 
     def _insert(
         self,
@@ -212,7 +225,7 @@ class Queue:
         values = dict(
             task=task.name,
             reference=reference,
-            payload=model.model_dump(mode="json"),
+            payload=self._stored_payload(task, model),
             priority=priority,
             status=ItemStatus.PENDING,
             systems="," + ",".join(task.systems) + "," if task.systems else "",
@@ -817,12 +830,15 @@ def find_item(session: Session, ident: str | int) -> WorkItem:
     if isinstance(ident, int) or str(ident).isdigit():
         item = session.get(WorkItem, int(ident))
     if item is None:
-        matches = session.scalars(select(WorkItem).where(WorkItem.reference == str(ident))).all()
+        stored = sealing.seal_reference(str(ident))
+        matches = session.scalars(select(WorkItem).where(WorkItem.reference == stored)).all()
         if len(matches) > 1:
-            raise ItemNotFound(f"Referansen {ident!r} finnes for flere oppgaver; bruk element-id")
+            raise ItemNotFound(
+                f"Referansen {mask_text(str(ident))!r} finnes for flere oppgaver; bruk element-id"
+            )
         item = matches[0] if matches else None
     if item is None:
-        raise ItemNotFound(f"Fant ikke element {ident!r}")
+        raise ItemNotFound(f"Fant ikke element {mask_text(str(ident))!r}")
     return item
 
 

@@ -199,6 +199,22 @@ class Settings(BaseSettings):
         description="HMAC key that signs the audit trail's checkpoints. Empty: a key file "
         "(audit.key, mode 0600) in data_dir; keep it away from the database's backups.",
     )
+    personal_data_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that seals (encrypts) personal data in items' input and keys the "
+        "hash that masked fødselsnumre show. Empty: a key file (personal.key, mode 0600) in "
+        "data_dir; keep it away from the database's backups.",
+    )
+    fnr_mask_form: Literal["hash", "birth_date"] = Field(
+        default="hash",
+        description='How a fødselsnummer is shown: "hash", a short keyed hash (fnr#3f9a12) '
+        'that tells two numbers apart and shows no birth date, or "birth_date" (010190*****).',
+    )
+    personal_data_roles: list[str] = Field(
+        default_factory=list,
+        description="Console roles that see an item's sealed input in clear (each look is "
+        "audited). Empty: nobody; everybody sees it masked.",
+    )
     audit_anchor_file: str = Field(
         default="",
         description="Append-only file of signed audit checkpoints. "

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import update
 
-from robots import provenance, tracing
+from robots import provenance, sealing, tracing
 from robots.app import RpaApp
 from robots.browser import SharedChromium
 from robots.context import RunContext, Services
@@ -389,7 +389,7 @@ class WorkerProcess:
         ctx.log.info(f"Forsøk {claim.attempt} av {claim.task} {claim.reference!r} startet")
         try:
             task = self.registry[claim.task]
-            payload = task.validate(claim.payload)
+            payload = task.validate(sealing.open_payload(claim.payload))
             self._enter_task(slot)
             try:
                 returned = task.func(ctx, payload)

@@ -1,6 +1,7 @@
-"""Maintenance: retention of run logs and artifacts (the audit trail is kept whole, its hash chain
-must still verify, and so are the work items and runs themselves), and the full verification of
-the audit trail from its first event."""
+"""Maintenance: retention of run logs, artifacts and the input of finished items (the audit
+trail is kept whole, its hash chain must still verify, and so are the work items and runs
+themselves, without their input), and the full verification of the audit trail from its first
+event."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, select, update
 
 from robots import audit
 from robots.context import RunContext
 from robots.db import Database
-from robots.models import Artifact, Run, RunEvent, utcnow
+from robots.models import FINAL_STATUSES, Artifact, Run, RunEvent, WorkItem, utcnow
 from robots.runlog import jsonl_path
 from robots.tasks import BusinessError, task
 
@@ -29,7 +30,8 @@ class RetentionInput(BaseModel):
     "vedlikehold.retention", input=RetentionInput, max_attempts=3, title="Slett gamle kjørelogger"
 )
 def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
-    """Sletter kjøreloggens hendelser og vedlegg eldre enn oppbevaringstiden."""
+    """Sletter kjøreloggens hendelser og vedlegg, og inndata til ferdige elementer, eldre enn
+    oppbevaringstiden."""
     days = data.days or ctx.settings.retention_days
     cutoff = utcnow() - timedelta(days=days)
     db = Database(ctx.settings.effective_database_url, ctx.settings)
@@ -44,12 +46,21 @@ def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
             artifacts = session.execute(
                 delete(Artifact).where(Artifact.run_id.in_(old_runs))
             ).rowcount
+            inputs = session.execute(
+                update(WorkItem)
+                .where(
+                    WorkItem.status.in_(FINAL_STATUSES),
+                    WorkItem.finished_at < cutoff,
+                    cast(WorkItem.payload, String) != "{}",
+                )
+                .values(payload={})
+            ).rowcount
             audit.record(
                 session,
                 f"oppgave:{ctx.claim.task}",
                 "retention",
                 "run_log",
-                {"days": days, "events": events, "artifacts": artifacts},
+                {"days": days, "events": events, "artifacts": artifacts, "inputs": inputs},
             )
         removed = 0
         for path in [*map(Path, files), *(jsonl_path(ctx.settings.data_path, r) for r in run_ids)]:
@@ -59,9 +70,10 @@ def retention(ctx: RunContext, data: RetentionInput) -> dict[str, Any]:
     finally:
         db.dispose()
     ctx.log.info(
-        f"Slettet {events} hendelser, {artifacts} vedlegg og {removed} filer eldre enn {days} dager"
+        f"Slettet {events} hendelser, {artifacts} vedlegg, {removed} filer og inndata til "
+        f"{inputs} ferdige elementer eldre enn {days} dager"
     )
-    return {"events": events, "artifacts": artifacts, "files": removed}
+    return {"events": events, "artifacts": artifacts, "files": removed, "inputs": inputs}
 
 
 class VerifyAuditInput(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 
 import pytest
@@ -10,6 +12,17 @@ from hypothesis import strategies as st
 
 from robots import fnr
 from robots.masking import mask, mask_text, register_secret
+
+
+@contextmanager
+def birth_date_form() -> Iterator[None]:
+    """The optional form that keeps the birth date (010190*****) instead of the keyed hash."""
+    before = fnr._form
+    fnr._form = "birth_date"
+    try:
+        yield
+    finally:
+        fnr._form = before
 
 
 def make(birth: date, individ: int, *, synthetic: bool = False) -> str:
@@ -28,7 +41,8 @@ def test_generated_numbers_validate_and_one_digit_off_does_not() -> None:
     assert fnr.check_reason(wrong) == "feil kontrollsiffer"
     with pytest.raises(fnr.InvalidFodselsnummer) as caught:
         fnr.validate(wrong)
-    assert number not in str(caught.value) and f"{number[:6]}*****" in str(caught.value)
+    # shown fully masked (no birth date), as the keyed hash of the number given
+    assert number[:6] not in str(caught.value) and fnr.tag(wrong) in str(caught.value)
 
 
 def test_synthetic_number() -> None:
@@ -44,7 +58,9 @@ def test_d_number_and_h_number() -> None:
     h_number = next(n for n in h_numbers if n)
     assert fnr.is_valid(d_number) and fnr.is_valid(h_number)
     assert fnr.check_reason(f"720370{d_number[6:]}") is not None  # day 32 is no date
-    assert mask_text(f"D-nummer {d_number}") == "D-nummer 450370*****"
+    assert mask_text(f"D-nummer {d_number}") == f"D-nummer {fnr.tag(d_number)}"
+    with birth_date_form():
+        assert mask_text(f"D-nummer {d_number}") == "D-nummer 450370*****"
 
 
 def _with_check_digits(nine: str) -> str | None:
@@ -76,14 +92,17 @@ def test_masking_in_text_structures_and_secrets() -> None:
     number = make(date(1990, 1, 1), 123)
     text = f"Ansatt {number} og {number[:6]} {number[6:]}, ordre 99999999999, tlf 12345678901234"
     masked = mask_text(text)
-    assert number not in masked and masked.count("010190*****") == 1
-    assert masked.count("010190 *****") == 1  # the separator stays as written
+    assert number[:6] not in masked and masked.count(fnr.tag(number)) == 2
     assert "99999999999" in masked  # not a date: not personal data
+    with birth_date_form():
+        masked = mask_text(text)
+        assert number not in masked and masked.count("010190*****") == 1
+        assert masked.count("010190 *****") == 1  # the separator stays as written
     register_secret("hemmelig-passord-42")
     data = {"note": "pw hemmelig-passord-42", "password": "abc", "nested": [number, int(number)]}
     shown = mask(data)
     # int(number) lost its leading zero: 10 digits are not a fødselsnummer and stay an int
-    assert shown == {"note": "pw ***", "password": "***", "nested": ["010190*****", int(number)]}
+    assert shown == {"note": "pw ***", "password": "***", "nested": [fnr.tag(number), int(number)]}
     assert mask_text("postgresql://rpa:topsecret@db/rpa") == "postgresql://rpa:***@db/rpa"
     assert mask_text("token=abcdef123") == "token=***"
 
@@ -135,13 +154,19 @@ def test_every_kind_and_every_way_of_writing_is_masked(
 ) -> None:
     written_date = f"{number[:2]}.{number[2:4]}.{number[4:6]}" if dotted else number[:6]
     written = f"{written_date}{separator}{number[6:]}"
-    hidden = f"{written_date}{separator}*****"
-    for text in (f"Ansatt {written} er syk", f"{written}", f"q={written}&x=1"):
-        assert mask_text(text) == text.replace(written, hidden)
-    assert mask({written: 1}) == {hidden: 1}  # as a key
-    assert mask(f"fnr={written}".encode()) == f"fnr={hidden}".encode()  # inside bytes
-    if number[0] != "0":  # as an 11-digit integer
-        assert mask(int(number)) == f"{number[:6]}*****"
+    for form, hidden in (
+        ("hash", fnr.tag(number)),
+        ("birth_date", f"{written_date}{separator}*****"),
+    ):
+        with birth_date_form() if form == "birth_date" else nullcontext():
+            for text in (f"Ansatt {written} er syk", f"{written}", f"q={written}&x=1"):
+                assert mask_text(text) == text.replace(written, hidden)
+            assert mask({written: 1}) == {hidden: 1}  # as a key
+            assert mask(f"fnr={written}".encode()) == f"fnr={hidden}".encode()  # inside bytes
+            if number[0] != "0":  # as an 11-digit integer
+                assert mask(int(number)) == (
+                    fnr.tag(number) if form == "hash" else f"{number[:6]}*****"
+                )
 
 
 @settings(max_examples=200, deadline=None)

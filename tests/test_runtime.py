@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from robots import fnr, sealing
 from robots.browser import BrowserNotFound, find_browser
 from robots.config import ROOT
 from robots.locators import SelectorFileError, load_system, parse_system
@@ -74,7 +75,8 @@ def test_failure_keeps_masked_screenshot_html_and_trace(sqlite_env: Env, sandbox
         assert path.stat().st_size == artifact.size and len(artifact.sha256) == 64
     # No fødselsnummer and no password anywhere: events, JSONL, HTML, trace.
     text = stored_text(env)
-    assert f"fødselsnummer {person['fnr'][:6]}*****" in text
+    sealing.install(env.settings)  # the installation's key: the worker's keyed hash
+    assert f"fødselsnummer {fnr.tag(person['fnr'])}" in text and person["fnr"][:6] not in text
     html = [Path(a.path).read_text() for a in artifacts if a.kind == "html"]
     trace_texts = []
     for artifact in artifacts:
@@ -254,7 +256,8 @@ def test_html_report_is_self_contained_and_masked(sqlite_env: Env, sandbox) -> N
     assert "Utfall: forretningsfeil" in html and "Den ansatte har sluttet" in html
     assert "Åpne ansatt" in html and " ms</td>" in html
     assert "data:image/png;base64," in html and "<script" not in html
-    assert person["fnr"] not in html and f"{person['fnr'][:6]}*****" in html
+    sealing.install(env.settings)
+    assert person["fnr"][:6] not in html and fnr.tag(person["fnr"]) in html
 
 
 def test_a_slow_login_that_succeeded_is_not_retried_into_a_loop(sqlite_env: Env, sandbox) -> None:  # type: ignore[no-untyped-def]

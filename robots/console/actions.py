@@ -30,6 +30,17 @@ def visible_item(c: Console, who: Principal, item_id: int) -> ItemView:
         raise HTTPException(404, str(exc)) from None
 
 
+def shown_input(c: Console, who: Principal, item: ItemView) -> Any:
+    """The item's input as this person may see it: in clear for the roles in
+    `personal_data_roles` (each look audited), else with personal data masked."""
+    if who.role not in c.rpa.settings.personal_data_roles:
+        return item.payload
+    opened = c.rpa.views.item_input(item.id)
+    with c.rpa.db.session() as session:
+        audit.record(session, who.actor, "reveal", f"item:{item.id}", {"task": item.task})
+    return opened
+
+
 def may_retry(who: Principal, item: ItemView) -> bool:
     return item.retryable and (can(who.role, "retry") or can(who.role, "retry_own"))
 

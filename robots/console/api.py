@@ -93,7 +93,8 @@ def api_submit(
 def api_item(
     item_id: RowId, c: Console = Depends(console), who: Principal = Depends(principal)
 ) -> dict[str, Any]:
-    return actions.visible_item(c, who, item_id).as_json(c.rpa.views.local)
+    item = actions.visible_item(c, who, item_id)
+    return {**item.as_json(c.rpa.views.local), "payload": actions.shown_input(c, who, item)}
 
 
 @router.post("/items/{item_id}/{action}", tags=["elementer"])

@@ -155,7 +155,7 @@ def item_page(
         request,
         "item.html",
         who,
-        payload=json.dumps(item.payload, ensure_ascii=False, indent=1),
+        payload=json.dumps(actions.shown_input(c, who, item), ensure_ascii=False, indent=1),
         **actions.item_context(c, who, item),
     )
 

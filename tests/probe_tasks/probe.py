@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from robots.context import RunContext
+from robots.fnr import Fodselsnummer
 from robots.tasks import BusinessError, task
 
 
@@ -114,3 +116,21 @@ def asking(ctx: RunContext, data: AskingInput) -> dict[str, object]:
     )
     ctx.log.info(f"Svar: godkjent={answer.godkjent}")
     return {"registrering": done, "godkjent": answer.godkjent, "kommentar": answer.kommentar}
+
+
+class PersonalInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fnr: Fodselsnummer
+    name: str = Field("", json_schema_extra={"sensitive": True})
+    note: str = ""
+
+
+@task("personal", input=PersonalInput, max_attempts=1, roles=("caseworker",))
+def personal(ctx: RunContext, data: PersonalInput) -> dict[str, object]:
+    """Proves it got the clear values, writing none of them anywhere: their SHA-256."""
+    return {
+        "fnr_sha256": hashlib.sha256(data.fnr.digits.encode()).hexdigest(),
+        "name_sha256": hashlib.sha256(data.name.encode()).hexdigest(),
+        "note_sha256": hashlib.sha256(data.note.encode()).hexdigest(),
+    }
