@@ -226,7 +226,8 @@ class Fodselsnummer(str):
     `class Input(BaseModel): fnr: Fodselsnummer` accepts 11 digits (spaces, dots and hyphens
     removed), refuses a wrong number with a masked reason, and refuses a number that came as a
     number (an Excel cell): its leading zero may be lost. `repr()` and `str()` in f-strings of
-    the model show `010190*****`; `.digits` is the number itself, for the one place it is
+    the model show the masked form (a keyed hash such as `fnr#3f9a12`, or `010190*****` with
+    `fnr_mask_form = "birth_date"`); `.digits` is the number itself, for the one place it is
     needed (a search in the target system)."""
 
     @property
