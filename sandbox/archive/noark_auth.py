@@ -57,11 +57,9 @@ class NoarkAuth:
         return found[0] if found and found[1] > time.monotonic() else None
 
     def refuse(self, reason: str = "Innlogging kreves") -> HTTPException:
-        challenges = []
+        challenges = [BASIC_CHALLENGE] if "rfc7617" in self.logins else []
         if {"oidc", "rfc6749"} & set(self.logins):
             challenges.append('Bearer realm="Sak og arkiv"')
-        if "rfc7617" in self.logins:
-            challenges.append(BASIC_CHALLENGE)
         return HTTPException(401, reason, headers={"WWW-Authenticate": ", ".join(challenges)})
 
     def dependency(self) -> Callable[..., str]:
