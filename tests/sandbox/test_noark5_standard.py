@@ -96,8 +96,8 @@ def test_a_general_client_registers_a_record_in_a_mappe_and_uploads_a_file(api: 
     created = http.post(new, json={**get(http, new), "tittel": "Notat"}, headers=JSON)
     assert created.status_code == 201, created.text
     registrering = created.json()
-    assert link(registrering, "arkivstruktur/registrering") == (
-        registrering["_links"]["self"]["href"]
+    assert (
+        link(registrering, "arkivstruktur/registrering") == (registrering["_links"]["self"]["href"])
     )
     assert link(registrering, "arkivstruktur/mappe") == mappe["_links"]["self"]["href"]
     for listed in ("korrespondansepart", "merknad", "part", "kryssreferanse"):
@@ -335,3 +335,32 @@ def test_updates_use_etag_and_if_match_and_the_client_retries_a_stale_one(api: s
         closed = client.update(folder, {"saksstatus": {"kode": "A"}})
         assert closed["saksstatus"] == {"kode": "A", "kodenavn": "Avsluttet"}
     assert re.fullmatch(r'"\d+-\d+"', etag)
+
+
+def test_the_robots_check_after_filing_finds_a_skjerming_the_archive_did_not_keep(
+    api: str, tmp_path: Path
+) -> None:
+    """Point 15: after filing, the robot compares the archive's skjerming (kapittel 7
+    "Skjerming", M500-M504) with what it registered, by code only (no title or name)."""
+    from tasks.noark import Registration, screening_problems
+
+    http, root = oauth_login(api)
+    record = screened_record(http, root)  # TRO NM, H, 60 years
+    asked = Registration(
+        tittel="Arbeidsavtale – Kari Nordmann",
+        offentlig_tittel="Arbeidsavtale",
+        journalposttype="U",
+        dokumentets_dato="2020-01-02",
+        tilgangsrestriksjon="P",
+        skjermingshjemmel="Offl. § 13",
+        ekstern_referanse="x",
+        document=tmp_path / "avtale.pdf",
+        skjerming_metadata=("NM", "TRO"),
+        skjerming_dokument="H",
+        skjermingsvarighet=60,
+    )
+    assert screening_problems(record, asked) == []
+    more = Registration(**{**asked.__dict__, "skjerming_metadata": ("TRO", "NM", "NA")})
+    problems = screening_problems(record, more)
+    assert problems == ["skjermingMetadata er «NM TRO», skulle vært «NA NM TRO»"]
+    assert "Kari" not in " ".join(problems)
