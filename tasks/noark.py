@@ -38,6 +38,11 @@ class Registration:
     skjermingshjemmel: str
     ekstern_referanse: str  # the idempotency key of this filing
     document: Path
+    # The standard's skjerming beyond the code and hjemmel (Noark 5 M502-M504).
+    skjerming_metadata: tuple[str, ...] = ()
+    skjerming_dokument: str = ""
+    skjermingsvarighet: int | None = None
+    korrespondansepart: tuple[str, str] | None = None  # (korrespondanseparttype, navn)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,13 @@ class ArchiveApi:
 
         result: Filed | None = self._call(look)
         return result
+
+    def parties(self, journalpost: dict[str, Any]) -> list[tuple[str, str]]:
+        """The korrespondanseparter of a journalpost as (korrespondanseparttype, navn)."""
+        parties = self._call(
+            lambda: self.client.list(journalpost, "arkivstruktur/korrespondansepart")
+        )
+        return [(code_of(p.get("korrespondanseparttype")), str(p.get("navn"))) for p in parties]
 
     def close(self) -> None:
         """Hand the client back for this thread's next item, or close it after an error."""
@@ -275,7 +287,40 @@ def file_record(
             f"Journalpost {number} lagret med riktig SHA-256 "
             f"(variantformat {kind.variantformat}, {kind.conformance or 'PDF'} {kind.format})"
         )
+    with ctx.step("Kontroller skjerming og korrespondansepart"):
+        problems = screening_problems(filed.journalpost, reg)
+        if reg.korrespondansepart is not None:
+            parties = api.parties(filed.journalpost)
+            if reg.korrespondansepart not in parties:
+                problems.append(f"korrespondansepart ({reg.korrespondansepart[0]}) mangler")
+        if problems:
+            raise SystemFault(f"archive: journalpost {number}: " + "; ".join(problems))
     return filed.journalpost
+
+
+def screening_problems(journalpost: dict[str, Any], reg: Registration) -> list[str]:
+    """How the archive's skjerming of a filed journalpost differs from what was asked (the
+    codes only: never a title or a name, which may be what is screened)."""
+    skjerming = journalpost.get("skjerming") or {}
+    found = {
+        "tilgangsrestriksjon": code_of(skjerming.get("tilgangsrestriksjon")),
+        "skjermingMetadata": " ".join(
+            sorted(code_of(c) for c in skjerming.get("skjermingMetadata") or [])
+        ),
+        "skjermingDokument": code_of(skjerming.get("skjermingDokument")),
+        "skjermingsvarighet": str(skjerming.get("skjermingsvarighet") or ""),
+    }
+    wanted = {
+        "tilgangsrestriksjon": reg.tilgangsrestriksjon,
+        "skjermingMetadata": " ".join(sorted(reg.skjerming_metadata)),
+        "skjermingDokument": reg.skjerming_dokument,
+        "skjermingsvarighet": str(reg.skjermingsvarighet or ""),
+    }
+    return [
+        f"{field} er «{found[field] or '-'}», skulle vært «{wanted[field] or '-'}»"
+        for field in wanted
+        if found[field] != wanted[field]
+    ]
 
 
 def _register_once(
@@ -295,6 +340,13 @@ def _register_once(
     archive.fill("new_record.document_date", reg.dokumentets_dato)
     archive.select("new_record.access", reg.tilgangsrestriksjon)
     archive.fill("new_record.legal_basis", reg.skjermingshjemmel)
+    if reg.skjerming_metadata or reg.skjerming_dokument or reg.skjermingsvarighet:
+        archive.fill("new_record.screen_metadata", " ".join(reg.skjerming_metadata))
+        archive.select("new_record.screen_document", reg.skjerming_dokument)
+        archive.fill("new_record.screen_years", str(reg.skjermingsvarighet or ""))
+    if reg.korrespondansepart is not None:
+        archive.select("new_record.party_type", reg.korrespondansepart[0])
+        archive.fill("new_record.party_name", reg.korrespondansepart[1])
     archive.fill("new_record.external", reg.ekstern_referanse)
     archive.upload("new_record.main_document", reg.document)
     archive.click("new_record.save")

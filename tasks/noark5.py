@@ -1,10 +1,14 @@
 """A client for the Noark 5 tjenestegrensesnitt (v1.1, Noark 5 v5) that knows only the standard.
 
-It starts at the API root, logs in through the relation the root announces (HTTP Basic,
-`login/rfc7617`), and from there follows `_links` by relation key; it never builds a path. Lists
+It starts at the API root and logs in as the root announces (kapittel 4, "Autentisering og
+Autorisering"): OpenID Connect (`login/oidc`: the token endpoint from its
+openid-configuration) or OAuth 2.0 (`login/rfc6749`: the token endpoint) with the
+client-credentials grant and a bearer token, Basic (`login/rfc7617`) only where nothing else is
+offered. From there it follows `_links` by relation key; it never builds a path. Lists
 are read page by page (`next`), searched with OData `$filter`, and objects are created through
 the `ny-*` relations (GET the template, POST it filled in). Files go up through the `fil`
-relation with their MIME type.
+relation with their MIME type. Updates are PUT to `self` with the ETag read as If-Match
+(kapittel 6, "Oppdatere objekter"); a stale ETag (412) is read again and retried once.
 
 Reads are retried on transport errors and HTTP 5xx (safe to repeat); writes are not (a writer
 looks before it acts, so the caller decides what a retry means).
@@ -75,6 +79,7 @@ class Noark5Client:
         self.credentials = (username, password)
         self.retry_delays = self.RETRY_DELAYS if retry_delays is None else retry_delays
         self._root: dict[str, Any] | None = None
+        self.login = ""  # the mechanism used: "oidc", "rfc6749" or "rfc7617"
         self._followed: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def __enter__(self) -> Noark5Client:
@@ -84,6 +89,9 @@ class Noark5Client:
         self.close()
 
     def close(self) -> None:
+        closing = getattr(self.http.auth, "close", None)
+        if closing is not None:
+            closing()  # a BearerAuth's own client for the token endpoint
         self.http.close()
 
     # Discovery ----------------------------------------------------------------------------------
@@ -92,15 +100,31 @@ class Noark5Client:
         """The API root, read without credentials, then logged in as it announces."""
         if self._root is None:
             root = self._get(self.root_url)
-            login = root.get("_links", {}).get(f"{REL}login/rfc7617/")
-            if login is None:
-                offered = [r for r in root.get("_links", {}) if "/login/" in r]
-                raise NoarkError(
-                    "arkivet tilbyr ikke Basic-innlogging (login/rfc7617); det tilbyr: "
-                    + (", ".join(offered) or "ingen innlogging")
+            rels = root.get("_links", {})
+            oidc, oauth = rels.get(f"{REL}login/oidc/"), rels.get(f"{REL}login/rfc6749/")
+            basic = rels.get(f"{REL}login/rfc7617/")
+            if oidc is not None or oauth is not None:
+                endpoint = (
+                    str(self._get(oidc["href"])["token_endpoint"])
+                    if oidc is not None
+                    else self._url(oauth["href"])
                 )
-            self.http.auth = (self.credentials[0], self.credentials[1])  # HTTP Basic
-            self._get(login["href"])  # 401 here: the archive refused the robot's credentials
+                from tasks.noark5_login import BearerAuth
+
+                bearer = BearerAuth(endpoint, self.credentials, self.http.timeout)
+                bearer.token = bearer.fetch()  # refused credentials show here, at login
+                self.http.auth = bearer
+                self.login = "oidc" if oidc is not None else "rfc6749"
+            elif basic is not None:
+                self.http.auth = (self.credentials[0], self.credentials[1])  # HTTP Basic
+                self._get(basic["href"])  # 401 here: the archive refused the credentials
+                self.login = "rfc7617"
+            else:
+                offered = [r for r in rels if "/login/" in r]
+                raise NoarkError(
+                    "arkivet tilbyr ingen innlogging klienten kan (oidc, rfc6749, rfc7617); "
+                    "det tilbyr: " + (", ".join(offered) or "ingen innlogging")
+                )
             self._root = root
         return self._root
 
@@ -163,6 +187,29 @@ class Noark5Client:
         dokumentbeskrivelse; the answer is the dokumentobjekt."""
         href = self.href(entity, "arkivstruktur/fil")
         return self._write("POST", href, content=content, headers={"Content-Type": mime_type})
+
+    def update(self, entity: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """PUT the object fresh from the archive with `fields` changed, If-Match its ETag; when
+        someone changed it in between (412), read it again and try once more."""
+        import httpx
+
+        href = self._url(self.href(entity, "self"))
+        for attempt in (1, 2):
+            current = self.http.get(href)
+            self._check(current)
+            etag = current.headers.get("etag")
+            if not etag:
+                raise NoarkError("arkivet ga ingen ETag; kan ikke oppdatere trygt")
+            body = {k: v for k, v in current.json().items() if k != "_links"} | fields
+            headers = {"Content-Type": MEDIA_TYPE, "If-Match": etag}
+            try:
+                response = self.http.put(href, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise NoarkError(f"arkivets API svarer ikke: {exc}") from exc
+            if response.status_code != 412 or attempt == 2:
+                self._check(response)
+                return dict(response.json())
+        raise AssertionError("unreachable")
 
     def download(self, dokumentobjekt: dict[str, Any]) -> bytes:
         href = self.href(dokumentobjekt, "arkivstruktur/fil")

@@ -166,6 +166,11 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
                 dokumentets_dato=datetime.now(ctx.settings.zone).date().isoformat(),
                 tilgangsrestriksjon=a["tilgangsrestriksjon"],
                 skjermingshjemmel=a["skjermingshjemmel"],
+                skjerming_metadata=tuple(a.get("skjerming_metadata", ())),
+                skjerming_dokument=a.get("skjerming_dokument", ""),
+                skjermingsvarighet=a.get("skjermingsvarighet"),
+                # The employee is the arbeidsavtale's mottaker (an outgoing journalpost).
+                korrespondansepart=("EM", employee["name"]),
                 ekstern_referanse=f"onboarding:{data.employee_id}:arbeidsavtale",
                 document=contract,
             ),

@@ -14,15 +14,21 @@ from sandbox.archive.data import (
     ARKIVDELER,
     JOURNALPOSTTYPER,
     KLASSER,
+    KORRESPONDANSEPARTTYPER,
     SAKARKIV,
+    SKJERMING_DOKUMENT,
     TILGANGSKODER,
     USERS,
     ArchiveData,
     ArchiveError,
+    Screening,
     Upload,
     record_number,
 )
 from sandbox.archive.noark_api import noark_api
+from sandbox.archive.noark_auth import LOGINS, NoarkAuth, auth_router
+from sandbox.archive.noark_relations import Extras
+from sandbox.archive.public_journal import public_journal
 from sandbox.common import Faults, Site
 
 # The system's own templates first, then those every sandbox system shares (login.html).
@@ -66,6 +72,11 @@ _FIELDS = [
     "vis_tittel",
     "vis_offentlig",
     "arkivdel",
+    "skj_meta",
+    "skj_dok",
+    "skj_var",
+    "kp_type",
+    "kp_navn",
 ]
 IDS = {
     False: {f: f.replace("_", "-") for f in _FIELDS},
@@ -102,7 +113,9 @@ def create_app(
     today: date | None = None,
     faults: Faults | None = None,
     session_timeout: float = 900,
+    api_logins: tuple[str, ...] = LOGINS,
 ) -> FastAPI:
+    """`api_logins`: the login mechanisms the API root announces (sandbox/archive/noark_auth.py)."""
     app = FastAPI(title="Sak og arkiv (sandbox)", docs_url=None, redoc_url=None)
     data = ArchiveData(data_dir, today=today)
     site = Site(
@@ -119,6 +132,8 @@ def create_app(
             "klasser": KLASSER,
             "koder": TILGANGSKODER,
             "typer": JOURNALPOSTTYPER,
+            "skjerming_dokument": SKJERMING_DOKUMENT,
+            "parttyper": KORRESPONDANSEPARTTYPER,
         },
     )
     app.state.data = data
@@ -213,6 +228,11 @@ def create_app(
             "dokumentets_dato": "",
             "tilgangsrestriksjon": "",
             "skjermingshjemmel": "",
+            "skjerming_metadata": "",
+            "skjerming_dokument": "",
+            "skjermingsvarighet": "",
+            "korrespondanseparttype": "",
+            "korrespondansepart_navn": "",
             "ekstern_referanse": "",
         }
         return render(request, "record_new.html", user, s=row, f=form, errors={})
@@ -227,6 +247,11 @@ def create_app(
         dokumentets_dato: str = Form(""),
         tilgangsrestriksjon: str = Form(""),
         skjermingshjemmel: str = Form(""),
+        skjerming_metadata: str = Form(""),
+        skjerming_dokument: str = Form(""),
+        skjermingsvarighet: str = Form(""),
+        korrespondanseparttype: str = Form(""),
+        korrespondansepart_navn: str = Form(""),
         ekstern_referanse: str = Form(""),
         hoveddokument: UploadFile | None = File(None),
         vedlegg: list[UploadFile] | None = File(None),
@@ -244,8 +269,14 @@ def create_app(
             dokumentets_dato=dokumentets_dato,
             tilgangsrestriksjon=tilgangsrestriksjon,
             skjermingshjemmel=skjermingshjemmel,
+            skjerming_metadata=skjerming_metadata,
+            skjerming_dokument=skjerming_dokument,
+            skjermingsvarighet=skjermingsvarighet,
+            korrespondanseparttype=korrespondanseparttype,
+            korrespondansepart_navn=korrespondansepart_navn,
             ekstern_referanse=ekstern_referanse,
         )
+        party = (korrespondanseparttype, korrespondansepart_navn.strip())
         try:
             record_id = data.create_record(
                 case_id,
@@ -255,6 +286,10 @@ def create_app(
                 dokumentets_dato=dokumentets_dato,
                 tilgangsrestriksjon=tilgangsrestriksjon,
                 skjermingshjemmel=skjermingshjemmel,
+                skjerming=Screening.parse(
+                    skjerming_metadata, skjerming_dokument, skjermingsvarighet
+                ),
+                korrespondanseparter=(party,) if any(party) else (),
                 ekstern_referanse=ekstern_referanse.strip(),
                 user=user,
                 hoveddokument=main,
@@ -295,7 +330,12 @@ def create_app(
             raise HTTPException(404, "Fant ikke dokumentet")
         return FileResponse(row["path"], media_type=row["mime_type"], filename=row["filnavn"])
 
-    app.include_router(noark_api(data, USERS))
+    auth = NoarkAuth(USERS, api_logins)
+    extras = Extras(data, auth.dependency())
+    app.include_router(auth_router(auth))
+    app.include_router(extras.router())  # before noark_api: its entity GETs carry the ETag
+    app.include_router(noark_api(data, auth.dependency(), extras))
+    app.include_router(public_journal(data))
 
     return app
 

@@ -28,6 +28,32 @@ TILGANGSKODER = {
     "U": "Unntatt offentlighet",
     "13": "Taushetsplikt",
 }
+# The standard's code lists for skjerming (Noark 5 tjenestegrensesnitt, vedlegg 4 / kapittel 7:
+# SkjermingMetadata M502, SkjermingDokument M503) and korrespondanseparttype (M087).
+SKJERMING_METADATA = {
+    "KID": "Skjerming klasseID",
+    "TKL": "Skjerming tittel klasse",
+    "TM1": "Skjerming tittel mappe - unntatt første linje",
+    "TMO": "Skjerming tittel mappe - utvalgte ord",
+    "NPS": "Skjerming navn part i sak",
+    "TR1": "Skjerming tittel registrering - unntatt første linje",
+    "TRO": "Skjerming tittel registrering - utvalgte ord",
+    "NA": "Skjerming navn avsender",
+    "NM": "Skjerming navn mottaker",
+    "TD": "Skjerming tittel dokumentbeskrivelse",
+    "MT": "Skjerming merknadstekst",
+}
+SKJERMING_DOKUMENT = {"H": "Skjerming av hele dokumentet", "D": "Skjerming av deler av dokumentet"}
+KORRESPONDANSEPARTTYPER = {
+    "EA": "Avsender",
+    "EM": "Mottaker",
+    "EK": "Kopimottaker",
+    "GM": "Gruppemottaker",
+    "IA": "Intern avsender",
+    "IM": "Intern mottaker",
+    "IK": "Intern kopimottaker",
+    "IS": "Medavsender",
+}
 # K-koder (KS' classification for municipal case archives; class 2 is økonomi, 4 personal).
 KLASSER = {
     "400": "Personalforvaltning",
@@ -64,6 +90,7 @@ CREATE TABLE saksmappe (
     administrativ_enhet TEXT NOT NULL, saksansvarlig TEXT NOT NULL, saksdato TEXT NOT NULL,
     saksstatus TEXT NOT NULL DEFAULT 'B', ekstern_referanse TEXT UNIQUE,
     tilgangsrestriksjon TEXT NOT NULL DEFAULT '', opprettet_av TEXT NOT NULL,
+    versjon INTEGER NOT NULL DEFAULT 1,
     UNIQUE (saksaar, sakssekvensnummer)
 );
 CREATE TABLE journalpost (
@@ -73,7 +100,19 @@ CREATE TABLE journalpost (
     journalposttype TEXT NOT NULL, journalstatus TEXT NOT NULL, journaldato TEXT NOT NULL,
     dokumentets_dato TEXT NOT NULL, mottatt_dato TEXT, tilgangsrestriksjon TEXT NOT NULL,
     skjermingshjemmel TEXT NOT NULL, ekstern_referanse TEXT UNIQUE, opprettet_av TEXT NOT NULL,
+    skjerming_metadata TEXT NOT NULL DEFAULT '', skjerming_dokument TEXT NOT NULL DEFAULT '',
+    skjermingsvarighet INTEGER, versjon INTEGER NOT NULL DEFAULT 1,
     UNIQUE (saksmappe_id, dokumentnummer)
+);
+CREATE TABLE korrespondansepart (
+    id INTEGER PRIMARY KEY, journalpost_id INTEGER NOT NULL REFERENCES journalpost(id),
+    korrespondanseparttype TEXT NOT NULL, navn TEXT NOT NULL
+);
+-- Merknader of a mappe or a registrering (eier: 'saksmappe:<id>' or 'journalpost:<id>').
+CREATE TABLE merknad (
+    id INTEGER PRIMARY KEY, eier TEXT NOT NULL,
+    merknadstekst TEXT NOT NULL, merknadstype TEXT NOT NULL, merknadsdato TEXT NOT NULL,
+    merknad_registrert_av TEXT NOT NULL
 );
 CREATE TABLE dokumentbeskrivelse (
     id INTEGER PRIMARY KEY, journalpost_id INTEGER NOT NULL REFERENCES journalpost(id),
@@ -126,6 +165,36 @@ def _upload_errors(content: bytes, content_type: str) -> dict[str, str]:
     if content.startswith(b"%PDF") and content_type == "application/pdf":
         return {}
     return {"mimeType": "Arkivet tar bare imot PDF (application/pdf)."}
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The standard's skjerming beyond tilgangsrestriksjon and hjemmel (kapittel 7, Skjerming:
+    M502 skjermingMetadata, M503 skjermingDokument, M504 skjermingsvarighet)."""
+
+    metadata: tuple[str, ...] = ()
+    dokument: str = ""
+    varighet: int | None = None
+
+    @classmethod
+    def parse(cls, metadata: str, dokument: str, varighet: str) -> Screening:
+        """From the web form: codes separated by spaces or commas; years as digits."""
+        codes = tuple(c for c in metadata.replace(",", " ").upper().split() if c)
+        years = int(varighet) if varighet.strip().isdigit() else (-1 if varighet.strip() else None)
+        return cls(codes, dokument.strip().upper(), years)
+
+    def errors(self, tilgangsrestriksjon: str) -> dict[str, str]:
+        errors = {}
+        unknown = [c for c in self.metadata if c not in SKJERMING_METADATA]
+        if unknown:
+            errors["skjermingMetadata"] = f"Ukjent kode for skjerming av metadata: {unknown[0]}."
+        if self.dokument and self.dokument not in SKJERMING_DOKUMENT:
+            errors["skjermingDokument"] = "Skjerming av dokument må være H eller D."
+        if self.varighet is not None and not 0 < self.varighet <= 200:
+            errors["skjermingsvarighet"] = "Skjermingsvarighet må være et antall år (1-200)."
+        if not tilgangsrestriksjon and (self.metadata or self.dokument or self.varighet):
+            errors["tilgangsrestriksjon"] = "Skjerming krever en tilgangskode."
+        return errors
 
 
 class ArchiveError(ValueError):
@@ -301,10 +370,16 @@ class ArchiveData:
         hoveddokument: Upload | None,
         vedlegg: list[Upload],
         documents_required: bool = True,
+        skjerming: Screening | None = None,
+        korrespondanseparter: tuple[tuple[str, str], ...] = (),
     ) -> int:
         """A journalpost with its documents (web UI); through the API (documents_required
         False) the documents follow as dokumentbeskrivelse/dokumentobjekt/fil."""
-        errors: dict[str, str] = {}
+        screening = skjerming or Screening()
+        errors: dict[str, str] = screening.errors(tilgangsrestriksjon)
+        for kind, name in korrespondanseparter:
+            if kind not in KORRESPONDANSEPARTTYPER or not name.strip():
+                errors["korrespondansepart"] = "Korrespondansepart må ha type og navn."
         if self.case(case_id) is None:
             raise ArchiveError({"saksmappe": f"Fant ikke saksmappe {case_id}."})
         if not tittel.strip():
@@ -361,8 +436,9 @@ class ArchiveData:
                 "INSERT INTO journalpost (saksmappe_id, dokumentnummer, journalaar, "
                 "journalsekvensnummer, tittel, offentlig_tittel, journalposttype, journalstatus, "
                 "journaldato, dokumentets_dato, mottatt_dato, tilgangsrestriksjon, "
-                "skjermingshjemmel, ekstern_referanse, opprettet_av) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "skjermingshjemmel, ekstern_referanse, opprettet_av, skjerming_metadata, "
+                "skjerming_dokument, skjermingsvarighet) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     case_id,
                     number,
@@ -379,9 +455,14 @@ class ArchiveData:
                     skjermingshjemmel.strip(),
                     ekstern_referanse or None,
                     user,
+                    " ".join(screening.metadata),
+                    screening.dokument,
+                    screening.varighet,
                 ),
             )
             record_id = int(cursor.lastrowid or 0)
+            for kind, name in korrespondanseparter:
+                self._add_party(record_id, kind, name)
             uploads = [("H", hoveddokument)] if hoveddokument else []
             for role, upload in [*uploads, *[("V", v) for v in vedlegg]]:
                 description = self._describe(
@@ -395,6 +476,47 @@ class ArchiveData:
                 self._store(self._new_object(description), upload.filename, upload.content)
             self.conn.commit()
             return record_id
+
+    def _add_party(self, record_id: int, kind: str, name: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO korrespondansepart (journalpost_id, korrespondanseparttype, navn) "
+            "VALUES (?,?,?)",
+            (record_id, kind, name.strip()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def add_party(self, record_id: int, kind: str, name: str) -> int:
+        if kind not in KORRESPONDANSEPARTTYPER or not name.strip():
+            raise ArchiveError({"korrespondansepart": "Korrespondansepart må ha type og navn."})
+        with self.lock:
+            party_id = self._add_party(record_id, kind, name)
+            self.conn.commit()
+            return party_id
+
+    def add_note(self, owner: str, tekst: str, kind: str, user: str) -> int:
+        if not tekst.strip():
+            raise ArchiveError({"merknadstekst": "Merknadstekst må fylles ut."})
+        with self.lock:
+            cursor = self.conn.execute(
+                "INSERT INTO merknad (eier, merknadstekst, merknadstype, merknadsdato, "
+                "merknad_registrert_av) VALUES (?,?,?,?,?)",
+                (owner, tekst.strip(), kind or "B", self.today.isoformat(), user),
+            )
+            self.conn.commit()
+            return int(cursor.lastrowid or 0)
+
+    def update(self, entity: str, entity_id: int, version: int, fields: dict[str, Any]) -> bool:
+        """Change fields of a saksmappe or journalpost if it is still at `version` (the ETag the
+        client read); False when someone changed it since (the API answers 412)."""
+        columns = ", ".join(f"{column} = ?" for column in fields)
+        with self.lock:
+            cursor = self.conn.execute(
+                f"UPDATE {entity} SET {columns}, versjon = versjon + 1 "  # noqa: S608 (names are ours)
+                "WHERE id = ? AND versjon = ?",
+                (*fields.values(), entity_id, version),
+            )
+            self.conn.commit()
+            return cursor.rowcount == 1
 
     def _describe(
         self, record_id: int, role: str, tittel: str, ekstern_referanse: str | None
@@ -639,6 +761,27 @@ LISTINGS = {
             "mappe/systemID": "j.saksmappe_id",
         },
         "j.id",
+    ),
+    "korrespondansepart": Listing(
+        "SELECT k.* FROM korrespondansepart k",
+        {
+            "systemID": "k.id",
+            "navn": "k.navn",
+            "korrespondanseparttype/kode": "k.korrespondanseparttype",
+            "registrering/systemID": "k.journalpost_id",
+        },
+        "k.id",
+    ),
+    "merknad": Listing(
+        "SELECT m.* FROM merknad m",
+        {
+            "systemID": "m.id",
+            "merknadstekst": "m.merknadstekst",
+            "merknadstype/kode": "m.merknadstype",
+            "merknadsdato": "m.merknadsdato",
+            "eier": "m.eier",
+        },
+        "m.id",
     ),
     "dokumentbeskrivelse": Listing(
         "SELECT b.* FROM dokumentbeskrivelse b",

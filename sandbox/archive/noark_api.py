@@ -3,7 +3,8 @@ knows only the standard finds here.
 
 - Discovery from the root (`GET /api`, no login needed) through `_links` keyed by relation URIs
   (https://rel.arkivverket.no/noark5/v5/api/...); every href is followed, never built.
-- Login: HTTP Basic, announced as the `login/rfc7617/` relation (401 with a realm otherwise).
+- Login: OpenID Connect, OAuth 2.0 client credentials and Basic, announced at the root
+  (sandbox/archive/noark_auth.py).
 - Media type application/vnd.noark5+json; lists as {"count", "results", "_links"} with OData
   `$filter`, `$top`, `$skip` and a `next` link; an empty list has count 0 and no `results`.
 - Code values as {"kode", "kodenavn"}; sjekksumAlgoritme "SHA-256"; format as a PRONOM code.
@@ -14,13 +15,11 @@ knows only the standard finds here.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from sandbox.archive.data import (
     JOURNALPOSTTYPER,
@@ -32,6 +31,7 @@ from sandbox.archive.data import (
     case_number,
     record_number,
 )
+from sandbox.archive.noark_relations import Extras
 from sandbox.archive.odata import ODataError
 
 NOARK = "application/vnd.noark5+json"
@@ -140,24 +140,10 @@ def links(**rels: str | tuple[str, bool]) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
-    """The `/api` routes; `users` are the API's Basic credentials."""
+def noark_api(data: ArchiveData, user: Callable[..., str], extra: Extras) -> APIRouter:
+    """The `/api` routes; `user` is the login dependency (sandbox/archive/noark_auth.py) and
+    `extra` adds the relations and routes of sandbox/archive/noark_relations.py."""
     router = APIRouter(prefix="/api")
-    basic = HTTPBasic(realm="Sak og arkiv", auto_error=False)
-
-    def user(credentials: HTTPBasicCredentials | None = Depends(basic)) -> str:
-        expected = users.get(credentials.username, "") if credentials else ""
-        if (
-            not credentials
-            or not expected
-            or not secrets.compare_digest(credentials.password, expected)
-        ):
-            raise HTTPException(
-                401,
-                "Feil brukernavn eller passord",
-                headers={"WWW-Authenticate": 'Basic realm="Sak og arkiv", charset="UTF-8"'},
-            )
-        return credentials.username
 
     def urls(request: Request) -> tuple[str, str, str]:
         root = str(request.base_url).rstrip("/") + "/api"
@@ -329,14 +315,14 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
         body["_links"] = links(**rels)
         return body
 
-    render: dict[str, Callable[[Any, Request], dict[str, Any]]] = {
-        "arkiv": arkiv,
-        "arkivdel": arkivdel,
-        "saksmappe": saksmappe,
-        "journalpost": journalpost,
-        "dokumentbeskrivelse": dokumentbeskrivelse,
-        "dokumentobjekt": dokumentobjekt,
-    }
+    render = extra.renderers(
+        arkiv=arkiv,
+        arkivdel=arkivdel,
+        saksmappe=saksmappe,
+        journalpost=journalpost,
+        dokumentbeskrivelse=dokumentbeskrivelse,
+        dokumentobjekt=dokumentobjekt,
+    )
 
     def listing(
         request: Request,
@@ -371,25 +357,6 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
         return row
 
     # Root, login, system -------------------------------------------------------------------------
-
-    @router.get("")
-    @router.get("/")
-    def root(request: Request) -> JSONResponse:
-        root, a, s = urls(request)
-        return noark(
-            {
-                "_links": links(
-                    admin__system=f"{root}/admin/system",
-                    arkivstruktur=a,
-                    login__rfc7617=f"{root}/login/rfc7617",
-                    sakarkiv=s,
-                )
-            }
-        )
-
-    @router.get("/login/rfc7617")
-    def login(request: Request, who: str = Depends(user)) -> JSONResponse:
-        return noark({"bruker": who, "_links": links(self=str(request.url))})
 
     @router.get("/admin/system")
     def system(who: str = Depends(user)) -> JSONResponse:
@@ -508,7 +475,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
             )
         except ArchiveError as exc:
             raise fail(exc) from exc
-        return noark(saksmappe(one("saksmappe", case_id), request), 201)
+        return noark(render["saksmappe"](one("saksmappe", case_id), request), 201)
 
     @router.get("/sakarkiv/saksmappe/{entity_id}/ny-journalpost")
     def new_record_template(entity_id: int, who: str = Depends(user)) -> JSONResponse:
@@ -538,6 +505,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
                 dokumentets_dato=str(b.get("dokumentetsDato") or data.today.isoformat()),
                 tilgangsrestriksjon=kode(screening.get("tilgangsrestriksjon")),
                 skjermingshjemmel=str(screening.get("skjermingshjemmel") or ""),
+                skjerming=extra.screening(screening),
                 ekstern_referanse="",
                 user=who,
                 hoveddokument=None,
@@ -546,7 +514,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
             )
         except ArchiveError as exc:
             raise fail(exc) from exc
-        return noark(journalpost(one("journalpost", record_id), request), 201)
+        return noark(render["journalpost"](one("journalpost", record_id), request), 201)
 
     @router.get("/arkivstruktur/registrering/{entity_id}/ny-dokumentbeskrivelse")
     def new_description_template(entity_id: int, who: str = Depends(user)) -> JSONResponse:
@@ -575,7 +543,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
         except ArchiveError as exc:
             raise fail(exc) from exc
         row = one("dokumentbeskrivelse", description_id)
-        return noark(dokumentbeskrivelse(row, request), 201)
+        return noark(render["dokumentbeskrivelse"](row, request), 201)
 
     @router.get("/arkivstruktur/dokumentbeskrivelse/{entity_id}/ny-dokumentobjekt")
     def new_object_template(entity_id: int, who: str = Depends(user)) -> JSONResponse:
@@ -607,7 +575,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
             filstoerrelse=size,
             sjekksum=_text(b.get("sjekksum")),
         )
-        return noark(dokumentobjekt(one("dokumentobjekt", object_id), request), 201)
+        return noark(render["dokumentobjekt"](one("dokumentobjekt", object_id), request), 201)
 
     async def upload(request: Request, store: Callable[[bytes, str], int]) -> JSONResponse:
         """A file upload (the body, with its MIME type); `store` gives the dokumentobjekt."""
@@ -616,7 +584,7 @@ def noark_api(data: ArchiveData, users: dict[str, str]) -> APIRouter:
             object_id = store(await request.body(), content_type)
         except ArchiveError as exc:
             raise fail(exc) from exc
-        return noark(dokumentobjekt(one("dokumentobjekt", object_id), request), 201)
+        return noark(render["dokumentobjekt"](one("dokumentobjekt", object_id), request), 201)
 
     def into_object(object_id: int) -> Callable[[bytes, str], int]:
         def store(content: bytes, content_type: str) -> int:

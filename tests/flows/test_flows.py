@@ -75,10 +75,13 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
     for record in filed:
         hire = int(record["eksternReferanse"].split(":")[1])
         person = employees[hire]["employee"]
-        assert record["skjerming"] == {
-            "tilgangsrestriksjon": {"kode": "P", "kodenavn": "Personalsak"},
-            "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
-        }
+        skjerming = record["skjerming"]
+        assert skjerming["tilgangsrestriksjon"] == {"kode": "P", "kodenavn": "Personalsak"}
+        assert skjerming["skjermingshjemmel"] == "Offl. § 13 jf. fvl. § 13 første ledd nr. 1"
+        # The standard's skjerming (Noark 5 M502-M504), as config/onboarding.yaml asks.
+        assert [c["kode"] for c in skjerming["skjermingMetadata"]] == ["TRO", "NM"]
+        assert skjerming["skjermingDokument"]["kode"] == "H"
+        assert skjerming["skjermingsvarighet"] == 60
         assert record["offentligTittel"] == "Arbeidsavtale"
         contract = record["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
         assert contract["variantformat"] == {"kode": "A", "kodenavn": "Arkivformat"}
@@ -98,7 +101,17 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
             hire = record["eksternReferanse"].split(":")[1]
             folders = c.list(part, "arkivstruktur/mappe", f"klasse/klasseID eq '{hire}'")
             assert len(folders) == 1
+            # The employee is the contract's mottaker, screened in the public journal.
+            journalpost = c.get(record["_links"]["self"]["href"])
+            parties = c.list(journalpost, "arkivstruktur/korrespondansepart")
+            name = employees[int(hire)]["employee"]["name"]
+            assert [(p["korrespondanseparttype"]["kode"], p["navn"]) for p in parties] == [
+                ("EM", name)
+            ]
             assert c.href(record, "sakarkiv/saksmappe") == c.href(folders[0], "self")
+    journal = httpx.get(f"{box.archive.url}/offentlig-journal").text
+    assert "Arbeidsavtale" in journal and "Mottaker: *****" in journal
+    assert not any(e["employee"]["name"] in journal for e in employees.values())
     for hire, state in employees.items():
         done = {i["code"] for i in state["checklist"] if i["done_at"]}
         assert done == {"it_tilgang"}  # the contract is a draft: signing is a person's act
