@@ -161,13 +161,11 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             case,
             Registration(
                 tittel=a["arbeidsavtale_tittel"].format(name=employee["name"]),
-                offentlig_tittel=check_public(
-                    a["arbeidsavtale_offentlig_tittel"], [employee["name"]]
-                ),
+                offentlig_tittel=contract_public_title(a, employee["name"]),
                 journalposttype=a["journalposttype"],
                 dokumentets_dato=datetime.now(ctx.settings.zone).date().isoformat(),
                 tilgangsrestriksjon=a["tilgangsrestriksjon"],
-                skjermingshjemmel=a["skjermingshjemmel"],
+                skjermingshjemmel=a["arbeidsavtale_skjermingshjemmel"],
                 ekstern_referanse=f"onboarding:{data.employee_id}:arbeidsavtale",
                 document=contract,
             ),
@@ -268,6 +266,15 @@ def signed(ctx: RunContext, data: SignedInput) -> dict[str, Any]:
         "signert": True,
         "dato": (answer.dato or datetime.now(ctx.settings.zone).date()).isoformat(),
     }
+
+
+def contract_public_title(archive: dict[str, Any], name: str) -> str:
+    """The arbeidsavtale's public title: with the name where config says the name is public
+    (fvl. § 13 second paragraph: occupation and workplace are not personlige forhold), else a
+    neutral one the name is refused in. A fødselsnummer is refused either way."""
+    public = bool(archive.get("arbeidsavtale_navn_offentlig", False))
+    title = archive["arbeidsavtale_offentlig_tittel"].format(name=name)
+    return check_public(title, [] if public else [name])
 
 
 def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:

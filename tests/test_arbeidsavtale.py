@@ -168,3 +168,22 @@ def test_the_pdfa_check_finds_what_is_wrong(tmp_path: Path) -> None:
     problems = " | ".join(pdfa_2b_problems(path))
     for expected in ("encrypted", "pdfaid:part", "GTS_PDFA1"):
         assert expected in problems
+
+
+def test_the_contracts_public_title_screens_only_what_the_law_requires() -> None:
+    # fvl. § 13 (2): «Som personlige forhold regnes ikke opplysninger om ... yrke ... og
+    # arbeidssted»: that a named person is employed is no ground under offl. § 13 to hide it.
+    from robots.tasks import BusinessError
+    from tasks.onboarding import contract_public_title
+
+    archive = config()["archive"]
+    assert contract_public_title(archive, "Kari Nordmann") == "Arbeidsavtale – Kari Nordmann"
+    assert archive["arbeidsavtale_skjermingshjemmel"].startswith("Offl. § 26 femte ledd")
+    with pytest.raises(BusinessError, match="fødselsnummer"):  # never a number, whatever
+        contract_public_title(archive, "Kari 15076500565")
+    # A municipality that chooses a neutral title gets the name refused in it.
+    neutral = {**archive, "arbeidsavtale_navn_offentlig": False}
+    with pytest.raises(BusinessError, match="navnet"):
+        contract_public_title(neutral, "Kari Nordmann")
+    neutral["arbeidsavtale_offentlig_tittel"] = "Arbeidsavtale"
+    assert contract_public_title(neutral, "Kari Nordmann") == "Arbeidsavtale"

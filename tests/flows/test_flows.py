@@ -76,9 +76,10 @@ def test_onboarding_files_ticks_orders_and_mails_exactly_once(sqlite_env: Env, s
         person = employees[hire]["employee"]
         assert record["skjerming"] == {
             "tilgangsrestriksjon": {"kode": "P", "kodenavn": "Personalsak"},
-            "skjermingshjemmel": "Offl. § 13 jf. fvl. § 13 første ledd nr. 1",
+            "skjermingshjemmel": "Offl. § 26 femte ledd (fødselsnummer i dokumentet)",
         }
-        assert record["offentligTittel"] == "Arbeidsavtale"
+        # fvl. § 13 (2): occupation and workplace are not personlige forhold; the name is public.
+        assert record["offentligTittel"] == f"Arbeidsavtale – {person['name']}"
         contract = record["dokumentbeskrivelse"][0]["dokumentobjekt"][0]
         assert contract["variantformat"] == {"kode": "A", "kodenavn": "Arkivformat"}
         assert contract["format"]["kode"] == "fmt/477"  # PDF/A-2b
