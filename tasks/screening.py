@@ -11,7 +11,7 @@ A name is matched as whole words, part by part ("Anne-Lise Berg": Anne, Lise, Be
 genitive too (Nordmanns, Karis, Hans') and in any spelling of æ, ø, å (ae, o/oe, a/aa): "Berg"
 screens "Bergs" but never "Bergen". Initials (one letter) are not matched. For a screened record
 whose file names no skjermede_ord, a given public title is checked against the proper nouns of
-the (non-public) title, and may never be that title itself.
+the (non-public) title.
 """
 
 from __future__ import annotations
@@ -108,11 +108,6 @@ def public_title(
     """The public title for a record or case (see the module docstring)."""
     words = [w for w in words if w and w.strip()]
     if given.strip():
-        if restriction and given.strip().casefold() == title.strip().casefold():
-            raise BusinessError(
-                "Dokumentet er skjermet, men den oppgitte offentlige tittelen er hele tittelen; "
-                "den publiseres i offentlig journal. Ingenting er arkivert."
-            )
         # Without skjermede_ord, the name is looked for among the title's proper nouns.
         return check_public(given.strip(), words or (proper_nouns(title) if restriction else []))
     if not restriction:
