@@ -18,6 +18,7 @@ from robots import fnr
 from robots.config import config_path, load_yaml
 from robots.context import RunContext
 from robots.tasks import BusinessError, Processing, task
+from tasks import arbeidsavtale as avtale
 from tasks.documents import html_to_pdfa
 from tasks.noark import (
     ArchiveApi,
@@ -124,7 +125,8 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             else f"innen {terms['skriftlig_innen_dager']} dager (aml. § 14-5)"
         )
     )
-    ctx.rule(f"Prøvetid {terms['provetid']} (aml. § 15-6, høyst halve tiden ved midlertidig)")
+    ctx.rule(f"Prøvetid: {terms['provetid']}")
+    ctx.rule(f"Pauser: {terms['pauser']}")
 
     with ctx.step("Lag arbeidsavtale (PDF)"):
         contract = stable_document(
@@ -159,13 +161,11 @@ def onboarding(ctx: RunContext, data: OnboardingInput) -> dict[str, Any]:
             case,
             Registration(
                 tittel=a["arbeidsavtale_tittel"].format(name=employee["name"]),
-                offentlig_tittel=check_public(
-                    a["arbeidsavtale_offentlig_tittel"], [employee["name"]]
-                ),
+                offentlig_tittel=contract_public_title(a, employee["name"]),
                 journalposttype=a["journalposttype"],
                 dokumentets_dato=datetime.now(ctx.settings.zone).date().isoformat(),
                 tilgangsrestriksjon=a["tilgangsrestriksjon"],
-                skjermingshjemmel=a["skjermingshjemmel"],
+                skjermingshjemmel=a["arbeidsavtale_skjermingshjemmel"],
                 skjerming_metadata=tuple(a.get("skjerming_metadata", ())),
                 skjerming_dokument=a.get("skjerming_dokument", ""),
                 skjermingsvarighet=a.get("skjermingsvarighet"),
@@ -273,6 +273,15 @@ def signed(ctx: RunContext, data: SignedInput) -> dict[str, Any]:
     }
 
 
+def contract_public_title(archive: dict[str, Any], name: str) -> str:
+    """The arbeidsavtale's public title: with the name where config says the name is public
+    (fvl. § 13 second paragraph: occupation and workplace are not personlige forhold), else a
+    neutral one the name is refused in. A fødselsnummer is refused either way."""
+    public = bool(archive.get("arbeidsavtale_navn_offentlig", False))
+    title = archive["arbeidsavtale_offentlig_tittel"].format(name=name)
+    return check_public(title, [] if public else [name])
+
+
 def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:
     hr.goto(f"/ansatte/{employee_id}")
     if hr.exists("employee.not_found"):
@@ -309,16 +318,16 @@ def read_employee(hr: SystemSession, employee_id: int) -> dict[str, Any]:
 # system (per employee) or config/onboarding.yaml (the municipality's standard terms).
 FIELD_NAMES = {
     "arbeidssted": "arbeidssted (§ 14-6 første ledd b)",
-    "arbeidstid": "arbeidstid (§ 14-6 første ledd j)",
-    "lonn": "lønn (§ 14-6 første ledd i)",
+    "arbeidstid": "arbeidstid (§ 14-6 første ledd k)",
+    "lonn": "lønn (§ 14-6 første ledd j)",
     "midlertidig_grunnlag": "grunnlag for midlertidig ansettelse (§ 14-6 første ledd e)",
 }
 
 
 def contract_terms(employee: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     """The contract's terms: the HR system's per-employee fields (each required one present,
-    else a business error naming them), the standard terms from config, the probation (at most
-    `probation_months`, and at most half a fixed term, aml. § 15-6 first paragraph), and the
+    else a business error naming them), the standard terms from config, the probation (aml.
+    § 15-6 first paragraph, in months), the pauses (aml. § 10-9 first paragraph) and the
     deadline for the written agreement (aml. § 14-5: at once for at most one month, else
     within `written_within_days` days)."""
     given = {k: v for k, v in employee.get("terms", {}).items() if v}
@@ -332,45 +341,80 @@ def contract_terms(employee: dict[str, Any], cfg: dict[str, Any]) -> dict[str, A
             f"Personalsystemet mangler opplysninger arbeidsavtalen må ha (aml. § 14-6) for "
             f"ansatt {employee['id']}: {', '.join(missing)}. Arbeidsavtalen er ikke laget."
         )
-    months = int(cfg["probation_months"])
-    probation = f"{months} måneder"
     duration = (end - start).days + 1 if end else None
-    if duration is not None and duration < months * 30.44 * 2:
-        days = duration // 2  # at most half the duration of a fixed-term employment
-        probation = f"{days} dager (halvparten av ansettelsens lengde)"
     short = duration is not None and duration <= int(cfg["short_employment_days"])
     return {
         **cfg["standard"],
         **given,
         "sluttdato": end.isoformat() if end else "",
         "varighet_dager": duration,
-        "provetid": probation,
+        "provetid": avtale.probation(start, end, cfg["probation"]),
+        "pauser": avtale.pauses(given.get("arbeidstid", ""), cfg["pause"]),
         "skriftlig_innen_dager": 0 if short else int(cfg["written_within_days"]),
     }
+
+
+def contract_sections(
+    employee: dict[str, Any], terms: dict[str, Any], cfg: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The text of each § 14-6 (1) item (config `contract.items`), from HR, standard terms and
+    the computed rules."""
+    employer = cfg["employer"]
+    start = date.fromisoformat(employee["start_date"])
+    end = terms["sluttdato"]
+    values = {
+        **{key: [str(text)] for key, text in terms.items() if isinstance(text, str)},
+        "parter": [
+            f"Arbeidsgiver: {employer['navn']}, organisasjonsnummer "
+            f"{employer['organisasjonsnummer']}, {employer['adresse']}",
+            f"Arbeidstaker: {employee['name']}, fødselsnummer {employee['fnr']}, "
+            f"ansattnummer {employee['id']}",
+        ],
+        "stilling": [f"{employee['title']}, {employee['unit']}"],
+        "tiltredelse": [avtale.norwegian_date(start)],
+        "varighet": (
+            [
+                "Midlertidig ansettelse til og med "
+                + avtale.norwegian_date(date.fromisoformat(end)),
+                f"Grunnlag: {terms.get('midlertidig_grunnlag', '')}",
+            ]
+            if end
+            else ["Fast ansettelse"]
+        ),
+        "ferie": [terms.get("ferie", ""), terms.get("annet_fravaer", "")],
+        "oppsigelse": [terms.get("oppsigelse", ""), terms.get("opphor", "")],
+        "lonn": [
+            f"Lønn: {terms.get('lonn', '')}",
+            f"Tillegg og andre godtgjøringer: {terms.get('tillegg', '')}",
+            f"Utbetaling: {terms.get('utbetaling', '')}",
+        ],
+        "arbeidstid": [terms.get("arbeidstid", ""), terms.get("arbeidsplan", "")],
+        "vaktendringer": [terms.get("vaktendringer", ""), terms.get("overtid", "")],
+    }
+    return avtale.items(values, cfg["items"])
+
+
+def contract_html(employee: dict[str, Any], terms: dict[str, Any], today: date) -> str:
+    """The arbeidsavtale as HTML from the configured template: what HR sends for signing."""
+    cfg = config()
+    template = config_path(cfg["template"]).read_text(encoding="utf-8")
+    return (
+        Environment(autoescape=True, undefined=StrictUndefined)
+        .from_string(template)
+        .render(
+            employer=cfg["contract"]["employer"],
+            name=employee["name"],
+            sections=contract_sections(employee, terms, cfg["contract"]),
+            dated=avtale.norwegian_date(today),
+        )
+    )
 
 
 def render_contract(
     ctx: RunContext, employee: dict[str, Any], terms: dict[str, Any], path: Path
 ) -> None:
-    """The arbeidsavtale from the configured template, as PDF/A-2b (archive format)."""
-    template = config_path(config()["template"]).read_text(encoding="utf-8")
-    html = (
-        Environment(autoescape=True, undefined=StrictUndefined)
-        .from_string(template)
-        .render(
-            kommune="Eksempel kommune",
-            employee_id=employee["id"],
-            name=employee["name"],
-            fnr=employee["fnr"],
-            unit=employee["unit"],
-            title=employee["title"],
-            start_date=employee["start_date"],
-            manager=employee["manager"],
-            terms=terms,
-            generated=datetime.now(ctx.settings.zone).strftime("%d.%m.%Y %H:%M"),
-            robot="RPA-roboten",
-        )
-    )
+    """The arbeidsavtale as PDF/A-2b (archive format)."""
+    html = contract_html(employee, terms, datetime.now(ctx.settings.zone).date())
     path.parent.mkdir(parents=True, exist_ok=True)
     html_to_pdfa(html, path, title="Arbeidsavtale", log=ctx.log)
 

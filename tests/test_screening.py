@@ -59,3 +59,85 @@ def test_an_unscreened_title_is_checked_too() -> None:
         "Søknad om garasje"
     )
     assert check_public("Arbeidsavtale", ["Kari Nordmann"]) == "Arbeidsavtale"
+
+
+# Issue 25 (offl. § 13 jf. fvl. § 13 første ledd nr. 1: «noens personlige forhold» are subject to
+# taushetsplikt, so a screened record's public title must not point out the person). A name
+# points out the person in any grammatical form and in any spelling a reader recognises.
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Kari Nordmanns legeerklæring", "Kari Nordmann"),  # genitive -s
+        ("Karis sykemelding", "Kari Nordmann"),
+        ("Legeerklæring for Nordmann's sak", "Kari Nordmann"),
+        ("Legeerklæring Lise", "Anne-Lise Berg"),  # one part of a hyphenated name
+        ("Legeerklæring Anne", "Anne-Lise Berg"),
+        ("Legeerklæring Odegard", "Per Ødegård"),  # ø→o, å→a
+        ("Legeerklæring Oedegaard", "Per Ødegård"),  # ø→oe, å→aa
+        ("Legeerklæring Saether", "Ida Sæther"),  # æ→ae
+        ("Legeerklæring Ødegård", "Per Odegaard"),  # and back
+        ("Legeerklæring Li", "Li Wang"),  # name parts of two letters
+        ("Legeerklæring Bo Ek", "Bo Ek"),
+    ],
+)
+def test_every_form_of_a_screened_name_is_refused_and_screened(title: str, name: str) -> None:
+    with pytest.raises(BusinessError, match="navnet"):
+        check_public(title, [name])
+    screened = screen(title, [name])
+    assert "*****" in screened
+    assert check_public(screened, [name]) == screened
+
+
+def test_a_screened_word_replaces_words_not_substrings() -> None:
+    # «Berg» is a name; «Bergen» is a city and «Bergensbanen» a railway: they stay.
+    assert screen("Flytting fra Bergen til Berg", ["Berg"]) == "Flytting fra Bergen til *****"
+    assert screen("Bergensbanen, søknad fra Ola Berg", ["Ola Berg"]) == (
+        "Bergensbanen, søknad fra *****"
+    )
+    assert check_public("Reise til Bergen", ["Berg"]) == "Reise til Bergen"
+    # A part of another word is not the name either (Lise in «Elisabeth», Kari in «Karianne»).
+    assert check_public("Elisabeth og Karianne", ["Anne-Lise Kari"]) == "Elisabeth og Karianne"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "Legeerklæring Kari Nordmann",  # the example from the issue: P, no skjermede_ord
+        "Kari Nordmanns legeerklæring",
+        "Legeerklæring – Nordmann",
+    ],
+)
+def test_a_given_public_title_is_checked_when_there_are_no_screened_words(given: str) -> None:
+    # offl. § 13: a screened record's public title must not reveal the person. Without
+    # skjermede_ord the robot takes the name from the (non-public) title: its proper nouns.
+    with pytest.raises(BusinessError, match="offentlig journal"):
+        public_title(
+            "Legeerklæring Kari Nordmann",
+            given=given,
+            restriction="P",
+            words=[],
+            templates=TEMPLATES,
+        )
+
+
+def test_a_screened_records_title_without_names_may_be_its_public_title() -> None:
+    # Nothing in «Vedtak» points out a person: offl. § 13 has nothing to screen in it.
+    assert public_title("Vedtak", given="Vedtak", restriction="U", words=[], templates={}) == (
+        "Vedtak"
+    )
+    with pytest.raises(BusinessError, match="offentlig journal"):
+        public_title(
+            "Legeerklæring Kari Nordmann",
+            given="Legeerklæring Kari Nordmann",
+            restriction="P",
+            words=[],
+            templates=TEMPLATES,
+        )
+    neutral = public_title(
+        "Legeerklæring Kari Nordmann",
+        given="Legeerklæring",
+        restriction="P",
+        words=[],
+        templates=TEMPLATES,
+    )
+    assert neutral == "Legeerklæring"

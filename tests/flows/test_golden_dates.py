@@ -377,16 +377,16 @@ def test_contract_terms_name_missing_fields_and_follow_the_law() -> None:
     base = {"arbeidssted": "Skole", "lonn": "kr 500 000", "arbeidstid": "37,5 t"}
     with pytest.raises(BusinessError) as missing:
         contract_terms(_hire(arbeidssted="Skole"), cfg)
-    assert "lønn (§ 14-6 første ledd i)" in str(missing.value)
-    assert "arbeidstid (§ 14-6 første ledd j)" in str(missing.value)
+    assert "lønn (§ 14-6 første ledd j)" in str(missing.value)
+    assert "arbeidstid (§ 14-6 første ledd k)" in str(missing.value)
     with pytest.raises(BusinessError, match="grunnlag for midlertidig"):
         contract_terms(_hire(**base, sluttdato="2026-12-31"), cfg)
     permanent = contract_terms(_hire(**base), cfg)
-    assert permanent["provetid"] == "6 måneder" and permanent["skriftlig_innen_dager"] == 7
-    assert permanent["tariffavtale"] and permanent["pensjon"] and permanent["oppsigelse"]
+    assert permanent["provetid"].startswith("6 måneder") and permanent["skriftlig_innen_dager"] == 7
+    assert permanent["tariffavtale"] and permanent["sosial_trygghet"] and permanent["oppsigelse"]
     # A 20-day summer job: written agreement at once (§ 14-5), probation at most half (§ 15-6).
     summer = contract_terms(_hire(**base, sluttdato="2026-08-20", midlertidig_grunnlag="x"), cfg)
-    assert summer["skriftlig_innen_dager"] == 0 and summer["provetid"].startswith("10 dager")
-    # Half a year (182 days, 2026-08-01..2027-01-30): probation 91 days, not six months.
+    assert summer["skriftlig_innen_dager"] == 0 and summer["provetid"].startswith("Ingen prøvetid")
+    # 182 days (2026-08-01..2027-01-30, five whole months): probation two months, not six.
     half = contract_terms(_hire(**base, sluttdato="2027-01-30", midlertidig_grunnlag="x"), cfg)
-    assert half["provetid"].startswith("91 dager") and half["skriftlig_innen_dager"] == 7
+    assert half["provetid"].startswith("2 måneder") and half["skriftlig_innen_dager"] == 7
