@@ -16,16 +16,17 @@ from robots.console import actions
 from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
-    Cursor,
     RowId,
     console,
     csrf_form,
     flash,
+    page_at,
     permission,
     principal,
     visible_submitters,
 )
 from robots.models import ItemStatus
+from robots.paging import At
 from robots.tasks import InvalidPayload, Task
 from robots.views import ItemFilter
 
@@ -53,7 +54,7 @@ def my_items(
     who: Principal = Depends(permission("own_items")),
     q: str = Query("", max_length=200),
     status: str = Query("", max_length=20),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> HTMLResponse:
     found = c.rpa.views.items(own_filter(who, q, status), under)
     return c.page(

@@ -28,6 +28,7 @@ from robots.labels import (
     system_state_name,
 )
 from robots.models import Role
+from robots.paging import At
 from robots.tasks import Task, may_start
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -43,6 +44,11 @@ HOME: dict[str, str] = {
 # A row id in a path: bounded to what both databases can hold (a larger number is a 422).
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**62)]  # keyset paging: ids below this
+
+
+def page_at(under: Cursor = None, over: Cursor = None, siste: bool = False) -> At:
+    """Which page of a list the query string asks for (robots.paging)."""
+    return At(before=under, after=over, last=siste)
 
 
 class NotLoggedIn(Exception):

@@ -24,13 +24,14 @@ from robots.console import actions, auth
 from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
-    Cursor,
     NotLoggedIn,
     RowId,
     console,
+    page_at,
     permission,
     principal,
 )
+from robots.paging import At
 from robots.views import NotFound
 
 router = APIRouter(prefix="/hendelser", include_in_schema=False)
@@ -81,7 +82,7 @@ def my_items(
     who: Principal = Depends(permission("own_items")),
     q: str = Query("", max_length=200),
     status: str = Query("", max_length=20),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> EventSourceResponse:
     from robots.console.caseworker import own_filter
 

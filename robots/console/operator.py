@@ -14,15 +14,16 @@ from robots.console import actions
 from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
-    Cursor,
     console,
     csrf_form,
     flash,
+    page_at,
     permission,
     principal,
     require,
 )
 from robots.models import CANCELLABLE, RETRYABLE, ItemStatus
+from robots.paging import At
 from robots.systems import Systems
 from robots.views import AuditFilter, ItemFilter, manual_counts, task_figures
 
@@ -59,7 +60,7 @@ def items(
     status: str = Query("", max_length=20),
     task: str = Query("", max_length=100),
     q: str = Query("", max_length=200),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> HTMLResponse:
     f = ItemFilter(status=status, task=task, text=q)
     found = c.rpa.views.items(f, under)
@@ -150,13 +151,17 @@ async def system_action(
     systems = Systems(c.rpa.db, c.rpa.settings)
     if action == "fornyet":
         changed = systems.renewed(system, who.actor)
-        said = "Innloggingen er fornyet; robotene tar elementene igjen." if changed else (
-            "Systemet var allerede tilgjengelig; ingenting endret."
+        said = (
+            "Innloggingen er fornyet; robotene tar elementene igjen."
+            if changed
+            else ("Systemet var allerede tilgjengelig; ingenting endret.")
         )
     elif action == "sjekk":
         changed = systems.probe_now(system, who.actor)
-        said = "En ny sjekk er bestilt; en ledig robot sjekker systemet straks." if changed else (
-            "Systemet har ingen åpen sikring; ingenting endret."
+        said = (
+            "En ny sjekk er bestilt; en ledig robot sjekker systemet straks."
+            if changed
+            else ("Systemet har ingen åpen sikring; ingenting endret.")
         )
     else:
         raise HTTPException(404, "Ukjent handling")
