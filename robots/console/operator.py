@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from robots.console import actions
 from robots.console.auth import Principal
+from robots.console.confirm import ask_first
 from robots.console.deps import (
     Console,
     console,
@@ -118,8 +119,22 @@ async def pause(
     form = await csrf_form(request)
     kind, name = str(form.get("kind")), str(form.get("name"))
     resume = bool(form.get("resume"))
-    actions.pause(c, who, kind, name, resume=resume)
     what = "Oppgaven" if kind == "task" else "Systemet"
+    if not resume:
+        require(who, "pause")
+        asked = ask_first(
+            c,
+            request,
+            who,
+            form,
+            question=f"{what} {name} settes på pause: robotene tar ingen nye elementer "
+            f"{'i den' if kind == 'task' else 'som bruker det'} før noen starter den igjen.",
+            yes=f"Ja, sett {name} på pause",
+            back="/drift",
+        )
+        if asked is not None:
+            return asked
+    actions.pause(c, who, kind, name, resume=resume)
     flash(request, f"{what} {name} er {'startet igjen' if resume else 'satt på pause'}.")
     return RedirectResponse("/drift", status_code=303)
 
@@ -186,7 +201,20 @@ async def schedule_action(
     c: Console = Depends(console),
     who: Principal = Depends(permission("schedules")),
 ) -> Response:
-    await csrf_form(request)
+    form = await csrf_form(request)
+    if action == "deaktiver":
+        asked = ask_first(
+            c,
+            request,
+            who,
+            form,
+            question=f"Tidsplanen {name} slås av: den starter ingen elementer før den slås på "
+            "igjen.",
+            yes=f"Ja, slå av {name}",
+            back="/tidsplaner",
+        )
+        if asked is not None:
+            return asked
     done = actions.schedule_action(c, who, name, action)
     if "item" in done:
         flash(request, f"Tidsplanen {name} er kjørt nå: element {done['item']}.")
