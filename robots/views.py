@@ -73,6 +73,7 @@ class ItemFilter:
     task: str = ""
     text: str = ""
     submitters: tuple[str, ...] | None = None  # None: everybody's
+    audience: Audience | None = None  # None: everybody's; else its teams' and its own items
 
 
 @dataclass(frozen=True)
@@ -401,6 +402,13 @@ class Views:
         query = select(WorkItem)
         if f.submitters is not None:
             query = query.where(WorkItem.submitted_by.in_(f.submitters))
+        if f.audience is not None:
+            query = query.where(
+                or_(
+                    WorkItem.team.in_(f.audience.teams),
+                    WorkItem.submitted_by.in_(f.audience.submitters),
+                )
+            )
         if f.status:
             query = query.where(WorkItem.status == f.status)
         if f.task:

@@ -130,3 +130,88 @@ def test_pausing_deactivating_revoking_and_turning_off_ask_first(console: Any) -
         "/pause", data={"csrf": token, "kind": "task", "name": "probe", "resume": "1"}
     )
     assert resumed.status_code == 303 and state()[0] == 0
+
+
+def test_the_manual_queue_shows_a_person_only_their_teams_and_their_own_items(
+    console: Any,
+) -> None:
+    from robots.console.app import create_app
+    from robots.web import ServerThread
+
+    env, _, _ = console
+    now = utcnow()
+    made = {}
+    with env.db.session() as session:
+        for name, team, submitter in (
+            ("barnevern-sak", "barnevern", "web:operator"),
+            ("selvtest", "caseworker", "web:operator"),  # an operator's selftest
+            ("egen-sak", "drift", "web:caseworker"),
+        ):
+            item = WorkItem(
+                task="probe",
+                reference=name,
+                payload={},
+                status="manual",
+                team=team,
+                error_kind="manual",
+                error_message=f"Gitt fra seg: {name}",
+                not_before=now,
+                submitted_by=submitter,
+            )
+            session.add(item)
+            session.flush()
+            made[name] = item.id
+    settings = env.settings.model_copy(update={"question_teams": {"barnevern": ["kollega"]}})
+    server = ServerThread(create_app(settings, env.db)).start()
+    try:
+
+        def listed(user: str) -> set[str]:
+            html = login(server, user).get("/manuell").text
+            return {n for n in made if f">{n}<" in html}
+
+        assert listed("caseworker") == {"egen-sak"}
+        assert listed("kollega") == {"barnevern-sak"}
+        assert listed("operator") == set(made)
+
+        kollega = login(server, "kollega")
+        page = kollega.get(f"/elementer/{made['barnevern-sak']}")
+        assert page.status_code == 200 and "Ta saken" in page.text  # the team can open it
+        token = csrf_of(kollega, "/manuell")
+        taken = kollega.post(f"/manuell/{made['barnevern-sak']}/ta", data={"csrf": token})
+        assert taken.status_code == 303
+        other = kollega.post(f"/manuell/{made['selvtest']}/ta", data={"csrf": token})
+        assert other.status_code == 404  # not their team's: as if it did not exist
+        assert kollega.get(f"/elementer/{made['selvtest']}").status_code == 404
+        with env.db.session() as session:
+            assert session.get(WorkItem, made["selvtest"]).assigned_to is None
+    finally:
+        server.stop()
+
+
+def test_handing_over_keeps_the_error_and_adds_the_reason(console: Any) -> None:
+    env, server, _ = console
+    with env.db.session() as session:
+        item = WorkItem(
+            task="probe",
+            reference="tidsavbrudd",
+            payload={},
+            status="failed",
+            error_kind="system",
+            error_message="Tidsavbrudd mot arkivet etter 30 s",
+            not_before=utcnow(),
+            submitted_by="web:caseworker",
+        )
+        session.add(item)
+        session.flush()
+        item_id = item.id
+    operator = login(server, "operator")
+    token = csrf_of(operator, "/drift")
+    sent = operator.post(
+        f"/manuell/{item_id}/send", data={"csrf": token, "grunn": "Arkivet er nede i dag"}
+    )
+    assert sent.status_code == 303
+    with env.db.session() as session:
+        error = session.get(WorkItem, item_id).error_message
+    assert "Arkivet er nede i dag" in error and "Tidsavbrudd mot arkivet etter 30 s" in error
+    shown = login(server, "caseworker").get(f"/elementer/{item_id}").text
+    assert "Arkivet er nede i dag" in shown and "Tidsavbrudd mot arkivet" in shown
