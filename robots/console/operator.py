@@ -76,6 +76,7 @@ def items(
         tasks=sorted(c.rpa.registry),
         retryable=status in RETRYABLE,
         cancellable=status in CANCELLABLE,
+        live=f"/hendelser/drift/elementer?{request.url.query}",
     )
 
 

@@ -61,7 +61,7 @@ def _answer(c: Console, who: Principal, question_id: int, values: dict[str, Any]
     people.answer(c.rpa.db, question_id, values, who.actor)
 
 
-def _item_link(c: Console, who: Principal) -> Callable[[QuestionView], bool]:
+def item_link(c: Console, who: Principal) -> Callable[[QuestionView], bool]:
     """Whether the question's item page is one this person may open (a team member who did
     not submit the item may not)."""
     submitters = visible_submitters(who)
@@ -75,7 +75,7 @@ def question_list(
     who: Principal = Depends(permission("answer")),
 ) -> HTMLResponse:
     found = questions(c.rpa.views, audience=audience(c, who))
-    return c.page(request, "questions.html", who, questions=found, item_link=_item_link(c, who))
+    return c.page(request, "questions.html", who, questions=found, item_link=item_link(c, who))
 
 
 @router.get("/sporsmal/{question_id}", response_class=HTMLResponse)
@@ -106,7 +106,7 @@ def _form(
         fields=fields,
         values=values,
         errors=errors,
-        item_link=_item_link(c, who),
+        item_link=item_link(c, who),
     )
 
 
