@@ -215,3 +215,36 @@ def test_handing_over_keeps_the_error_and_adds_the_reason(console: Any) -> None:
     assert "Arkivet er nede i dag" in error and "Tidsavbrudd mot arkivet etter 30 s" in error
     shown = login(server, "caseworker").get(f"/elementer/{item_id}").text
     assert "Arkivet er nede i dag" in shown and "Tidsavbrudd mot arkivet" in shown
+
+
+# No codes, no English: what each role's pages show is written for people ---------------------
+
+FORBIDDEN = re.compile(
+    r"\b(pending|running|done|business_error|failed|cancelled|waiting_for_person|manual|"
+    r"system_error|abandoned|released|lost|handed_over|waiting|system_wait|screenshot|"
+    r"null|true|false|reference|sha256|hand_over|bulk_retry|schedule_change|token_add|"
+    r"schedule_create|user_disable)\b|\{\"|\b(web|api|cli|item|run|user|schedule):\S"
+)
+
+
+def visible_text(html: str) -> str:
+    """The text a person reads: no scripts, styles, tags or attribute values."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    text = re.sub(r"<[^>]+>", " ", html)
+    return " ".join(text.replace("&#34;", '"').replace("&quot;", '"').split())
+
+
+def test_every_page_of_every_role_speaks_bokmal_without_codes(console: Any) -> None:
+    from tests.test_accessibility import pages_for, seed
+
+    env, server, tokens = console
+    ids = seed(env, server, tokens)
+    found: dict[str, list[str]] = {}
+    for role in ("caseworker", "operator", "auditor", "admin", "leder"):
+        client = login(server, role)
+        for path in pages_for(role, ids):
+            text = visible_text(client.get(path).text)
+            words = sorted({m.group(0) for m in FORBIDDEN.finditer(text)})
+            if words:
+                found[f"{role} {path}"] = words
+    assert not found, "\n".join(f"{page}: {words}" for page, words in found.items())

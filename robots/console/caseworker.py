@@ -4,7 +4,6 @@ page (live status, result, attempts, a plain reason) with retry and cancel."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,6 +24,7 @@ from robots.console.deps import (
     principal,
     visible_submitters,
 )
+from robots.labels import value_text
 from robots.models import ItemStatus
 from robots.paging import At
 from robots.tasks import InvalidPayload, Task
@@ -156,9 +156,23 @@ def item_page(
         request,
         "item.html",
         who,
-        payload=json.dumps(item.payload, ensure_ascii=False, indent=1),
+        inputs=inputs(c, item.task, item.payload),
         **actions.item_context(c, who, item),
     )
+
+
+def inputs(c: Console, task_name: str, payload: Any) -> list[tuple[str, str]]:
+    """An item's inputs as (label, text): the task model's field descriptions, values in
+    words (a person reads "Ansattnummer: 4711", not JSON)."""
+    if not isinstance(payload, dict):
+        return [("Inndata", value_text(payload))] if payload else []
+    task = c.rpa.registry.get(task_name)
+    fields = task.input_model.model_fields if task is not None else {}
+    rows = []
+    for name, value in payload.items():
+        info = fields.get(name)
+        rows.append(((info.description if info else None) or name, value_text(value)))
+    return rows
 
 
 @router.post("/elementer/{item_id}/{action}")

@@ -22,10 +22,14 @@ from robots.console import auth, sessions
 from robots.console.auth import Principal, can
 from robots.labels import (
     action_name,
+    actor_name,
+    artifact_name,
     outcome_name,
     role_name,
     status_name,
     system_state_name,
+    target_name,
+    value_text,
 )
 from robots.models import Role
 from robots.paging import At
@@ -82,6 +86,10 @@ class Console:
         filters["niva"] = level_name
         filters["varighet"] = duration
         filters["maal"] = target_link
+        filters["person"] = actor_name
+        filters["maalnavn"] = target_name
+        filters["verdi"] = value_text
+        filters["vedlegg"] = artifact_name
         return cls(rpa, templates)
 
     def task(self, name: str) -> Task:
