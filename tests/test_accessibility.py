@@ -137,6 +137,7 @@ def pages_for(role: str, ids: dict[str, Any]) -> list[str]:
             "/drift",
             "/drift/elementer?status=failed",
             "/drift/systemer",
+            "/drift/varsler",
             "/tidsplaner",
             "/revisjon",
             f"/kjoringer/{ids['run']}",

@@ -240,7 +240,7 @@ def test_operators_see_figures_per_task_pauses_with_who_and_notices(console: Any
         follow_redirects=True,
     )
     assert "Oppgaven probe er satt på pause." in paused.text
-    assert "På pause</strong> (av web:operator" in paused.text
+    assert "På pause</strong> (av operator," in paused.text  # a name, not "web:operator"
     assert "25,0 %" in paused.text
 
 
@@ -292,7 +292,7 @@ def test_audit_targets_are_links_and_run_pages_link_their_item(console: Any) -> 
     env, server, tokens = console
     item = submit(server, tokens["caseworker"], "spor-1")
     trail = login(server, "auditor").get("/revisjonsspor").text
-    assert f'<a href="/elementer/{item["id"]}">item:{item["id"]}</a>' in trail
+    assert f'<a href="/elementer/{item["id"]}">element {item["id"]}</a>' in trail
     searched = login(server, "auditor").get("/revisjon?reference=SPOR").text
     assert "Ingen kjøringer passer" in searched  # partial, any case: no run yet, but no error
 
