@@ -248,3 +248,23 @@ def test_every_page_of_every_role_speaks_bokmal_without_codes(console: Any) -> N
             if words:
                 found[f"{role} {path}"] = words
     assert not found, "\n".join(f"{page}: {words}" for page, words in found.items())
+
+
+def test_long_waits_read_in_days_on_the_dashboard(console: Any) -> None:
+    from datetime import timedelta
+
+    env, server, tokens = console
+    with env.db.session() as session:
+        session.add(
+            WorkItem(
+                task="probe",
+                reference="gammel",
+                payload={},
+                status="pending",
+                not_before=utcnow(),
+                created_at=utcnow() - timedelta(days=90, hours=1),
+                submitted_by="web:caseworker",
+            )
+        )
+    html = login(server, "operator").get("/drift").text
+    assert ">90 d<" in html and "2159 t" not in html

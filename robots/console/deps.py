@@ -136,7 +136,8 @@ def number(value: float | int | None, decimals: int = 0) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """A duration in words a caseworker reads at a glance (1,2 s; 3 min 5 s; 2 t 10 min)."""
+    """A duration in words a caseworker reads at a glance (1,2 s; 3 min 5 s; 2 t 10 min; two
+    days and more in days: "90 d", not "2159 t")."""
     if seconds is None:
         return "–"
     if seconds < 60:
@@ -145,6 +146,8 @@ def duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {rest} s"
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24} d"
     return f"{hours} t {minutes} min"
 
 
