@@ -144,3 +144,88 @@ def schedule_text(trigger: str, spec: str, working_days_only: bool = False) -> s
     else:
         return f"cron {spec}{suffix}"
     return f"{days} {at}{suffix}"
+
+
+ARTIFACT = {
+    "screenshot": "skjermbilde",
+    "trace": "sporingsfil",
+    "html": "HTML-kopi av siden",
+    "report": "rapport",
+    "evidence": "bevis",
+    "har": "nettverkslogg",
+}
+
+DETAIL = {
+    "was": "før",
+    "team": "team",
+    "enabled": "aktiv",
+    "reference": "referanse",
+    "task": "oppgave",
+    "answer": "svar",
+    "reason": "grunn",
+    "role": "rolle",
+    "count": "antall",
+    "name": "navn",
+    "status": "status",
+    "sha256": "kontrollsum",
+    "priority": "prioritet",
+    "outcome": "utfall",
+    "ids": "elementer",
+}
+
+VIA = {"web": "", "api": " (via API)", "cli": " (kommandolinjen)"}
+TARGET_KIND = {
+    "item": "element",
+    "run": "kjøring",
+    "report": "rapport for kjøring",
+    "artifact": "vedlegg",
+    "schedule": "tidsplan",
+    "user": "bruker",
+    "system": "system",
+    "task": "oppgave",
+    "question": "spørsmål",
+    "alert": "varsel",
+    "token": "API-nøkkel",
+}
+
+
+def artifact_name(kind: str) -> str:
+    return ARTIFACT.get(kind, kind)
+
+
+def actor_name(actor: str | None) -> str:
+    """A person as people know them: "web:kari" is "kari", "api:kari" "kari (via API)", a
+    schedule "tidsplanen morgen"."""
+    if not actor:
+        return "–"
+    kind, sep, name = actor.partition(":")
+    if not sep:
+        return "systemet" if actor == "system" else actor
+    if kind in VIA:
+        return name + VIA[kind]
+    if kind == "schedule":
+        return f"tidsplanen {name}"
+    return f"{TARGET_KIND.get(kind, kind)} {name}"
+
+
+def target_name(target: str) -> str:
+    """An audit target in words: "item:12" is "element 12"."""
+    kind, sep, ident = target.partition(":")
+    return f"{TARGET_KIND.get(kind, kind)} {ident}" if sep else target
+
+
+def value_text(value: object) -> str:
+    """A stored value as text for people (yes/no, lists, nested pairs; never JSON or null)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nei"
+    if isinstance(value, dict):
+        pairs = (f"{DETAIL.get(str(k), k)}: {value_text(v)}" for k, v in value.items())
+        return "; ".join(pairs) or "–"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value_text(v) for v in value) or "–"
+    text = str(value)
+    if text in STATUS or text in OUTCOME:
+        return STATUS.get(text) or OUTCOME.get(text, text)
+    return actor_name(text) if text.partition(":")[0] in VIA else text

@@ -749,9 +749,11 @@ class Queue:
                     f"Element {item.id} er {status_name(item.status)} og kan ikke sendes til "
                     "manuell behandling"
                 )
-            previous = item.status
+            previous, before = item.status, item.error_message
             item.status, item.team, item.assigned_to = ItemStatus.MANUAL, team, None
-            item.error_kind, item.error_message = "manual", reason[:2000]
+            # the reason is added to what went wrong before, which stays readable
+            said = f"{reason.rstrip('.')}. Feilen før: {before}" if before else reason
+            item.error_kind, item.error_message = "manual", said[:2000]
             item.finished_at, item.updated_at = None, utcnow()
             audit.record(
                 session, actor, "hand_over", f"item:{item.id}", {"was": previous, "team": team}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
+from robots.labels import actor_name, artifact_name, value_text
 from robots.views import Views
 
 _TEMPLATE = Path(__file__).parent / "templates" / "run_report.html"
@@ -36,6 +37,7 @@ def render(views: Views, run_id: int) -> str:
     ]
     duration = f"{run.duration_s:.2f} s" if run.duration_s is not None else "pågår"
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters.update(person=actor_name, verdi=value_text, vedlegg=artifact_name)
     return env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(
         run=run,
         item=detail.item,

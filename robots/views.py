@@ -39,7 +39,7 @@ from robots.models import (
     WorkItem,
     utcnow,
 )
-from robots.paging import PAGE_SIZE, Page, keyset_page
+from robots.paging import PAGE_SIZE, At, Page, keyset_page
 from robots.settings import Settings
 
 OPEN_STATUSES = sorted(set(ItemStatus) - FINAL_STATUSES)  # an IN list the status index serves
@@ -74,6 +74,7 @@ class ItemFilter:
     task: str = ""
     text: str = ""
     submitters: tuple[str, ...] | None = None  # None: everybody's
+    audience: Audience | None = None  # None: everybody's; else its teams' and its own items
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,13 @@ class Views:
         query = select(WorkItem)
         if f.submitters is not None:
             query = query.where(WorkItem.submitted_by.in_(f.submitters))
+        if f.audience is not None:
+            query = query.where(
+                or_(
+                    WorkItem.team.in_(f.audience.teams),
+                    WorkItem.submitted_by.in_(f.audience.submitters),
+                )
+            )
         if f.status:
             query = query.where(WorkItem.status == f.status)
         if f.task:
@@ -417,7 +425,7 @@ class Views:
             query = query.where(WorkItem.reference.ilike(f"%{like(text)}%", escape="\\"))
         return query
 
-    def items(self, f: ItemFilter, under: int | None = None, size: int = PAGE_SIZE) -> Listing:
+    def items(self, f: ItemFilter, under: At | int | None = None, size: int = PAGE_SIZE) -> Listing:
         """A page of items, newest first, with the true total."""
         with self.db.session() as session:
             page = keyset_page(session, self.items_query(f), WorkItem.id, under, size)
@@ -527,7 +535,7 @@ class Views:
             filters.append(Run.started_at < day_start(f.til, self.zone) + timedelta(days=1))
         return query.where(and_(*filters)) if filters else query
 
-    def runs(self, f: RunFilter, under: int | None = None, size: int = PAGE_SIZE) -> Listing:
+    def runs(self, f: RunFilter, under: At | int | None = None, size: int = PAGE_SIZE) -> Listing:
         with self.db.session() as session:
             page = keyset_page(session, self.runs_query(f), Run.id, under, size, scalars=False)
             return Listing([run_view(run, item) for run, item in page.rows], page)
@@ -596,7 +604,7 @@ class Views:
         return query
 
     def audit_events(
-        self, f: AuditFilter, under: int | None = None, size: int = PAGE_SIZE
+        self, f: AuditFilter, under: At | int | None = None, size: int = PAGE_SIZE
     ) -> Listing:
         with self.db.session() as session:
             page = keyset_page(session, self.audit_query(f), AuditEvent.id, under, size)

@@ -316,6 +316,7 @@ def test_each_role_main_journey_in_chromium(console: Any, page: Any) -> None:
     sign_in("operator")
     page.get_by_role("heading", name="Drift").wait_for()
     page.get_by_role("button", name="Pause selftest").click()
+    page.get_by_role("button", name="Ja, sett selftest på pause").click()  # it asks first
     page.get_by_role("button", name="Fortsett selftest").wait_for()
     sign_out()
     # auditor: run log search and the audit trail with its verification

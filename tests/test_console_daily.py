@@ -235,10 +235,12 @@ def test_operators_see_figures_per_task_pauses_with_who_and_notices(console: Any
     operator = login(server, "operator")
     token = csrf_of(operator, "/drift")
     paused = operator.post(
-        "/pause", data={"csrf": token, "kind": "task", "name": "probe"}, follow_redirects=True
+        "/pause",
+        data={"csrf": token, "kind": "task", "name": "probe", "bekreft": "ja"},
+        follow_redirects=True,
     )
     assert "Oppgaven probe er satt på pause." in paused.text
-    assert "På pause</strong> (av web:operator" in paused.text
+    assert "På pause</strong> (av operator," in paused.text  # a name, not "web:operator"
     assert "25,0 %" in paused.text
 
 
@@ -290,7 +292,7 @@ def test_audit_targets_are_links_and_run_pages_link_their_item(console: Any) -> 
     env, server, tokens = console
     item = submit(server, tokens["caseworker"], "spor-1")
     trail = login(server, "auditor").get("/revisjonsspor").text
-    assert f'<a href="/elementer/{item["id"]}">item:{item["id"]}</a>' in trail
+    assert f'<a href="/elementer/{item["id"]}">element {item["id"]}</a>' in trail
     searched = login(server, "auditor").get("/revisjon?reference=SPOR").text
     assert "Ingen kjøringer passer" in searched  # partial, any case: no run yet, but no error
 
@@ -319,7 +321,7 @@ def test_admin_manages_users_roles_and_tokens_all_audited(console: Any) -> None:
     )
     key = re.search(r"<code>(rpa_[^<]+)</code>", made.text).group(1)
     assert api(server, key).get("/api/runs").status_code == 200  # the auditor role now
-    admin.post(f"/admin/brukere/{nina.id}/deaktiver", data={"csrf": token})
+    admin.post(f"/admin/brukere/{nina.id}/deaktiver", data={"csrf": token, "bekreft": "ja"})
     assert api(server, key).get("/api/runs").status_code == 401  # a disabled user's key
     with httpx.Client(base_url=server.url) as client:
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
@@ -336,7 +338,7 @@ def test_admin_manages_users_roles_and_tokens_all_audited(console: Any) -> None:
         row = session.scalars(
             select(ApiToken).where(ApiToken.user_id == token_id, ApiToken.name == "rapport")
         ).one()
-    admin.post(f"/admin/nokler/{row.id}/trekk-tilbake", data={"csrf": token})
+    admin.post(f"/admin/nokler/{row.id}/trekk-tilbake", data={"csrf": token, "bekreft": "ja"})
     assert api(server, key).get("/api/runs").status_code == 401
     own_id = login(server, "admin") and None
     with env.db.session() as session:

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from robots import people
+from robots.console.app import create_app
 from robots.models import AcknowledgementLink, AuditEvent, Question, WorkItem
 from robots.views import Views, manual_counts, questions
+from robots.web import ServerThread
 from robots.worker import WorkerProcess
 from tests.conftest import Env
 from tests.test_console import api, csrf_of, login
@@ -84,6 +86,9 @@ def test_a_task_hands_an_item_to_people_who_complete_it(console: Any) -> None:
     run_until_idle(env)
     handed = item(env)
     assert handed.status == "manual" and handed.team == "caseworker"
+    # the team "caseworker" is who question_teams names (a role is not a team by itself)
+    teams = {"question_teams": {"caseworker": ["caseworker", "kollega"]}}
+    server = ServerThread(create_app(env.settings.model_copy(update=teams), env.db)).start()
     kari = login(server, "caseworker")
     assert f"/elementer/{made['id']}" in kari.get("/manuell").text
     token = csrf_of(kari, f"/elementer/{made['id']}")
@@ -104,6 +109,7 @@ def test_a_task_hands_an_item_to_people_who_complete_it(console: Any) -> None:
     counts = manual_counts(Views(env.db, env.settings))
     assert counts and counts[0]["task"] == "asking" and counts[0]["manual"] == 1
     assert "For hånd" in login(server, "operator").get("/drift").text
+    server.stop()
 
 
 def test_questions_in_the_console_form_and_api(console: Any) -> None:

@@ -14,19 +14,44 @@ from sqlalchemy import select
 
 from robots import audit
 from robots.console.auth import Principal, can
-from robots.console.deps import Console, Forbidden, require, visible_submitters
-from robots.models import Schedule, utcnow
+from robots.console.deps import Console, Forbidden, own_submitters, require, visible_submitters
+from robots.models import ItemStatus, Schedule, utcnow
 from robots.queue import InvalidTransition, ItemNotFound, Submitted
 from robots.tasks import Task
-from robots.views import ItemView, NotFound, questions
+from robots.views import Audience, ItemView, NotFound, audience_for, questions
+
+
+def audience(c: Console, who: Principal) -> Audience | None:
+    """Whose questions and manual items a person sees: operators (and admins) every one, as
+    they run the fleet; anyone else those on items they submitted and those addressed to a
+    team that `question_teams` lists them in (a role's name is a team only when listed there)."""
+    return audience_for(
+        c.rpa.settings, who.username, can(who.role, "all_items"), own_submitters(who)
+    )
+
+
+def in_manual_queue(c: Console, who: Principal, item: ItemView) -> bool:
+    """Whether the item waits in a manual queue this person works (their team's, or their own
+    item's)."""
+    seen = audience(c, who)
+    return item.status == ItemStatus.MANUAL and (
+        seen is None or item.team in seen.teams or item.submitted_by in seen.submitters
+    )
 
 
 def visible_item(c: Console, who: Principal, item_id: int) -> ItemView:
-    """The item if this person may see it; 404 otherwise (not 403: whether it exists is not
-    theirs to know)."""
+    """The item if this person may see it (theirs, or in their team's manual queue); 404
+    otherwise (not 403: whether it exists is not theirs to know)."""
     try:
         return c.rpa.views.item(item_id, visible_submitters(who))
     except NotFound as exc:
+        if can(who.role, "manual"):
+            try:
+                found = c.rpa.views.item(item_id)
+            except NotFound:
+                found = None
+            if found is not None and in_manual_queue(c, who, found):
+                return found
         raise HTTPException(404, str(exc)) from None
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from robots.console import auth
 from robots.console.auth import Principal
+from robots.console.confirm import ask_first
 from robots.console.deps import Console, RowId, console, csrf_form, flash, permission
 from robots.models import ApiToken, Role, User
 
@@ -83,6 +84,19 @@ async def user_action(
             raise HTTPException(404, "Fant ikke brukeren")
         if action in ("deaktiver", "aktiver", "rolle") and user.id == who.id:
             raise HTTPException(409, "Du kan ikke endre eller deaktivere din egen bruker her")
+        if action == "deaktiver":
+            asked = ask_first(
+                c,
+                request,
+                who,
+                form,
+                question=f"{user.username} deaktiveres: innloggingen og API-nøklene slutter å "
+                "virke med en gang.",
+                yes=f"Ja, deaktiver {user.username}",
+                back="/admin/brukere",
+            )
+            if asked is not None:
+                return asked
         try:
             text = _change(session, user, action, form, who)
         except auth.LastAdmin as exc:
@@ -124,11 +138,27 @@ async def revoke(
     c: Console = Depends(console),
     who: Principal = Depends(permission("users")),
 ) -> Response:
-    await csrf_form(request)
+    form = await csrf_form(request)
     with c.rpa.db.session() as session:
         token = session.get(ApiToken, token_id)
         if token is None:
             raise HTTPException(404, "Fant ikke nøkkelen")
+        asked = (
+            None
+            if token.revoked_at is not None
+            else ask_first(
+                c,
+                request,
+                who,
+                form,
+                question=f"API-nøkkelen «{token.name}» trekkes tilbake: det som bruker den, får "
+                "ikke lenger svar.",
+                yes="Ja, trekk tilbake nøkkelen",
+                back="/admin/brukere",
+            )
+        )
+        if asked is not None:
+            return asked
         auth.revoke_token(session, token, who.actor)
     flash(request, "Nøkkelen er trukket tilbake.")
     return RedirectResponse("/admin/brukere", status_code=303)

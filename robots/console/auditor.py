@@ -23,8 +23,9 @@ from fastapi.responses import (
 from robots import audit
 from robots.console import actions
 from robots.console.auth import Principal
-from robots.console.deps import Console, Cursor, RowId, console, csrf_form, permission
+from robots.console.deps import Console, RowId, console, csrf_form, page_at, permission
 from robots.labels import OUTCOME
+from robots.paging import At
 from robots.views import AuditFilter, NotFound, RunFilter, RunView, Views
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +48,7 @@ EXPORT_HEADER = [
 def run_search(
     request: Request,
     f: RunFilter = Depends(),
-    under: Cursor = None,
+    under: At = Depends(page_at),
     c: Console = Depends(console),
     who: Principal = Depends(permission("runs")),
 ) -> HTMLResponse:
@@ -133,7 +134,7 @@ def audit_trail(
     target: str = Query("", max_length=200),
     fra: str = Query("", max_length=10),
     til: str = Query("", max_length=10),
-    under: Cursor = None,
+    under: At = Depends(page_at),
     melding: str = Query("", max_length=200),
 ) -> HTMLResponse:
     """The trail, newest first, filtered (actor and target: a part of them), a page at a

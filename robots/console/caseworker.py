@@ -4,7 +4,6 @@ page (live status, result, attempts, a plain reason) with retry and cancel."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,16 +15,18 @@ from robots.console import actions
 from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
-    Cursor,
     RowId,
     console,
     csrf_form,
     flash,
+    page_at,
     permission,
     principal,
     visible_submitters,
 )
+from robots.labels import value_text
 from robots.models import ItemStatus
+from robots.paging import At
 from robots.tasks import InvalidPayload, Task
 from robots.views import ItemFilter
 
@@ -53,7 +54,7 @@ def my_items(
     who: Principal = Depends(permission("own_items")),
     q: str = Query("", max_length=200),
     status: str = Query("", max_length=20),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> HTMLResponse:
     found = c.rpa.views.items(own_filter(who, q, status), under)
     return c.page(
@@ -155,9 +156,23 @@ def item_page(
         request,
         "item.html",
         who,
-        payload=json.dumps(actions.shown_input(c, who, item), ensure_ascii=False, indent=1),
+        inputs=inputs(c, item.task, actions.shown_input(c, who, item)),
         **actions.item_context(c, who, item),
     )
+
+
+def inputs(c: Console, task_name: str, payload: Any) -> list[tuple[str, str]]:
+    """An item's inputs as (label, text): the task model's field descriptions, values in
+    words (a person reads "Ansattnummer: 4711", not JSON)."""
+    if not isinstance(payload, dict):
+        return [("Inndata", value_text(payload))] if payload else []
+    task = c.rpa.registry.get(task_name)
+    fields = task.input_model.model_fields if task is not None else {}
+    rows = []
+    for name, value in payload.items():
+        info = fields.get(name)
+        rows.append(((info.description if info else None) or name, value_text(value)))
+    return rows
 
 
 @router.post("/elementer/{item_id}/{action}")

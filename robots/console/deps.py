@@ -22,12 +22,17 @@ from robots.console import auth, sessions
 from robots.console.auth import Principal, can
 from robots.labels import (
     action_name,
+    actor_name,
+    artifact_name,
     outcome_name,
     role_name,
     status_name,
     system_state_name,
+    target_name,
+    value_text,
 )
 from robots.models import Role
+from robots.paging import At
 from robots.tasks import Task, may_start
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -43,6 +48,11 @@ HOME: dict[str, str] = {
 # A row id in a path: bounded to what both databases can hold (a larger number is a 422).
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**62)]  # keyset paging: ids below this
+
+
+def page_at(under: Cursor = None, over: Cursor = None, siste: bool = False) -> At:
+    """Which page of a list the query string asks for (robots.paging)."""
+    return At(before=under, after=over, last=siste)
 
 
 class NotLoggedIn(Exception):
@@ -76,6 +86,10 @@ class Console:
         filters["niva"] = level_name
         filters["varighet"] = duration
         filters["maal"] = target_link
+        filters["person"] = actor_name
+        filters["maalnavn"] = target_name
+        filters["verdi"] = value_text
+        filters["vedlegg"] = artifact_name
         return cls(rpa, templates)
 
     def task(self, name: str) -> Task:
@@ -122,7 +136,8 @@ def number(value: float | int | None, decimals: int = 0) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """A duration in words a caseworker reads at a glance (1,2 s; 3 min 5 s; 2 t 10 min)."""
+    """A duration in words a caseworker reads at a glance (1,2 s; 3 min 5 s; 2 t 10 min; two
+    days and more in days: "90 d", not "2159 t")."""
     if seconds is None:
         return "–"
     if seconds < 60:
@@ -131,6 +146,8 @@ def duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {rest} s"
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24} d"
     return f"{hours} t {minutes} min"
 
 

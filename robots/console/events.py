@@ -1,6 +1,6 @@
-"""Live updates by server-sent events: "Mine saker", an item, the operator's dashboard and a
-run's timeline redraw the parts that changed, without reloading the page (which would steal
-the keyboard focus and the scroll position).
+"""Live updates by server-sent events: "Mine saker", the open questions, an item, the
+operator's dashboard and items list, and a run's timeline redraw the parts that changed,
+without reloading the page (which would steal the keyboard focus and the scroll position).
 
 Each stream looks at the database once a second in a worker thread and sends only when what
 the person would see has changed; the parts are the same template fragments the pages are
@@ -24,14 +24,15 @@ from robots.console import actions, auth
 from robots.console.auth import Principal
 from robots.console.deps import (
     Console,
-    Cursor,
     NotLoggedIn,
     RowId,
     console,
+    page_at,
     permission,
     principal,
 )
-from robots.views import NotFound
+from robots.paging import At
+from robots.views import ItemFilter, NotFound
 
 router = APIRouter(prefix="/hendelser", include_in_schema=False)
 STREAM_SECONDS = 300.0
@@ -81,7 +82,7 @@ def my_items(
     who: Principal = Depends(permission("own_items")),
     q: str = Query("", max_length=200),
     status: str = Query("", max_length=20),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> EventSourceResponse:
     from robots.console.caseworker import own_filter
 
@@ -92,6 +93,44 @@ def my_items(
         reason = lambda item: actions.reason(who, item)  # noqa: E731
         html = fragment(c, "_mine_rows.html", items=found.rows, reason=reason)
         return [{"id": "elementer", "html": html}]
+
+    return stream(request, render)
+
+
+@router.get("/sporsmal")
+def open_questions(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("answer")),
+) -> EventSourceResponse:
+    from robots.console.people import audience, item_link
+    from robots.views import questions
+
+    seen, link = audience(c, who), item_link(c, who)
+
+    def render() -> Parts:
+        found = questions(c.rpa.views, audience=seen)
+        html = fragment(c, "_question_rows.html", questions=found, item_link=link)
+        return [{"id": "sporsmal", "html": html}]
+
+    return stream(request, render)
+
+
+@router.get("/drift/elementer")
+def all_items(
+    request: Request,
+    c: Console = Depends(console),
+    who: Principal = Depends(permission("all_items")),
+    status: str = Query("", max_length=20),
+    task: str = Query("", max_length=100),
+    q: str = Query("", max_length=200),
+    under: At = Depends(page_at),
+) -> EventSourceResponse:
+    f = ItemFilter(status=status, task=task, text=q)
+
+    def render() -> Parts:
+        found = c.rpa.views.items(f, under)
+        return [{"id": "elementer", "html": fragment(c, "_item_rows.html", items=found.rows)}]
 
     return stream(request, render)
 

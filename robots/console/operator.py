@@ -12,17 +12,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from robots.console import actions
 from robots.console.auth import Principal
+from robots.console.confirm import ask_first
 from robots.console.deps import (
     Console,
-    Cursor,
     console,
     csrf_form,
     flash,
+    page_at,
     permission,
     principal,
     require,
 )
 from robots.models import CANCELLABLE, RETRYABLE, ItemStatus
+from robots.paging import At
 from robots.systems import Systems
 from robots.views import AuditFilter, ItemFilter, manual_counts, task_figures
 
@@ -59,7 +61,7 @@ def items(
     status: str = Query("", max_length=20),
     task: str = Query("", max_length=100),
     q: str = Query("", max_length=200),
-    under: Cursor = None,
+    under: At = Depends(page_at),
 ) -> HTMLResponse:
     f = ItemFilter(status=status, task=task, text=q)
     found = c.rpa.views.items(f, under)
@@ -74,6 +76,7 @@ def items(
         tasks=sorted(c.rpa.registry),
         retryable=status in RETRYABLE,
         cancellable=status in CANCELLABLE,
+        live=f"/hendelser/drift/elementer?{request.url.query}",
     )
 
 
@@ -117,8 +120,22 @@ async def pause(
     form = await csrf_form(request)
     kind, name = str(form.get("kind")), str(form.get("name"))
     resume = bool(form.get("resume"))
-    actions.pause(c, who, kind, name, resume=resume)
     what = "Oppgaven" if kind == "task" else "Systemet"
+    if not resume:
+        require(who, "pause")
+        asked = ask_first(
+            c,
+            request,
+            who,
+            form,
+            question=f"{what} {name} settes på pause: robotene tar ingen nye elementer "
+            f"{'i den' if kind == 'task' else 'som bruker det'} før noen starter den igjen.",
+            yes=f"Ja, sett {name} på pause",
+            back="/drift",
+        )
+        if asked is not None:
+            return asked
+    actions.pause(c, who, kind, name, resume=resume)
     flash(request, f"{what} {name} er {'startet igjen' if resume else 'satt på pause'}.")
     return RedirectResponse("/drift", status_code=303)
 
@@ -150,13 +167,17 @@ async def system_action(
     systems = Systems(c.rpa.db, c.rpa.settings)
     if action == "fornyet":
         changed = systems.renewed(system, who.actor)
-        said = "Innloggingen er fornyet; robotene tar elementene igjen." if changed else (
-            "Systemet var allerede tilgjengelig; ingenting endret."
+        said = (
+            "Innloggingen er fornyet; robotene tar elementene igjen."
+            if changed
+            else ("Systemet var allerede tilgjengelig; ingenting endret.")
         )
     elif action == "sjekk":
         changed = systems.probe_now(system, who.actor)
-        said = "En ny sjekk er bestilt; en ledig robot sjekker systemet straks." if changed else (
-            "Systemet har ingen åpen sikring; ingenting endret."
+        said = (
+            "En ny sjekk er bestilt; en ledig robot sjekker systemet straks."
+            if changed
+            else ("Systemet har ingen åpen sikring; ingenting endret.")
         )
     else:
         raise HTTPException(404, "Ukjent handling")
@@ -181,7 +202,20 @@ async def schedule_action(
     c: Console = Depends(console),
     who: Principal = Depends(permission("schedules")),
 ) -> Response:
-    await csrf_form(request)
+    form = await csrf_form(request)
+    if action == "deaktiver":
+        asked = ask_first(
+            c,
+            request,
+            who,
+            form,
+            question=f"Tidsplanen {name} slås av: den starter ingen elementer før den slås på "
+            "igjen.",
+            yes=f"Ja, slå av {name}",
+            back="/tidsplaner",
+        )
+        if asked is not None:
+            return asked
     done = actions.schedule_action(c, who, name, action)
     if "item" in done:
         flash(request, f"Tidsplanen {name} er kjørt nå: element {done['item']}.")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from robots import people
+from robots.console import actions
 from robots.console.auth import Principal, can
 from robots.console.caseworker import fields_of
 from robots.console.deps import (
@@ -21,20 +22,18 @@ from robots.console.deps import (
     console,
     csrf_form,
     flash,
-    own_submitters,
     permission,
     principal,
     require,
     visible_submitters,
 )
-from robots.models import AcknowledgementLink, ItemStatus, Role
+from robots.models import AcknowledgementLink, ItemStatus
 from robots.queue import InvalidTransition, ItemNotFound
 from robots.views import (
     Audience,
     ItemFilter,
     NotFound,
     QuestionView,
-    audience_for,
     question,
     questions,
 )
@@ -44,12 +43,8 @@ api = APIRouter(prefix="/api", tags=["saksbehandler"])
 
 
 def audience(c: Console, who: Principal) -> Audience | None:
-    """Who sees which questions: operators (and admins) every one, as they run the fleet;
-    anyone else those on items they submitted and those addressed to a team that
-    `question_teams` lists them in (a role's name is a team only when listed there)."""
-    return audience_for(
-        c.rpa.settings, who.username, can(who.role, "all_items"), own_submitters(who)
-    )
+    """Who sees which questions (robots.console.actions.audience)."""
+    return actions.audience(c, who)
 
 
 def _visible(c: Console, who: Principal, question_id: int) -> QuestionView:
@@ -66,7 +61,7 @@ def _answer(c: Console, who: Principal, question_id: int, values: dict[str, Any]
     people.answer(c.rpa.db, question_id, values, who.actor)
 
 
-def _item_link(c: Console, who: Principal) -> Callable[[QuestionView], bool]:
+def item_link(c: Console, who: Principal) -> Callable[[QuestionView], bool]:
     """Whether the question's item page is one this person may open (a team member who did
     not submit the item may not)."""
     submitters = visible_submitters(who)
@@ -80,7 +75,7 @@ def question_list(
     who: Principal = Depends(permission("answer")),
 ) -> HTMLResponse:
     found = questions(c.rpa.views, audience=audience(c, who))
-    return c.page(request, "questions.html", who, questions=found, item_link=_item_link(c, who))
+    return c.page(request, "questions.html", who, questions=found, item_link=item_link(c, who))
 
 
 @router.get("/sporsmal/{question_id}", response_class=HTMLResponse)
@@ -111,7 +106,7 @@ def _form(
         fields=fields,
         values=values,
         errors=errors,
-        item_link=_item_link(c, who),
+        item_link=item_link(c, who),
     )
 
 
@@ -145,10 +140,10 @@ def manual_queue(
     c: Console = Depends(console),
     who: Principal = Depends(permission("manual")),
 ) -> HTMLResponse:
-    found = c.rpa.views.items(ItemFilter(status=ItemStatus.MANUAL), size=200)
-    team = None if who.role == Role.ADMIN else who.role  # a manual queue's team is a role
-    rows = [i for i in found.rows if team is None or (i.team or "caseworker") == team]
-    return c.page(request, "manual.html", who, items=rows, team=team)
+    seen = audience(c, who)  # their teams' items and their own; operators' and admins': all
+    found = c.rpa.views.items(ItemFilter(status=ItemStatus.MANUAL, audience=seen), size=200)
+    teams = None if seen is None else seen.teams
+    return c.page(request, "manual.html", who, items=found.rows, teams=teams)
 
 
 @router.post("/manuell/{item_id}/{action}")
@@ -161,6 +156,10 @@ async def manual_action(
 ) -> Response:
     form = await csrf_form(request)
     queue = c.rpa.queue
+    if action in ("ta", "fullfor"):
+        require(who, "manual")
+        if not actions.in_manual_queue(c, who, actions.visible_item(c, who, item_id)):
+            raise HTTPException(409, f"Element {item_id} er ikke i din kø for manuell behandling")
     try:
         if action == "ta":
             require(who, "manual")

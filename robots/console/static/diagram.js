@@ -1,7 +1,8 @@
 // The operator's charts (uPlot, vendored): drawn from /api/statistikk, redrawn every minute.
 "use strict";
-const COLOURS = { done: "#0b5c1d", business_error: "#a86b00", system_error: "#8f0000", abandoned: "#5a2ca0", released: "#49637a", lost: "#222" };
-const NAMES = { done: "ferdig", business_error: "forretningsfeil", system_error: "teknisk feil", abandoned: "forlatt", released: "levert tilbake", lost: "tatt over" };
+// One clearly different colour and a bokmål name per outcome (never the code, never black).
+const COLOURS = { done: "#0b5c1d", business_error: "#a86b00", system_error: "#8f0000", abandoned: "#5a2ca0", released: "#49637a", lost: "#00707a", waiting: "#0b4f8a", handed_over: "#9c2a74", system_wait: "#7a4a1e" };
+const NAMES = { done: "ferdig", business_error: "forretningsfeil", system_error: "teknisk feil", abandoned: "forlatt", released: "levert tilbake", lost: "tatt over", waiting: "venter på svar", handed_over: "sendt til manuell behandling", system_wait: "venter på systemet" };
 
 // Times as Norwegians read them (24-hour clock, day.month.), not uPlot's US default.
 const CLOCK = (u, vals) => vals.map(v => new Date(v * 1000).toLocaleTimeString("nb-NO", { hour: "2-digit", minute: "2-digit" }));
@@ -17,7 +18,7 @@ function stacked(el, data, outcomes, dayLabels) {
   for (const o of outcomes) {                  // stacked: each band is the sum so far
     const band = data.series[o].map((v, i) => (sums[i] += v));
     rows.push(band);
-    series.push({ label: NAMES[o] || o, stroke: COLOURS[o] || "#333", fill: COLOURS[o] || "#333", width: 1 });
+    series.push({ label: NAMES[o] || "annet utfall", stroke: COLOURS[o] || "#6b7785", fill: COLOURS[o] || "#6b7785", width: 1 });
   }
   rows.splice(1, rows.length - 1, ...rows.slice(1).reverse());
   series.splice(1, series.length - 1, ...series.slice(1).reverse());
