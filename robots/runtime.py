@@ -394,6 +394,16 @@ class SystemSession:
         """The element's attribute `attr` (e.g. href, data-*), or None where it has none."""
         return self.locate(name).get_attribute(attr)
 
+    def row_cells(self, name: str) -> list[list[str]]:
+        """The cells' visible text of every row `name` matches (as `all()`: an empty list only
+        when a trusted element shows the page is the expected one), read in one round trip to
+        the browser instead of one per row."""
+        cells: list[list[str]] = self.all(name).evaluate_all(
+            """(rows) => rows.map((row) => [...row.querySelectorAll('td')].map(
+                 (cell) => (cell.innerText || cell.textContent || '').trim()))"""
+        )
+        return cells
+
     def table_rows(self, name: str) -> list[dict[str, str]]:
         """The table `name` read into rows: one dict per body row, keyed by the header cells'
         text (in column order), values the cells' visible text, stripped."""
@@ -555,27 +565,55 @@ class SystemSession:
 
     def _submit_login(self, creds: Any) -> None:
         """Fill and submit the login form, then wait for whichever comes first: the success
-        element (logged in) or the failure element (refused: CredentialsRejected, at once)."""
+        element (logged in) or the failure element (refused: CredentialsRejected, at once).
+
+        The failure element may already be on the login page before the submit (a system that
+        says "your session expired" with the same element): only a failure shown by the answer
+        to this submit counts, that is on a new page, or with another text than before."""
         flow = self.spec.login
         assert flow is not None
+        stale = self._failure_text()
         self.fill(flow.username, creds.username)
         self.fill(flow.password, creds.password)
+        with contextlib.suppress(PlaywrightError):  # a mark the next document does not have
+            self.page.evaluate("() => { window.__rpaLoginSent = true; }")
         self.locate(flow.submit).click()
-        with contextlib.suppress(PlaywrightError):  # the answer to the submit has loaded
+        with contextlib.suppress(PlaywrightError):  # the answer to the submit has come
+            self.page.wait_for_function(
+                "() => window.__rpaLoginSent !== true", timeout=self.spec.navigation_timeout_ms
+            )
+        with contextlib.suppress(PlaywrightError):
             self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
+        try:
+            answered = bool(self.page.evaluate("() => window.__rpaLoginSent !== true"))
+        except PlaywrightError:
+            answered = False
         self.check_page()
         answer = self._union(flow.success)
         if flow.failure is not None:
             answer = answer.or_(self._union(flow.failure)).first
         answer.wait_for(state="attached")
-        refused = flow.failure is not None and not self._already_logged_in()
-        if refused and flow.failure is not None and self.exists(flow.failure):
-            said = mask_text(self.text(flow.failure))
+        if self._already_logged_in():
+            return
+        said = self._failure_text()
+        if said is not None and (answered or said != stale):
             raise CredentialsRejected(
                 self.spec.system,
                 f"{self.spec.system}: innloggingen som {creds.username!r} ble avvist "
-                f"({said}); ingen nye forsøk før innloggingen er fornyet",
+                f"({mask_text(said)}); ingen nye forsøk før innloggingen er fornyet",
             )
+        if said is not None:  # only the old message: wait for the answer to show itself
+            self._union(flow.success).wait_for(state="attached")
+
+    def _failure_text(self) -> str | None:
+        """The login block's failure element's text, if it is on the page."""
+        flow = self.spec.login
+        if flow is None or flow.failure is None or not self.exists(flow.failure):
+            return None
+        try:
+            return self.text(flow.failure)
+        except PlaywrightError:
+            return None
 
     def _already_logged_in(self) -> bool:
         """Is the login's success element on the page (and the page not the login page)?"""

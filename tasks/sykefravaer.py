@@ -399,8 +399,7 @@ def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
     hr.locate("absences.table")  # the list itself, not an error page: an empty list is a fact
     absences = []
     while True:
-        for row in hr.all("absences.rows").all():
-            absences.append(absence_from_cells(row.locator("td").all_inner_texts()))
+        absences.extend(absence_from_cells(cells) for cells in hr.row_cells("absences.rows"))
         if not hr.exists("absences.next_page"):
             return absences
         hr.click("absences.next_page")

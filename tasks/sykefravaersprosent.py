@@ -222,8 +222,7 @@ def read_positions(hr: SystemSession) -> list[Position]:
     hr.locate("positions.table")  # the list itself, not an error page
     positions = []
     while True:
-        for row in hr.all("positions.rows").all():
-            positions.append(position_from_cells(row.locator("td").all_inner_texts()))
+        positions.extend(position_from_cells(cells) for cells in hr.row_cells("positions.rows"))
         if not hr.exists("positions.next_page"):
             return positions
         hr.click("positions.next_page")

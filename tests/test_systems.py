@@ -483,3 +483,30 @@ def test_the_archive_api_says_unreachable_and_rejected_as_system_states() -> Non
     api.client = Noark5Client(f"http://127.0.0.1:{port}/api", "robot", "passord", retry_delays=())
     with pytest.raises(Unreachable):
         api.record_by_reference("x")
+
+
+def test_a_login_page_that_already_shows_an_alert_is_no_refusal(
+    sqlite_env: Env, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portal sends an expired session to its login page with "Økten er utløpt" in the same
+    role=alert element it uses for a refused login. Only the answer to the robot's own submit
+    may count as a refusal: the right password there logs in; a wrong one is refused with the
+    portal's own words."""
+    from loguru import logger
+
+    from robots.runtime import open_system
+    from robots.vault import Credentials
+    from tests.test_runtime import robot_host
+
+    with robot_host(sandbox, monkeypatch) as (settings, host):
+        session = open_system(host, "hr", settings, logger)
+        session.page.goto(session.url("/login?utlopt=1"))
+        assert "utløpt" in session.page.content()
+        session.login()
+        assert session.logged_in
+        session.close()
+        other = open_system(host, "hr", settings.model_copy(update={"reuse_logins": False}), logger)
+        other.page.goto(other.url("/login?utlopt=1"))
+        with pytest.raises(CredentialsRejected, match="Feil brukernavn eller passord"):
+            other.login(Credentials("robot", "feil-passord", "test"))
+        other.close()
