@@ -164,6 +164,9 @@ class LoginFlow(BaseModel):
     submit: str
     success: str  # an element that is only there when logged in
     failure: str | None = None  # an element that shows a failed login
+    # An element that says the session expired (some systems show it in the same place as a
+    # refused login): with it on the page, the failure element is not read as a refusal.
+    expired: str | None = None
 
 
 class PopupSpec(BaseModel):
@@ -243,6 +246,7 @@ class SystemSpec(BaseModel):
                 self.login.success,
             ]
             names += [self.login.failure] if self.login.failure else []
+            names += [self.login.expired] if self.login.expired else []
         for popup in self.popups:
             names += [popup.detect, popup.dismiss]
         for _, spec in self.all_elements():

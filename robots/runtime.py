@@ -596,13 +596,14 @@ class SystemSession:
         if self._already_logged_in():
             return
         said = self._failure_text()
-        if said is not None and (answered or said != stale):
+        expired = flow.expired is not None and self.exists(flow.expired)
+        if said is not None and not expired and (answered or said != stale):
             raise CredentialsRejected(
                 self.spec.system,
                 f"{self.spec.system}: innloggingen som {creds.username!r} ble avvist "
                 f"({mask_text(said)}); ingen nye forsøk før innloggingen er fornyet",
             )
-        if said is not None:  # only the old message: wait for the answer to show itself
+        if said is not None:  # an old or an expiry message: wait for the answer to show itself
             self._union(flow.success).wait_for(state="attached")
 
     def _failure_text(self) -> str | None:
