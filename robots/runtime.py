@@ -404,6 +404,34 @@ class SystemSession:
         )
         return cells
 
+    def read_pages(
+        self, page_path: Callable[[int], str], rows: str, next_page: str, *, tries: int = 3
+    ) -> list[list[str]]:
+        """Every row's cells of a paged list, page 1, 2, ... opened by `page_path(n)` until a
+        page has no `next_page`. Each page is tried up to `tries` times on its own after a
+        transient fault (HTTP 5xx, an expired session: `goto` logs in again, a timeout), so a
+        long list is read through faults instead of starting over at page 1; a fault of the
+        system's state (rejected login, unreachable) is raised at once."""
+        cells: list[list[str]] = []
+        page = 1
+        while True:
+            for attempt in range(tries):
+                try:
+                    self.goto(page_path(page))
+                    found, more = self.row_cells(rows), self.exists(next_page)
+                    break
+                except SystemStateFault:
+                    raise
+                except TRANSIENT as exc:
+                    if attempt == tries - 1:
+                        raise
+                    said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    self.log.warning(f"{self.spec.system}: side {page} feilet ({said}); prøver igjen")
+            cells.extend(found)
+            if not more:
+                return cells
+            page += 1
+
     def table_rows(self, name: str) -> list[dict[str, str]]:
         """The table `name` read into rows: one dict per body row, keyed by the header cells'
         text (in column order), values the cells' visible text, stripped."""

@@ -395,15 +395,14 @@ def absence_from_cells(c: list[str]) -> Absence:
 
 
 def read_absences(hr: SystemSession, recent_days: int) -> list[Absence]:
-    hr.goto(f"/sykefravaer?avsluttet_siste={recent_days}")
-    hr.locate("absences.table")  # the list itself, not an error page: an empty list is a fact
-    absences = []
-    while True:
-        absences.extend(absence_from_cells(cells) for cells in hr.row_cells("absences.rows"))
-        if not hr.exists("absences.next_page"):
-            return absences
-        hr.click("absences.next_page")
-        hr.locate("absences.rows")
+    """Every page of the absence list (each page retried on its own through faults); an empty
+    list is a fact only when the list's table is there (its rows' `trust`)."""
+    cells = hr.read_pages(
+        lambda page: f"/sykefravaer?avsluttet_siste={recent_days}&side={page}",
+        "absences.rows",
+        "absences.next_page",
+    )
+    return [absence_from_cells(row) for row in cells]
 
 
 @dataclass(frozen=True)

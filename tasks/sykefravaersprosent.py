@@ -218,15 +218,11 @@ def position_from_cells(c: list[str]) -> Position:
 
 
 def read_positions(hr: SystemSession) -> list[Position]:
-    hr.goto("/stillinger")
-    hr.locate("positions.table")  # the list itself, not an error page
-    positions = []
-    while True:
-        positions.extend(position_from_cells(cells) for cells in hr.row_cells("positions.rows"))
-        if not hr.exists("positions.next_page"):
-            return positions
-        hr.click("positions.next_page")
-        hr.locate("positions.rows")
+    """Every page of the HR system's positions (each page retried on its own through faults)."""
+    cells = hr.read_pages(
+        lambda page: f"/stillinger?side={page}", "positions.rows", "positions.next_page"
+    )
+    return [position_from_cells(row) for row in cells]
 
 
 def leaves_since(hr: SystemSession, since: date, today: date) -> list[Leave]:
