@@ -426,7 +426,9 @@ class SystemSession:
                     if attempt == tries - 1:
                         raise
                     said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    self.log.warning(f"{self.spec.system}: side {page} feilet ({said}); prøver igjen")
+                    self.log.warning(
+                        f"{self.spec.system}: side {page} feilet ({said}); prøver igjen"
+                    )
             cells.extend(found)
             if not more:
                 return cells
