@@ -272,11 +272,14 @@ def submit(
         deadline=dl,
     )
     item = result.item
+    from robots.masking import mask_text
+
+    shown = mask_text(repr(ref))
     if result.created:
-        console.print(f"Element {item.id} lagt i kø: {task} {ref!r}")
+        console.print(f"Element {item.id} lagt i kø: {task} {shown}")
     else:
         console.print(
-            f"Referansen {ref!r} finnes allerede for {task}: element {item.id} "
+            f"Referansen {shown} finnes allerede for {task}: element {item.id} "
             f"({status_name(item.status)}). Ingenting nytt lagt i kø."
         )
 
@@ -813,8 +816,13 @@ def _systems() -> Any:
 
 
 def _known_system(system: str) -> str:
-    from robots.locators import selector_dir
+    import re
 
+    from robots.locators import selector_dir
+    from robots.masking import mask_text
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,99}", system):
+        raise typer.BadParameter(f"ukjent system {mask_text(system[:100])!r}")
     if not (selector_dir() / f"{system}.yaml").exists():
         raise typer.BadParameter(f"ukjent system {system!r} (ingen selectors/{system}.yaml)")
     return system
@@ -922,8 +930,11 @@ def questions_list(
     console.print(grid)
 
 
+QUESTION_ID = typer.Argument(..., min=1, max=2**62, help="Spørsmålets nummer.")
+
+
 @questions_app.command("show")
-def questions_show(question_id: int, username: str = AS_USER) -> None:
+def questions_show(question_id: int = QUESTION_ID, username: str = AS_USER) -> None:
     """Vis ett spørsmål: teksten, det roboten så, og feltene i svaret."""
     from robots.people import load_model
     from robots.views import question
@@ -944,7 +955,7 @@ def questions_show(question_id: int, username: str = AS_USER) -> None:
 
 @questions_app.command("answer")
 def questions_answer(
-    question_id: int,
+    question_id: int = QUESTION_ID,
     username: str = AS_USER,
     field: list[str] = typer.Option(None, "--field", help="Et felt i svaret: navn=verdi."),
     data: str = typer.Option(None, "--json", help="Hele svaret som JSON."),
@@ -963,7 +974,12 @@ def questions_answer(
     if bool(field) == bool(data):
         raise typer.BadParameter("gi svaret med --field navn=verdi (én eller flere) eller --json")
     if data:
-        values = _json(data, "svaret")
+        try:
+            values = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--json er ikke gyldig JSON ({exc.msg})") from None
+        if not isinstance(values, dict):
+            raise typer.BadParameter('--json må være et objekt, f.eks. {"godkjent": true}')
     else:
         values = {}
         for pair in field:
@@ -1224,7 +1240,9 @@ def selectors_suggest(
 
 
 @selectors_app.command("check")
-def selectors_check(system: str = typer.Argument(..., help="Systemet, f.eks. hr.")) -> None:
+def selectors_check(
+    system: str = typer.Argument(..., help="Systemet, f.eks. hr.", callback=_known_system),
+) -> None:
     """Åpne det levende systemet og rapporter selektorer som ikke lenger virker."""
     from robots.locators import load_system
     from robots.selector_check import check_system

@@ -24,8 +24,16 @@ from sqlalchemy import select
 
 from robots import audit
 from robots.masking import mask, mask_text
-from robots.models import Acknowledgement, ItemStatus, Question, StepResult, WorkItem, utcnow
-from robots.storable import storable
+from robots.models import (
+    FINAL_STATUSES,
+    Acknowledgement,
+    ItemStatus,
+    Question,
+    StepResult,
+    WorkItem,
+    utcnow,
+)
+from robots.storable import storable, storable_text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,6 +80,11 @@ class AnswerTooLate(AnswerRefused):
     status = 410
 
 
+WITHDRAWN = (
+    "Saken venter ikke lenger på svar (den er avbrutt eller sendt til manuell behandling); "
+    "svaret er ikke lagret."
+)
+
 TOO_LATE = (
     "Fristen for å svare på spørsmålet har gått ut. Svaret er ikke lagret, og elementet er "
     "avsluttet som forretningsfeil."
@@ -117,7 +130,7 @@ def ask(
                 run_id=run_id,
                 key=key,
                 model=model_path(model),
-                text=text,
+                text=storable_text(mask_text(text))[:2000],
                 to_role=to,
                 evidence=storable(mask(evidence)) if evidence else None,
                 deadline=deadline,
@@ -128,6 +141,8 @@ def ask(
             session.flush()
         elif question.status == "answered":
             return model.model_validate(question.answer or {}), question.answered_by or "?"
+        elif question.status == "withdrawn":  # asked again after a retry: open once more
+            question.status = "open"
         question_id = question.id
     raise WaitingForPerson(question_id, text)
 
@@ -241,12 +256,22 @@ def answer(db: Database, question_id: int, values: dict[str, Any], actor: str) -
             raise LookupError(f"Fant ikke spørsmål {question_id}")
         if question.status == "expired":
             raise AnswerTooLate(TOO_LATE)
+        if question.status == "withdrawn":
+            raise AnswerRefused(WITHDRAWN)
         if question.status != "open":
             raise AnswerRefused("Spørsmålet er allerede besvart")
-        if not _overdue(question, now):
+        item = session.get(WorkItem, question.item_id)
+        if item is None or item.status in FINAL_STATUSES or item.status == ItemStatus.MANUAL:
+            # cancelled or handed to people meanwhile: an answer would change nothing
+            question.status = "withdrawn"
+            session.flush()
+            refused = AnswerRefused(WITHDRAWN)
+        elif not _overdue(question, now):
             return _record(session, question, values, actor, now)
-        _expire(session, question, now)  # committed before the refusal is raised
-    raise AnswerTooLate(TOO_LATE)
+        else:
+            _expire(session, question, now)  # committed before the refusal is raised
+            refused = AnswerTooLate(TOO_LATE)
+    raise refused
 
 
 def _record(

@@ -30,7 +30,7 @@ from robots import audit, sealing
 from robots import statements as sql
 from robots.artifacts import artifact_rows
 from robots.db import Database
-from robots.labels import status_name
+from robots.labels import actor_name, status_name
 from robots.masking import mask_text
 from robots.models import (
     CANCELLABLE,
@@ -38,6 +38,7 @@ from robots.models import (
     Artifact,
     ItemStatus,
     Pause,
+    Question,
     Run,
     RunOutcome,
     SystemState,
@@ -52,6 +53,9 @@ from robots.tasks import InvalidPayload, Task, get_task
 
 class ItemNotFound(LookupError):
     pass
+
+
+TEAM_NAME = re.compile(r"[\w-]{1,60}")  # a team's name (question_teams, work_item.team)
 
 
 class InvalidTransition(ValueError):
@@ -750,7 +754,13 @@ class Queue:
                     "manuell behandling"
                 )
             previous, before = item.status, item.error_message
+            reason = storable_text(mask_text(reason)).strip()[:1000]
+            if not TEAM_NAME.fullmatch(team):
+                raise InvalidTransition(
+                    "Teamet må være et navn på 1–60 tegn (bokstaver, tall, bindestrek, _)"
+                )
             item.status, item.team, item.assigned_to = ItemStatus.MANUAL, team, None
+            _withdraw_questions(session, item.id)
             # the reason is added to what went wrong before, which stays readable
             said = f"{reason.rstrip('.')}. Feilen før: {before}" if before else reason
             item.error_kind, item.error_message = "manual", said[:2000]
@@ -811,8 +821,19 @@ def _cancel(session: Session, item: WorkItem, actor: str) -> None:
     item.lease_expires_at = None
     item.finished_at = item.updated_at = now
     item.error_kind = "cancelled"
-    item.error_message = f"Avbrutt av {actor}"
+    item.error_message = f"Avbrutt av {actor_name(actor)}"
+    _withdraw_questions(session, item.id)
     audit.record(session, actor, "cancel", f"item:{item.id}", {"was": previous})
+
+
+def _withdraw_questions(session: Session, item_id: int) -> None:
+    """The item's open questions are withdrawn when people take it out of the robots' hands
+    (cancelled, handed over): nobody is asked for an answer that would change nothing."""
+    session.execute(
+        update(Question)
+        .where(Question.item_id == item_id, Question.status == "open")
+        .values(status="withdrawn")
+    )
 
 
 def _retry(session: Session, item: WorkItem, actor: str) -> None:

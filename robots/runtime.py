@@ -633,7 +633,9 @@ class SystemSession:
                 f"{self.spec.system}: innloggingen som {creds.username!r} ble avvist "
                 f"({mask_text(said)}); ingen nye forsøk før innloggingen er fornyet",
             )
-        if said is not None:  # an old or an expiry message: wait for the answer to show itself
+        if expired and answered:  # the new session expired at once: log in again now
+            raise SessionExpired(f"{self.spec.system}: økten utløp rett etter innloggingen")
+        if said is not None:  # an old message: wait for the answer to show itself
             self._union(flow.success).wait_for(state="attached")
 
     def _failure_text(self) -> str | None:

@@ -32,7 +32,7 @@ def check_system(spec: SystemSpec, settings: Settings, out_dir: Path) -> list[El
         order = sorted(spec.check_paths.items(), key=lambda kv: kv[1] != login_page)
         for page_name, path in order:
             if path == login_page:
-                session.page.goto(session.url(path))
+                session.navigate(session.url(path))
             else:
                 session.goto(path)
             page_results = [_check(session, page_name, name) for name in spec.pages[page_name]]

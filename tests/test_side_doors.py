@@ -351,3 +351,59 @@ def test_unknown_keys_in_an_api_body_are_refused_by_name(console: Any) -> None:
         f"/api/questions/{question_id}/answer", json={"godkjent": True, "godkjennt": True}
     )
     assert extra.status_code == 422 and "godkjennt" in str(extra.json())
+
+
+# An answer only where it still changes something --------------------------------------------
+
+
+def test_a_question_is_withdrawn_when_its_item_is_cancelled_or_handed_over(console: Any) -> None:
+    """Cancelled or handed to manual handling, the item no longer waits for the robot's
+    question: the question leaves the open list and a late answer is refused (409), instead
+    of being accepted and lost. Retried, the robot asks again and the question reopens."""
+    from robots.people import AnswerRefused, answer
+
+    env, server, tokens = console
+    first = ask(env, "trekkes-1", "web:caseworker")
+    second = ask(env, "trekkes-2", "web:caseworker")
+    queue = env.queue()
+    queue.cancel("trekkes-1", "web:operator")
+    queue.hand_over("trekkes-2", "Tas manuelt", "caseworker", "web:operator")
+    operator = api(server, tokens["operator"])
+    listed = [q["id"] for q in operator.get("/api/questions").json()]
+    assert first not in listed and second not in listed
+    refused = operator.post(f"/api/questions/{first}/answer", json={"godkjent": True})
+    assert refused.status_code == 409 and "venter ikke lenger" in refused.text
+    with pytest.raises(AnswerRefused, match="venter ikke lenger"):
+        answer(env.db, second, {"godkjent": True}, "web:operator")
+    with env.db.session() as session:
+        cancelled = session.scalars(select(WorkItem).where(WorkItem.reference == "trekkes-1")).one()
+        assert cancelled.error_message == "Avbrutt av operator"  # a person, not web:operator
+    queue.retry("trekkes-1", "web:operator")
+    run_until_idle(env)  # the robot asks again: the same question opens once more
+    assert first in [q["id"] for q in operator.get("/api/questions").json()]
+
+
+def test_text_people_write_or_robots_ask_is_masked_before_it_is_stored(console: Any) -> None:
+    """A fødselsnummer in a hand-over reason or in a question's text is masked when it is
+    written, not only when it is read; a team name must be a name."""
+    from robots.queue import InvalidTransition
+
+    env, _, _ = console
+    ask(env, "maskert-1", "web:caseworker")
+    queue = env.queue()
+    with pytest.raises(InvalidTransition, match="Teamet"):
+        queue.hand_over("maskert-1", "x", "t" * 61, "web:operator")
+    queue.hand_over("maskert-1", "Sjekk 15076500565", "caseworker", "web:operator")
+    with env.db.session() as session:
+        raw = session.execute(text("SELECT error_message FROM work_item")).scalars().all()
+    assert raw and not any("15076500565" in (r or "") for r in raw)
+
+
+def test_a_system_state_is_changed_only_for_a_system_the_tasks_use(console: Any) -> None:
+    env, server, _ = console
+    operator = login(server, "operator")
+    token = csrf_of(operator, "/drift/systemer")
+    for name in ("15076500565", "finnes-ikke", "z" * 300):
+        answer = operator.post(f"/drift/systemer/{name}/fornyet", data={"csrf": token})
+        assert answer.status_code == 404
+    assert "15076500565" not in operator.get("/drift/systemer").text

@@ -140,6 +140,11 @@ async def pause(
     return RedirectResponse("/drift", status_code=303)
 
 
+def known_systems(c: Console) -> set[str]:
+    """The systems the installed tasks declare: the only names a state may be changed for."""
+    return {s for t in c.rpa.registry.values() for s in t.systems}
+
+
 @router.get("/drift/systemer", response_class=HTMLResponse)
 def systems(
     request: Request,
@@ -147,8 +152,7 @@ def systems(
     who: Principal = Depends(permission("dashboard")),
 ) -> HTMLResponse:
     """Each target system's state (robots.systems) and its history from the audit trail."""
-    known = sorted({s for t in c.rpa.registry.values() for s in t.systems})
-    states = Systems(c.rpa.db, c.rpa.settings).all(known)
+    states = Systems(c.rpa.db, c.rpa.settings).all(sorted(known_systems(c)))
     history = c.rpa.views.audit_events(AuditFilter(target="system:"), size=50).rows
     return c.page(request, "systems.html", who, states=states, history=history)
 
@@ -164,6 +168,8 @@ async def system_action(
     """`fornyet`: the robot's credentials are renewed; `sjekk`: probe an open breaker now."""
     await csrf_form(request)
     require(who, "pause")
+    if system not in known_systems(c):
+        raise HTTPException(404, "Ukjent system")
     systems = Systems(c.rpa.db, c.rpa.settings)
     if action == "fornyet":
         changed = systems.renewed(system, who.actor)
