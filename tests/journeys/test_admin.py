@@ -50,11 +50,14 @@ def test_admin_manages_users_and_keys(served: Console, browser_context: Any) -> 
     page.reload()
     assert token not in page.content()  # shown once only
     ola.get_by_role("button", name="Trekk tilbake").click()
+    expect(page.get_by_role("heading", name="Er du sikker?")).to_be_visible()  # asks first
+    page.get_by_role("button", name="Ja, trekk tilbake nøkkelen").click()
     expect(page.get_by_text("Nøkkelen er trukket tilbake.")).to_be_visible()
     assert httpx.get(f"{console.url}/api/runs", headers=api).status_code == 401
 
     # 4. Deactivate the user; they can no longer log in.
     ola.get_by_role("button", name="Deaktiver ola").click()
+    page.get_by_role("button", name="Ja, deaktiver ola").click()
     expect(ola).to_contain_text("deaktivert")
     shot(page, console, "admin-brukere")
     other = browser_context()

@@ -59,6 +59,8 @@ def test_operator_watches_retries_pauses_and_runs_a_schedule(
     # 3. Pause a robot and start it again.
     page.get_by_role("navigation", name="Hovedmeny").get_by_role("link", name="Drift").click()
     page.get_by_role("button", name="Pause arkivering", exact=True).click()
+    expect(page.get_by_role("heading", name="Er du sikker?")).to_be_visible()  # asks first
+    page.get_by_role("button", name="Ja, sett arkivering på pause").click()
     expect(page.get_by_text("er satt på pause")).to_be_visible()
     expect(page.get_by_role("button", name="Fortsett arkivering", exact=True)).to_be_visible()
     shot(page, console, "drift-pause")
