@@ -31,7 +31,12 @@ _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 # longer digit run.
 _INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
 _GAP = f"{_INVISIBLE}*"
-_SEPARATOR = rf"(?:[ \t\r\n\u00a0\u202f\u2007.+\-]|{_INVISIBLE}|%20|%2[bB]|%2[dD]|%09|%[cC]2%[aA]0)"
+# URL escapes, with the invisible characters allowed inside them too (between their digits).
+_ESCAPES = "|".join(
+    _GAP.join(parts) for parts in (("%", "2", "0"), ("%", "2", "[bB]"), ("%", "2", "[dD]"),
+                                   ("%", "0", "9"), ("%", "[cC]", "2", "%", "[aA]", "0"))
+)
+_SEPARATOR = rf"(?:[ \t\r\n\u00a0\u202f\u2007.+\-]|{_INVISIBLE}|{_ESCAPES})"
 
 
 def _run(count: int) -> str:
