@@ -178,7 +178,8 @@ def test_the_admins_change_ends_the_users_sessions(both_console: Any, change: st
     admin = login(server, "admin")
     with env.db.session() as session:
         kari_id = session.scalars(select(User.id).where(User.username == "caseworker")).one()
-    form = {"csrf": csrf_of(admin, "/admin/brukere"), "role": "auditor"}
+    # bekreft=ja: the confirmation page's own post (deactivating asks first)
+    form = {"csrf": csrf_of(admin, "/admin/brukere"), "role": "auditor", "bekreft": "ja"}
     assert admin.post(f"/admin/brukere/{kari_id}/{change}", data=form).status_code == 303
     if change == "deaktiver":  # and enabling the user again does not revive the old session
         form["csrf"] = csrf_of(admin, "/admin/brukere")
