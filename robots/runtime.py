@@ -608,9 +608,11 @@ class SystemSession:
         with contextlib.suppress(PlaywrightError):  # a mark the next document does not have
             self.page.evaluate("() => { window.__rpaLoginSent = true; }")
         self.locate(flow.submit).click()
-        with contextlib.suppress(PlaywrightError):  # the answer to the submit has come
+        with contextlib.suppress(PlaywrightError):  # a form post's answer: a new document
+            # (capped: a login that answers in place, or slowly, is read by its elements below)
             self.page.wait_for_function(
-                "() => window.__rpaLoginSent !== true", timeout=self.spec.navigation_timeout_ms
+                "() => window.__rpaLoginSent !== true",
+                timeout=min(5000, self.spec.navigation_timeout_ms),
             )
         with contextlib.suppress(PlaywrightError):
             self.page.wait_for_load_state("load", timeout=self.spec.navigation_timeout_ms)
