@@ -194,6 +194,19 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
+def wait_for_console(url: str, timeout: float = 90) -> None:
+    """Wait until a started console answers its login page."""
+    import httpx
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{url}/login", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=timeout, interval=0.3, message="the console to answer")
+
+
 _SQLITE_TEMPLATE: list[Path] = []
 
 

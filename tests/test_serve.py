@@ -11,7 +11,7 @@ import httpx
 import psutil
 
 from robots.console.auth import add_user
-from tests.conftest import Env, wait_for
+from tests.conftest import Env, wait_for, wait_for_console
 
 
 def free_port() -> int:
@@ -27,14 +27,7 @@ def test_serve_serves_the_console_and_stops_without_leftovers(sqlite_env: Env) -
     port = free_port()
     proc = env.start("serve", "--port", str(port), "--processes", "2", name="serve")
     url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{url}/login", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(answers, timeout=90, interval=0.3, message="the console to answer")
+    wait_for_console(url)
     client = httpx.Client(base_url=url)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     assert csrf is not None

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, Env, wait_for
+from tests.conftest import ROOT, Env, wait_for_console
 from tests.test_serve import free_port
 
 PASSWORD = "journey-passord-2026"
@@ -77,14 +76,7 @@ def served(sqlite_env: Env, sandbox: Any, tmp_path: Path) -> Iterator[Console]:
         extra_env=robot_settings(sandbox),
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{url}/login", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(answers, timeout=90, interval=0.3, message="the console to answer")
+    wait_for_console(url)
     shots = GUIDE_IMAGES if os.environ.get("RPA_GUIDE_SCREENSHOTS") == "1" else tmp_path / "img"
     shots.mkdir(parents=True, exist_ok=True)
     yield Console(url, env, shots)
