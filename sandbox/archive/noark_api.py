@@ -495,22 +495,13 @@ def noark_api(data: ArchiveData, user: Callable[..., str], extra: Extras) -> API
     ) -> JSONResponse:
         one("saksmappe", entity_id)
         b = await body(request)
-        screening = b.get("skjerming") if isinstance(b.get("skjerming"), dict) else {}
         try:
-            record_id = data.create_record(
+            record_id = extra.create_record(
                 entity_id,
-                tittel=str(b.get("tittel") or ""),
-                offentlig_tittel=str(b.get("offentligTittel") or ""),
-                journalposttype=kode(b.get("journalposttype")),
-                dokumentets_dato=str(b.get("dokumentetsDato") or data.today.isoformat()),
-                tilgangsrestriksjon=kode(screening.get("tilgangsrestriksjon")),
-                skjermingshjemmel=str(screening.get("skjermingshjemmel") or ""),
-                skjerming=extra.screening(screening),
-                ekstern_referanse="",
-                user=who,
-                hoveddokument=None,
-                vedlegg=[],
-                documents_required=False,
+                b,
+                who,
+                kode(b.get("journalposttype")),
+                str(b.get("dokumentetsDato") or data.today.isoformat()),
             )
         except ArchiveError as exc:
             raise fail(exc) from exc

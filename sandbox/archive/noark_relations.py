@@ -412,28 +412,37 @@ class Extras:
 
         return route
 
+    def create_record(
+        self, case_id: int, body: dict[str, Any], who: str, journalposttype: str, dato: str
+    ) -> int:
+        """A journalpost in the saksmappe from a request body (title, public title and the
+        standard's skjerming), for ny-journalpost and ny-registrering alike."""
+        skjerming = body.get("skjerming") if isinstance(body.get("skjerming"), dict) else {}
+        return self.data.create_record(
+            case_id,
+            tittel=str(body.get("tittel") or ""),
+            offentlig_tittel=str(body.get("offentligTittel") or ""),
+            journalposttype=journalposttype,
+            dokumentets_dato=dato,
+            tilgangsrestriksjon=kode(skjerming.get("tilgangsrestriksjon")),
+            skjermingshjemmel=str(skjerming.get("skjermingshjemmel") or ""),
+            skjerming=self.screening(skjerming),
+            ekstern_referanse="",
+            user=who,
+            hoveddokument=None,
+            vedlegg=[],
+            documents_required=False,
+        )
+
     def _new_record_route(self) -> Callable[..., Any]:
         async def route(
             request: Request, entity_id: int, who: str = Depends(self.user)
         ) -> JSONResponse:
             self._one("saksmappe", entity_id)
             body = await _json(request)
-            skjerming = body.get("skjerming") if isinstance(body.get("skjerming"), dict) else {}
             try:
-                record_id = self.data.create_record(
-                    entity_id,
-                    tittel=str(body.get("tittel") or ""),
-                    offentlig_tittel=str(body.get("offentligTittel") or ""),
-                    journalposttype="X",
-                    dokumentets_dato=self.data.today.isoformat(),
-                    tilgangsrestriksjon=kode(skjerming.get("tilgangsrestriksjon")),
-                    skjermingshjemmel=str(skjerming.get("skjermingshjemmel") or ""),
-                    skjerming=self.screening(skjerming),
-                    ekstern_referanse="",
-                    user=who,
-                    hoveddokument=None,
-                    vedlegg=[],
-                    documents_required=False,
+                record_id = self.create_record(
+                    entity_id, body, who, "X", self.data.today.isoformat()
                 )
             except ArchiveError as exc:
                 raise HTTPException(400, exc.errors) from exc
