@@ -35,9 +35,7 @@ def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
     text = re.sub(r"[`*]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading.strip())
     text = text.lower()
-    kept = "".join(
-        c for c in text if c in " -_" or unicodedata.category(c)[0] in ("L", "N")
-    )
+    kept = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in ("L", "N"))
     return kept.replace(" ", "-")
 
 
@@ -77,13 +75,14 @@ def test_the_readme_gives_the_two_commands_as_they_are() -> None:
     assert "./run.sh test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("page", markdown_pages(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_relative_link_points_to_what_exists(page: Path) -> None:
+# Named doc, not page: conftest takes a fixture called page for Playwright's (slow tier).
+@pytest.mark.parametrize("doc", markdown_pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_points_to_what_exists(doc: Path) -> None:
     dead = []
-    for target in links(page):
+    for target in links(doc):
         if not is_relative(target):
             continue
-        path, anchor = resolve(page, target)
+        path, anchor = resolve(doc, target)
         if not path.exists():
             dead.append(f"{target}: no such file")
         elif anchor and path.suffix == ".md" and anchor not in anchors(path):
@@ -126,9 +125,7 @@ def test_the_link_checker_sees_a_dead_link_and_a_dead_anchor(tmp_path: Path) -> 
 def test_every_benchmark_in_bench_has_its_reproduce_command_in_docs() -> None:
     text = (DOCS / "benchmarks.md").read_text(encoding="utf-8")
     blocks = "\n".join(m.group(0) for m in FENCE.finditer(text))
-    scripts = sorted(
-        p.name for p in (ROOT / "bench").glob("*.py") if not p.name.startswith("_")
-    )
+    scripts = sorted(p.name for p in (ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
     assert scripts, "no benchmark found in bench/"
     missing = [s for s in scripts if f"bench/{s}" not in blocks]
     assert missing == [], "benchmarks without a command to reproduce them in docs/benchmarks.md"
