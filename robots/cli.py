@@ -1365,8 +1365,8 @@ def load_plugins() -> None:
         entry.load()(app)
 
 
-# What each known failure means for the caller (README: exit codes); matched by class name so
-# that this table imports nothing.
+# What each known failure means for the caller (docs/commands.md: exit codes); matched by
+# class name so that this table imports nothing.
 EXIT_CODES = {
     "InvalidPayload": 3,
     "ValueError": 3,

@@ -1,4 +1,4 @@
-"""The layering rules of README's architecture section, checked on the source itself."""
+"""The layering rules of docs/architecture.md, checked on the source itself."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_the_wheel_carries_everything_an_installation_outside_the_checkout_needs
 ) -> None:
     """`pip install .` must give a working `rpa`: templates, migrations, default config and
     selectors are in the wheel (the full check, `rpa demo` from a fresh virtualenv outside the
-    checkout, is in README's architecture section)."""
+    checkout, is in docs/architecture.md)."""
     root = ROBOTS.parent
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
